@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+from django.core.signals import setting_changed
+
+
+class BearerGuardConfig(AppConfig):
+    """Registers the system checks and re-reads the settings when they change."""
+
+    name = "django_bearer_guard"
+    verbose_name = "Bearer guard"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django_bearer_guard import checks  # noqa: F401 - registers the checks
+        from django_bearer_guard.conf import setting_changed_receiver
+
+        setting_changed.connect(setting_changed_receiver, dispatch_uid="django_bearer_guard.conf")

@@ -1,0 +1,253 @@
+"""The only reader of ``settings.BEARER_GUARD``.
+
+The dict is parsed on first use into frozen dataclasses, with problems collected for the
+system checks instead of raised. ``setting_changed`` drops the parsed value and every
+derived cache registered with :func:`on_reload`, so ``override_settings`` works in tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.core.exceptions import ImproperlyConfigured
+
+from django_bearer_guard.issuers.config import IssuerConfig, Problem, parse_issuer
+
+__all__ = ["DEFAULTS", "GuardSettings", "UserLookup", "TransportIdentity", "get_settings", "on_reload", "reload"]
+
+DEFAULTS: dict[str, Any] = {
+    "ISSUERS": [],
+    "LEEWAY": 30,
+    "REALM": "api",
+    "MAX_TOKEN_BYTES": 8192,
+    "CACHE_ALIAS": "default",
+    "ALLOW_HTTP_LOOPBACK": False,
+    "JWKS_TIMEOUT": 2.0,
+    "JWKS_MAX_BYTES": 262144,
+    "JWKS_MIN_TTL": 300,
+    "JWKS_MAX_TTL": 86400,
+    "JWKS_REFETCH_COOLDOWN": 30,
+    "JWKS_STALE_WINDOW": 86400,
+    "USER_LOOKUP": None,
+    "SCOPE_PERMISSIONS": {},
+    "TRANSPORT_IDENTITY": {
+        "source": None,
+        "header": "X-Forwarded-Client-Cert",
+        "trusted_proxies": [],
+    },
+}
+
+# name → (accepted types, minimum)
+_NUMBERS: dict[str, tuple[tuple[type, ...], float]] = {
+    "LEEWAY": ((int,), 0),
+    "MAX_TOKEN_BYTES": ((int,), 256),
+    "JWKS_TIMEOUT": ((int, float), 0.1),
+    "JWKS_MAX_BYTES": ((int,), 1024),
+    "JWKS_MIN_TTL": ((int,), 0),
+    "JWKS_MAX_TTL": ((int,), 0),
+    "JWKS_REFETCH_COOLDOWN": ((int, float), 0),
+    "JWKS_STALE_WINDOW": ((int,), 0),
+}
+_TRANSPORT_SOURCES = (None, "environ", "xfcc", "pem_header")
+
+
+@dataclass(frozen=True)
+class UserLookup:
+    """``USER_LOOKUP``: find the Django user whose ``field`` equals the token's ``claim``."""
+
+    claim: str = "sub"
+    field: str = "username"
+    create: bool = False
+
+
+@dataclass(frozen=True)
+class TransportIdentity:
+    """``TRANSPORT_IDENTITY``: where the caller's client certificate comes from."""
+
+    source: str | None = None
+    header: str = "X-Forwarded-Client-Cert"
+    trusted_proxies: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class GuardSettings:
+    """``BEARER_GUARD``, parsed.
+
+    ``problems`` holds the global problems; each issuer carries its own, so one bad issuer
+    fails closed alone.
+    """
+
+    issuers: tuple[IssuerConfig, ...] = ()
+    leeway: int = 30
+    realm: str = "api"
+    max_token_bytes: int = 8192
+    cache_alias: str = "default"
+    allow_http_loopback: bool = False
+    jwks_timeout: float = 2.0
+    jwks_max_bytes: int = 262144
+    jwks_min_ttl: int = 300
+    jwks_max_ttl: int = 86400
+    jwks_refetch_cooldown: float = 30
+    jwks_stale_window: int = 86400
+    user_lookup: UserLookup | None = None
+    scope_permissions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    transport_identity: TransportIdentity = field(default_factory=TransportIdentity)
+    problems: tuple[Problem, ...] = ()
+
+
+def _parse(raw: Any) -> GuardSettings:  # noqa: C901, PLR0912 - one flat list of setting rules
+    problems: list[Problem] = []
+
+    def bad(id_: str, msg: str, hint: str) -> None:
+        problems.append(Problem(id_, msg, hint))
+
+    if not isinstance(raw, Mapping):
+        bad("bearer_guard.E001", "BEARER_GUARD must be a dict.", "See the settings reference.")
+        raw = {}
+    unknown = sorted(set(raw) - set(DEFAULTS))
+    if unknown:
+        bad("bearer_guard.E001", f"BEARER_GUARD has unknown keys {unknown}.", "Remove them or fix their spelling.")
+    values = {**DEFAULTS, **{k: v for k, v in raw.items() if k in DEFAULTS}}
+
+    for name, (types, minimum) in _NUMBERS.items():
+        value = values[name]
+        if isinstance(value, bool) or not isinstance(value, types) or value < minimum:
+            bad("bearer_guard.E002", f"BEARER_GUARD['{name}'] must be a number >= {minimum}.", f"Fix {name}.")
+            values[name] = DEFAULTS[name]
+    if values["JWKS_MIN_TTL"] > values["JWKS_MAX_TTL"]:
+        bad("bearer_guard.E002", "JWKS_MIN_TTL is larger than JWKS_MAX_TTL.", "Make JWKS_MIN_TTL <= JWKS_MAX_TTL.")
+    for name in ("REALM", "CACHE_ALIAS"):
+        if not isinstance(values[name], str) or not values[name]:
+            bad("bearer_guard.E002", f"BEARER_GUARD['{name}'] must be a non-empty string.", f"Fix {name}.")
+            values[name] = DEFAULTS[name]
+    if '"' in values["REALM"] or "\\" in values["REALM"] or not values["REALM"].isprintable():
+        bad("bearer_guard.E002", "REALM must be printable and hold no quote or backslash.", "Fix REALM.")
+        values["REALM"] = DEFAULTS["REALM"]
+    if not isinstance(values["ALLOW_HTTP_LOOPBACK"], bool):
+        bad("bearer_guard.E002", "ALLOW_HTTP_LOOPBACK must be True or False.", "Fix ALLOW_HTTP_LOOPBACK.")
+        values["ALLOW_HTTP_LOOPBACK"] = False
+
+    issuers: list[IssuerConfig] = []
+    raw_issuers = values["ISSUERS"]
+    if not isinstance(raw_issuers, (list, tuple)):
+        bad("bearer_guard.E003", "ISSUERS must be a list of dicts.", "See the ISSUERS reference.")
+        raw_issuers = []
+    seen: set[str] = set()
+    for index, entry in enumerate(raw_issuers):
+        config = parse_issuer(
+            entry, allow_http_loopback=values["ALLOW_HTTP_LOOPBACK"], where=f"ISSUERS[{index}]"
+        )
+        if config.issuer in seen:
+            bad("bearer_guard.E008", f"ISSUERS[{index}] repeats issuer {config.issuer!r}.", "List each issuer once.")
+        seen.add(config.issuer)
+        issuers.append(config)
+
+    user_lookup = None
+    lookup = values["USER_LOOKUP"]
+    if lookup is not None:
+        if isinstance(lookup, Mapping) and set(lookup) <= {"claim", "field", "create"}:
+            user_lookup = UserLookup(**lookup)
+        if user_lookup is None or not (
+            isinstance(user_lookup.claim, str) and isinstance(user_lookup.field, str)
+            and isinstance(user_lookup.create, bool)
+        ):
+            bad(
+                "bearer_guard.E009",
+                "USER_LOOKUP must be None or {'claim': str, 'field': str, 'create': bool}.",
+                "Fix USER_LOOKUP.",
+            )
+            user_lookup = None
+
+    scope_permissions: dict[str, tuple[str, ...]] = {}
+    mapping = values["SCOPE_PERMISSIONS"]
+    if isinstance(mapping, Mapping) and all(
+        isinstance(k, str) and isinstance(v, (list, tuple)) and all(isinstance(p, str) and "." in p for p in v)
+        for k, v in mapping.items()
+    ):
+        scope_permissions = {k: tuple(v) for k, v in mapping.items()}
+    else:
+        bad(
+            "bearer_guard.E010",
+            "SCOPE_PERMISSIONS must map scopes to lists of 'app_label.codename' permissions.",
+            "Fix SCOPE_PERMISSIONS.",
+        )
+
+    transport = TransportIdentity()
+    raw_transport = values["TRANSPORT_IDENTITY"]
+    merged = {**DEFAULTS["TRANSPORT_IDENTITY"], **raw_transport} if isinstance(raw_transport, Mapping) else None
+    if (
+        merged is None
+        or set(merged) != set(DEFAULTS["TRANSPORT_IDENTITY"])
+        or merged["source"] not in _TRANSPORT_SOURCES
+        or not isinstance(merged["header"], str)
+        or not isinstance(merged["trusted_proxies"], (list, tuple))
+    ):
+        bad(
+            "bearer_guard.E011",
+            f"TRANSPORT_IDENTITY must be a dict with 'source' in {list(_TRANSPORT_SOURCES)}, "
+            "'header' and 'trusted_proxies'.",
+            "Fix TRANSPORT_IDENTITY.",
+        )
+    else:
+        transport = TransportIdentity(merged["source"], merged["header"], tuple(merged["trusted_proxies"]))
+
+    return GuardSettings(
+        issuers=tuple(issuers),
+        leeway=values["LEEWAY"],
+        realm=values["REALM"],
+        max_token_bytes=values["MAX_TOKEN_BYTES"],
+        cache_alias=values["CACHE_ALIAS"],
+        allow_http_loopback=values["ALLOW_HTTP_LOOPBACK"],
+        jwks_timeout=float(values["JWKS_TIMEOUT"]),
+        jwks_max_bytes=values["JWKS_MAX_BYTES"],
+        jwks_min_ttl=values["JWKS_MIN_TTL"],
+        jwks_max_ttl=values["JWKS_MAX_TTL"],
+        jwks_refetch_cooldown=values["JWKS_REFETCH_COOLDOWN"],
+        jwks_stale_window=values["JWKS_STALE_WINDOW"],
+        user_lookup=user_lookup,
+        scope_permissions=scope_permissions,
+        transport_identity=transport,
+        problems=tuple(problems),
+    )
+
+
+_current: GuardSettings | None = None
+_reload_callbacks: list[Callable[[], None]] = []
+
+
+def get_settings() -> GuardSettings:
+    """The parsed ``BEARER_GUARD`` setting (parsed once, until the setting changes)."""
+    global _current
+    if _current is None:
+        _current = _parse(getattr(django_settings, "BEARER_GUARD", {}))
+    return _current
+
+
+def on_reload(callback: Callable[[], None]) -> Callable[[], None]:
+    """Register ``callback`` to run whenever the settings are re-read; usable as a decorator."""
+    _reload_callbacks.append(callback)
+    return callback
+
+
+def reload() -> None:
+    """Drop the parsed settings and every derived cache."""
+    global _current
+    _current = None
+    for callback in _reload_callbacks:
+        callback()
+
+
+def setting_changed_receiver(*, setting: str, **kwargs: Any) -> None:
+    """``setting_changed`` receiver: re-read when a setting the library depends on changes."""
+    if setting in {"BEARER_GUARD", "CACHES", "DEBUG"}:
+        reload()
+
+
+def require_valid(settings: GuardSettings) -> None:
+    """Raise ``ImproperlyConfigured`` when the global settings have an error."""
+    errors = [p for p in settings.problems if not p.warning]
+    if errors:
+        raise ImproperlyConfigured("; ".join(p.msg for p in errors))

@@ -1,0 +1,228 @@
+"""One error tree for everything the library refuses.
+
+Request and token errors carry an RFC 6750 error code and an HTTP status. Their
+``description`` is safe to send to the client; ``reason`` is the detailed cause, for
+logs and the ``token_rejected`` signal only.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+__all__ = [
+    "BearerGuardError",
+    "InvalidRequest",
+    "MalformedCredentials",
+    "InvalidToken",
+    "TokenTooLarge",
+    "MalformedToken",
+    "ForbiddenHeader",
+    "DisallowedAlgorithm",
+    "UntrustedIssuer",
+    "UnknownKey",
+    "KeysUnavailable",
+    "BadSignature",
+    "ExpiredToken",
+    "NotYetValid",
+    "IssuedInFuture",
+    "WrongAudience",
+    "WrongType",
+    "MissingClaim",
+    "InvalidClaim",
+    "UserRejected",
+    "InsufficientScope",
+    "KeySetError",
+    "MalformedKeySet",
+    "WeakKey",
+    "KeyMismatch",
+    "DuplicateKeyId",
+    "MixedKeySet",
+    "PrivateKeyMaterial",
+    "NoSigningKeys",
+    "KeyFetchError",
+]
+
+
+class BearerGuardError(Exception):
+    """Base of every error raised for a request or a token."""
+
+    error: ClassVar[str] = "invalid_request"
+    status_code: ClassVar[int] = 400
+    default_description: ClassVar[str] = "The request is malformed."
+
+    def __init__(self, reason: str = "", *, description: str | None = None) -> None:
+        self.reason = reason or self.default_description
+        self.description = description or self.default_description
+        super().__init__(self.reason)
+
+
+class InvalidRequest(BearerGuardError):
+    """The request is malformed (RFC 6750 ``invalid_request``, 400)."""
+
+
+class MalformedCredentials(InvalidRequest):
+    """The Authorization header does not follow the Bearer grammar."""
+
+    default_description = "The Authorization header is malformed."
+
+
+class InvalidToken(BearerGuardError):
+    """The token is unusable (RFC 6750 ``invalid_token``, 401)."""
+
+    error = "invalid_token"
+    status_code = 401
+    default_description = "The access token is invalid."
+
+
+class TokenTooLarge(InvalidToken):
+    """The credential is longer than ``MAX_TOKEN_BYTES``."""
+
+    default_description = "The access token is too large."
+
+
+class MalformedToken(InvalidToken):
+    """The token is not a well-formed compact JWS."""
+
+    default_description = "The access token is malformed."
+
+
+class ForbiddenHeader(InvalidToken):
+    """The JOSE header uses a member the library refuses (crit, b64, jku, x5u, jwk, x5c…)."""
+
+    default_description = "The access token header is not accepted."
+
+
+class DisallowedAlgorithm(InvalidToken):
+    """The token's ``alg`` is not allowed for this issuer or key."""
+
+    default_description = "The access token algorithm is not accepted."
+
+
+class UntrustedIssuer(InvalidToken):
+    """The token's ``iss`` is not a trusted issuer."""
+
+    default_description = "The access token issuer is not trusted."
+
+
+class UnknownKey(InvalidToken):
+    """No key of the issuer matches the token's ``kid`` and ``alg``."""
+
+    default_description = "The access token signing key is unknown."
+
+
+class KeysUnavailable(InvalidToken):
+    """The issuer's keys cannot be obtained (misconfigured, or unreachable beyond the stale window)."""
+
+    default_description = "The access token cannot be verified right now."
+
+
+class BadSignature(InvalidToken):
+    """The signature does not verify."""
+
+    default_description = "The access token signature is invalid."
+
+
+class ExpiredToken(InvalidToken):
+    """``exp`` is in the past (beyond the leeway)."""
+
+    default_description = "The access token has expired."
+
+
+class NotYetValid(InvalidToken):
+    """``nbf`` is in the future (beyond the leeway)."""
+
+    default_description = "The access token is not valid yet."
+
+
+class IssuedInFuture(InvalidToken):
+    """``iat`` is in the future (beyond the leeway)."""
+
+    default_description = "The access token was issued in the future."
+
+
+class WrongAudience(InvalidToken):
+    """``aud`` names none of the issuer's audiences."""
+
+    default_description = "The access token is not meant for this audience."
+
+
+class WrongType(InvalidToken):
+    """The ``typ`` header is not the one the issuer requires."""
+
+    default_description = "The access token type is not accepted."
+
+
+class MissingClaim(InvalidToken):
+    """A required claim is absent or empty."""
+
+    default_description = "The access token lacks a required claim."
+
+
+class InvalidClaim(InvalidToken):
+    """A claim has the wrong type or an unusable value."""
+
+    default_description = "The access token has an invalid claim."
+
+
+class UserRejected(InvalidToken):
+    """The Django user named by the token is missing or inactive."""
+
+    default_description = "The access token does not name an active user."
+
+
+class InsufficientScope(BearerGuardError):
+    """The token lacks a scope the resource needs (RFC 6750 ``insufficient_scope``, 403)."""
+
+    error = "insufficient_scope"
+    status_code = 403
+    default_description = "The access token lacks a required scope."
+
+    def __init__(
+        self,
+        reason: str = "",
+        *,
+        scopes: tuple[str, ...] | list[str] = (),
+        description: str | None = None,
+    ) -> None:
+        self.scopes = tuple(scopes)
+        super().__init__(reason, description=description)
+
+
+class KeySetError(Exception):
+    """Base of the errors about key sets: parsing, weak keys and fetching."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class MalformedKeySet(KeySetError):
+    """The JWKS document or one of its keys is not well formed."""
+
+
+class WeakKey(KeySetError):
+    """A key is too weak (short RSA modulus, short HMAC secret, ROCA modulus)."""
+
+
+class KeyMismatch(KeySetError):
+    """A key's ``alg``, ``kty`` and ``crv`` do not agree."""
+
+
+class DuplicateKeyId(KeySetError):
+    """Two keys in one set share a ``kid``."""
+
+
+class MixedKeySet(KeySetError):
+    """A set mixes symmetric and asymmetric keys."""
+
+
+class PrivateKeyMaterial(KeySetError):
+    """A key in a public key set carries private members."""
+
+
+class NoSigningKeys(KeySetError):
+    """The set holds no key usable for verifying signatures."""
+
+
+class KeyFetchError(KeySetError):
+    """Fetching a JWKS or discovery document failed."""

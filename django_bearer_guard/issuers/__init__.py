@@ -1,0 +1,1 @@
+"""Trusted issuers: their configuration and the registry that finds them by ``iss``."""

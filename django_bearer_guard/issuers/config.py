@@ -1,0 +1,272 @@
+"""Parse one trusted issuer (an ``ISSUERS`` entry or a ``TrustedIssuer`` row)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from django_bearer_guard._urls import key_url_problem
+
+__all__ = [
+    "ASYMMETRIC_ALGORITHMS",
+    "HMAC_ALGORITHMS",
+    "BINDINGS",
+    "ISSUER_KEYS",
+    "IssuerConfig",
+    "Problem",
+    "parse_issuer",
+]
+
+ASYMMETRIC_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
+HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
+BINDINGS = (None, "workload", "cnf", "dpop")
+MIN_SHARED_SECRET_BYTES = 32
+
+ISSUER_KEYS = frozenset(
+    {
+        "name",
+        "issuer",
+        "audiences",
+        "algorithms",
+        "jwks_uri",
+        "discovery",
+        "jwks",
+        "shared_secret",
+        "scope_claim",
+        "scope_prefixes",
+        "workload_claim",
+        "required_typ",
+        "required_claims",
+        "leeway",
+        "binding",
+        "enabled",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A configuration problem; ``checks`` turns it into a system check message."""
+
+    id: str
+    msg: str
+    hint: str = ""
+    warning: bool = False
+
+
+@dataclass(frozen=True, eq=False)
+class IssuerConfig:
+    """A trusted issuer, validated. ``problems`` non-empty means its tokens are refused."""
+
+    issuer: str
+    name: str = ""
+    audiences: tuple[str, ...] = ()
+    algorithms: tuple[str, ...] = ()
+    jwks_uri: str | None = None
+    discovery: bool = False
+    jwks: Mapping[str, Any] | None = None
+    shared_secret: bytes | None = field(default=None, repr=False)
+    scope_claim: str = "scope"
+    scope_prefixes: tuple[tuple[str, str], ...] = ()
+    workload_claim: str = "sub"
+    required_typ: str | None = None
+    required_claims: tuple[str, ...] = ()
+    leeway: int | None = None
+    binding: str | None = None
+    enabled: bool = True
+    problems: tuple[Problem, ...] = ()
+
+    @property
+    def usable(self) -> bool:
+        """True when the issuer is enabled and correctly configured."""
+        return self.enabled and not self.problems
+
+    @property
+    def source_id(self) -> str:
+        """Identifies the issuer and its key source, for shared cache keys."""
+        if self.jwks_uri:
+            source = "uri:" + self.jwks_uri
+        elif self.discovery:
+            source = "discovery"
+        elif self.jwks is not None:
+            source = "inline:" + json.dumps(dict(self.jwks), sort_keys=True, default=str)
+        elif self.shared_secret is not None:
+            source = "secret:" + hashlib.sha256(self.shared_secret).hexdigest()
+        else:
+            source = "none"
+        digest = hashlib.sha256(f"{self.issuer}\n{source}".encode()).hexdigest()
+        return digest[:32]
+
+
+def _str_tuple(value: Any) -> tuple[str, ...] | None:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) and v for v in value):
+        return tuple(value)
+    return None
+
+
+def parse_issuer(  # noqa: C901, PLR0912, PLR0915 - one flat list of field rules
+    entry: Mapping[str, Any], *, allow_http_loopback: bool, where: str
+) -> IssuerConfig:
+    """Validate ``entry`` and build an :class:`IssuerConfig`; problems are collected, not raised."""
+    problems: list[Problem] = []
+
+    def bad(id_: str, msg: str, hint: str) -> None:
+        problems.append(Problem(id_, f"{where}: {msg}", hint))
+
+    if not isinstance(entry, Mapping):
+        return IssuerConfig(
+            issuer="",
+            problems=(Problem("bearer_guard.E003", f"{where} must be a dict.", "See the ISSUERS reference."),),
+        )
+    unknown = sorted(set(entry) - ISSUER_KEYS)
+    if unknown:
+        bad("bearer_guard.E003", f"unknown keys {unknown}.", "Remove them or fix their spelling.")
+
+    issuer = entry.get("issuer")
+    if not isinstance(issuer, str) or not issuer:
+        bad("bearer_guard.E003", "'issuer' must be a non-empty string (the exact 'iss').", "Set 'issuer'.")
+        issuer = ""
+
+    audiences = _str_tuple(entry.get("audiences"))
+    if not audiences:
+        bad(
+            "bearer_guard.E003",
+            "'audiences' must list at least one audience; without it any token of the issuer would do.",
+            "Set 'audiences' to this API's identifiers.",
+        )
+        audiences = ()
+
+    algorithms = _str_tuple(entry.get("algorithms"))
+    if not algorithms:
+        bad("bearer_guard.E005", "'algorithms' must list the accepted algorithms.", "For example ['RS256'].")
+        algorithms = ()
+    for alg in algorithms:
+        if alg.lower() == "none":
+            bad("bearer_guard.E005", "'none' would accept unsigned tokens.", "Remove 'none' from 'algorithms'.")
+        elif alg not in ASYMMETRIC_ALGORITHMS | HMAC_ALGORITHMS:
+            bad("bearer_guard.E005", f"unsupported algorithm {alg!r}.", f"Use some of {sorted(ASYMMETRIC_ALGORITHMS)}.")
+
+    jwks_uri = entry.get("jwks_uri")
+    discovery = entry.get("discovery", False)
+    jwks = entry.get("jwks")
+    secret = entry.get("shared_secret")
+    sources = [n for n, v in (("jwks_uri", jwks_uri), ("discovery", discovery), ("jwks", jwks)) if v]
+    if secret is not None:
+        sources.append("shared_secret")
+    if len(sources) != 1:
+        bad(
+            "bearer_guard.E004",
+            f"exactly one key source is needed, found {sources or 'none'}.",
+            "Set one of 'jwks_uri', 'discovery': True, 'jwks' or 'shared_secret'.",
+        )
+    if not isinstance(discovery, bool):
+        bad("bearer_guard.E004", "'discovery' must be True or False.", "Use a boolean.")
+        discovery = False
+    if jwks_uri is not None:
+        problem = key_url_problem(jwks_uri, allow_http_loopback=allow_http_loopback)
+        if problem:
+            bad("bearer_guard.E007", f"'jwks_uri' {problem}.", "Use the issuer's https:// JWKS URL.")
+            jwks_uri = None
+    if discovery and issuer:
+        problem = key_url_problem(issuer, allow_http_loopback=allow_http_loopback)
+        if problem:
+            bad("bearer_guard.E007", f"discovery from 'issuer' that {problem}.", "Use an https:// issuer.")
+    if jwks is not None and not isinstance(jwks, Mapping):
+        bad("bearer_guard.E004", "'jwks' must be a JWK Set dict ({'keys': [...]}).", "Paste the public JWKS.")
+        jwks = None
+
+    secret_bytes: bytes | None = None
+    if secret is not None:
+        secret_bytes = secret.encode() if isinstance(secret, str) else secret if isinstance(secret, bytes) else None
+        if secret_bytes is None or len(secret_bytes) < MIN_SHARED_SECRET_BYTES:
+            bad(
+                "bearer_guard.E006",
+                f"'shared_secret' must be at least {MIN_SHARED_SECRET_BYTES} bytes.",
+                "Use a long random secret, or better, asymmetric keys.",
+            )
+    hmac = [a for a in algorithms if a in HMAC_ALGORITHMS]
+    asym = [a for a in algorithms if a in ASYMMETRIC_ALGORITHMS]
+    if hmac and secret is None:
+        # RFC 8725 §2.1: HS* next to public keys invites key confusion.
+        bad(
+            "bearer_guard.E006",
+            f"{hmac} need the issuer's own 'shared_secret'; they are never verified with JWKS keys.",
+            "Remove the HS algorithms or configure 'shared_secret' instead of a JWKS.",
+        )
+    if secret is not None and asym:
+        bad("bearer_guard.E006", f"a shared-secret issuer cannot allow {asym}.", "Allow only HS algorithms.")
+
+    def opt_str(key: str, default: str | None) -> str | None:
+        value = entry.get(key, default)
+        if value is None or (isinstance(value, str) and value):
+            return value
+        bad("bearer_guard.E003", f"'{key}' must be a non-empty string.", f"Fix '{key}'.")
+        return default
+
+    scope_claim = opt_str("scope_claim", "scope") or "scope"
+    workload_claim = opt_str("workload_claim", "sub") or "sub"
+    required_typ = opt_str("required_typ", None)
+    name = entry.get("name") or issuer
+    if not isinstance(name, str):
+        bad("bearer_guard.E003", "'name' must be a string.", "Fix 'name'.")
+        name = issuer
+
+    required_claims = _str_tuple(entry.get("required_claims", ()))
+    if required_claims is None and entry.get("required_claims") in ((), []):
+        required_claims = ()
+    if required_claims is None:
+        bad("bearer_guard.E003", "'required_claims' must be a list of claim names.", "Fix 'required_claims'.")
+        required_claims = ()
+
+    prefixes_raw = entry.get("scope_prefixes", {})
+    prefixes: tuple[tuple[str, str], ...] = ()
+    if isinstance(prefixes_raw, Mapping) and all(
+        isinstance(k, str) and k and isinstance(v, str) for k, v in prefixes_raw.items()
+    ):
+        # Longest prefix first, so the most specific mapping wins.
+        prefixes = tuple(sorted(prefixes_raw.items(), key=lambda kv: -len(kv[0])))
+    else:
+        bad("bearer_guard.E003", "'scope_prefixes' must map prefixes to replacements.", "Fix 'scope_prefixes'.")
+
+    leeway = entry.get("leeway")
+    if leeway is not None and (isinstance(leeway, bool) or not isinstance(leeway, int) or leeway < 0):
+        bad("bearer_guard.E003", "'leeway' must be a whole number of seconds >= 0.", "Fix 'leeway'.")
+        leeway = None
+
+    binding = entry.get("binding")
+    if binding not in BINDINGS:
+        bad("bearer_guard.E003", f"'binding' must be one of {list(BINDINGS)}.", "Fix 'binding'.")
+        binding = None
+
+    enabled = entry.get("enabled", True)
+    if not isinstance(enabled, bool):
+        bad("bearer_guard.E003", "'enabled' must be True or False.", "Fix 'enabled'.")
+        enabled = False
+
+    return IssuerConfig(
+        issuer=issuer,
+        name=name,
+        audiences=audiences,
+        algorithms=algorithms,
+        jwks_uri=jwks_uri,
+        discovery=discovery,
+        jwks=MappingProxyType(dict(jwks)) if jwks is not None else None,
+        shared_secret=secret_bytes,
+        scope_claim=scope_claim,
+        scope_prefixes=prefixes,
+        workload_claim=workload_claim,
+        required_typ=required_typ,
+        required_claims=required_claims,
+        leeway=leeway,
+        binding=binding,
+        enabled=enabled,
+        problems=tuple(problems),
+    )

@@ -1,0 +1,1 @@
+"""From a request's credential to a :class:`VerifiedToken`."""

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.core.cache import caches
+from django.test import override_settings
+
+from django_bearer_guard.testing import Clock, LocalIssuer, SigningKey, generate_key, use_clock
+
+ALL_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA")
+_KEY_POOL: dict[str, list[SigningKey]] = {}
+
+
+def pooled_key(alg: str, index: int = 0) -> SigningKey:
+    """A key generated once per test session (RSA key generation is slow)."""
+    pool = _KEY_POOL.setdefault(alg, [])
+    while len(pool) <= index:
+        pool.append(generate_key(alg, kid=f"{alg.lower()}-pool-{len(pool)}"))
+    return pool[index]
+
+
+@pytest.fixture(autouse=True)
+def _clear_caches() -> Iterator[None]:
+    from django_bearer_guard import conf
+
+    conf.reload()
+    for alias in caches:
+        caches[alias].clear()
+    yield
+    conf.reload()
+
+
+@pytest.fixture
+def clock() -> Iterator[Clock]:
+    """A manual clock installed as the library's clock."""
+    manual = Clock(1_800_000_000.0)
+    with use_clock(manual):
+        yield manual
+
+
+@pytest.fixture
+def make_idp() -> Iterator[Callable[..., LocalIssuer]]:
+    """Start LocalIssuers with pooled keys; all are stopped after the test."""
+    started: list[LocalIssuer] = []
+
+    def make(algorithms: tuple[str, ...] = ("RS256",), **kwargs: Any) -> LocalIssuer:
+        kwargs.setdefault("keys", [pooled_key(alg) for alg in algorithms])
+        idp = LocalIssuer(algorithms=algorithms, **kwargs).start()
+        started.append(idp)
+        return idp
+
+    yield make
+    for idp in started:
+        idp.stop()
+
+
+@pytest.fixture
+def idp(make_idp: Callable[..., LocalIssuer]) -> LocalIssuer:
+    return make_idp()
+
+
+@pytest.fixture
+def guard(idp: LocalIssuer) -> Iterator[Callable[..., None]]:
+    """Apply BEARER_GUARD for ``idp`` (extra keys and issuer overrides through the call)."""
+    stack: list[Any] = []
+
+    def apply(*, issuers: list[dict[str, Any]] | None = None, **settings: Any) -> None:
+        value = {"ALLOW_HTTP_LOOPBACK": True, "ISSUERS": issuers or [idp.issuer_settings()], **settings}
+        override = override_settings(BEARER_GUARD=value)
+        override.enable()
+        stack.append(override)
+
+    apply()
+    yield apply
+    while stack:
+        stack.pop().disable()
+
+
+def services_required() -> bool:
+    return os.environ.get("BG_SERVICES") == "1"

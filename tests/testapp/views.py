@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+
+class WhoAmI(APIView):
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        token = request.auth
+        return Response(
+            {
+                "issuer": token.issuer,
+                "scopes": sorted(token.scopes),
+                "workload": token.workload,
+                "claims": token.claims,
+            }
+        )
