@@ -1,0 +1,120 @@
+"""A local development issuer: key pairs on disk, a served JWKS and discovery, ``mint()``.
+
+Example project only. The keys are made on first use in ``settings.DEMO_KEYS_DIR`` (git-ignored):
+an RSA 2048 key for RS256 and a P-256 key for ES256. The API fetches the public keys from
+``/dev-issuer/.well-known/jwks.json`` over real HTTP, like it would from an identity provider.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from django.conf import settings
+from django.http import HttpRequest, JsonResponse
+from django.urls import path
+
+from django_bearer_guard.testing import SigningKey
+
+__all__ = ["load_keys", "mint", "urlpatterns"]
+
+_FILES = {"RS256": "rs256.pem", "ES256": "es256.pem"}
+
+
+def _generate(alg: str) -> Any:
+    if alg == "RS256":
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def _load_or_create(folder: Path, alg: str) -> Any:
+    pem_path = folder / _FILES[alg]
+    if not pem_path.exists():
+        pem = _generate(alg).private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        temporary = folder / f".{_FILES[alg]}.{uuid.uuid4().hex}"
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(pem)
+        try:
+            # Two processes starting together: the first key written wins, both use it.
+            os.link(temporary, pem_path)
+        except FileExistsError:
+            pass
+        finally:
+            temporary.unlink()
+    return serialization.load_pem_private_key(pem_path.read_bytes(), password=None)
+
+
+def load_keys() -> dict[str, SigningKey]:
+    """The issuer's signing keys by algorithm, created on first use."""
+    folder = Path(settings.DEMO_KEYS_DIR)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    keys = {}
+    for alg in _FILES:
+        private = _load_or_create(folder, alg)
+        public_der = private.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        kid = f"dev-{alg.lower()}-{hashlib.sha256(public_der).hexdigest()[:12]}"
+        keys[alg] = SigningKey(kid, alg, private)
+    return keys
+
+
+def mint(
+    *,
+    sub: str = "demo-client",
+    scope: str = "",
+    alg: str = "RS256",
+    audience: str | None = None,
+    lifetime: int = 600,
+    issued_ago: int = 0,
+) -> str:
+    """A token of the development issuer (an RFC 9068 access token, ``typ: at+jwt``)."""
+    key = load_keys()[alg]
+    now = int(time.time()) - issued_ago
+    claims: dict[str, Any] = {
+        "iss": settings.DEMO_ISSUER,
+        "aud": audience or settings.DEMO_AUDIENCE,
+        "sub": sub,
+        "client_id": sub,
+        "iat": now,
+        "exp": now + lifetime,
+        "jti": uuid.uuid4().hex,
+    }
+    if scope:
+        claims["scope"] = scope
+    return jwt.encode(claims, key.private_key, algorithm=alg, headers={"kid": key.kid, "typ": "at+jwt"})
+
+
+def jwks(request: HttpRequest) -> JsonResponse:
+    """The public keys (RFC 7517 JWK Set)."""
+    response = JsonResponse({"keys": [key.public_jwk() for key in load_keys().values()]})
+    response["Cache-Control"] = "max-age=300"
+    return response
+
+
+def openid_configuration(request: HttpRequest) -> JsonResponse:
+    """The discovery document (OpenID Connect Discovery 1.0 / RFC 8414)."""
+    return JsonResponse(
+        {
+            "issuer": settings.DEMO_ISSUER,
+            "jwks_uri": f"{settings.DEMO_ISSUER}/.well-known/jwks.json",
+            "token_endpoint_auth_methods_supported": ["none"],
+            "id_token_signing_alg_values_supported": list(_FILES),
+        }
+    )
+
+
+urlpatterns = [
+    path(".well-known/jwks.json", jwks, name="dev-issuer-jwks"),
+    path(".well-known/openid-configuration", openid_configuration, name="dev-issuer-discovery"),
+]

@@ -1,0 +1,85 @@
+"""The example API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.files.storage import FileSystemStorage
+from rest_framework import serializers, viewsets
+from rest_framework.permissions import DjangoModelPermissions, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from django_bearer_guard.permissions import HasScopes
+from django_bearer_guard.views import ProtectedFileView
+
+from .models import Document
+
+files_storage = FileSystemStorage(location=settings.DEMO_FILES_DIR)
+
+
+class WhoAmI(APIView):
+    """Who the token says the caller is: any valid token of a trusted issuer."""
+
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        token = request.auth
+        return Response(
+            {
+                "issuer": token.issuer,
+                "subject": token.subject,
+                "scopes": sorted(token.scopes),
+                "workload": token.workload,
+                "claims": token.claims,
+            }
+        )
+
+
+class AdminOnly(APIView):
+    """Needs the ``admin`` scope: other tokens get 403 ``insufficient_scope``."""
+
+    permission_classes = [IsAuthenticated, HasScopes]
+    required_scopes = ["admin"]
+
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return Response({"ok": True, "subject": request.auth.subject})
+
+
+class ViewDocumentPermissions(DjangoModelPermissions):
+    """DRF's model permissions, plus ``view_`` for reading."""
+
+    perms_map = {
+        **DjangoModelPermissions.perms_map,
+        "GET": ["%(app_label)s.view_%(model_name)s"],
+        "HEAD": ["%(app_label)s.view_%(model_name)s"],
+    }
+
+
+class DocumentSerializer(serializers.ModelSerializer[Document]):
+    class Meta:
+        model = Document
+        fields = ["id", "title", "body", "owner", "created"]
+        read_only_fields = ["owner", "created"]
+
+
+class DocumentViewSet(viewsets.ModelViewSet[Document]):
+    """Documents: ``documents:read`` lists them, ``documents:write`` changes them.
+
+    The scopes become Django permissions through ``BEARER_GUARD["SCOPE_PERMISSIONS"]``.
+    """
+
+    queryset = Document.objects.all()
+    serializer_class = DocumentSerializer
+    permission_classes = [IsAuthenticated, ViewDocumentPermissions]
+
+    def perform_create(self, serializer: DocumentSerializer) -> None:
+        serializer.save(owner=self.request.auth.workload or "")
+
+
+# Any holder of files:read reads the public area.
+public_files = ProtectedFileView.as_view(storage=files_storage, root="public", required_scopes=["files:read"])
+# Each workload reads only its own folder.
+workload_files = ProtectedFileView.as_view(
+    storage=files_storage, root="workloads/{workload}", required_scopes=["files:read"]
+)

@@ -1,0 +1,98 @@
+"""Settings of the example project: SQLite, one local development issuer, nothing to install.
+
+Never copy ``ALLOW_HTTP_LOOPBACK`` or the development issuer into production settings: they
+exist so the demo runs the real key-fetch path against keys served by this very project.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+
+# Where the demo listens, its database and its development keys (overridable for tests).
+DEMO_ADDR = os.environ.get("BG_DEMO_ADDR", "127.0.0.1:8000")
+DEMO_ORIGIN = f"http://{DEMO_ADDR}"
+DEMO_KEYS_DIR = Path(os.environ.get("BG_DEMO_KEYS", BASE_DIR / ".dev-keys"))
+DEMO_ISSUER = f"{DEMO_ORIGIN}/dev-issuer"
+DEMO_AUDIENCE = "https://demo-api.example.test"
+DEMO_FILES_DIR = BASE_DIR / "files"
+
+SECRET_KEY = "example-project-only-not-secret"
+DEBUG = True
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
+USE_TZ = True
+ROOT_URLCONF = "example_project.urls"
+WSGI_APPLICATION = "example_project.wsgi.application"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "rest_framework",
+    "django_bearer_guard",
+    "example_project.demo",
+]
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.common.CommonMiddleware",
+]
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
+    }
+]
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.environ.get("BG_DEMO_DB", str(BASE_DIR / "db.sqlite3")),
+    }
+}
+# One process: the local-memory cache is enough. Several processes share keys through Redis.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["django_bearer_guard.authentication.BearerTokenAuthentication"],
+    # Views that need scopes add django_bearer_guard.permissions.HasScopes.
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "UNAUTHENTICATED_USER": None,
+}
+
+BEARER_GUARD = {
+    "ISSUERS": [
+        {
+            "name": "Local development issuer",
+            "issuer": DEMO_ISSUER,
+            "audiences": [DEMO_AUDIENCE],
+            "algorithms": ["RS256", "ES256"],
+            # Fetched over HTTP from this project (example_project/demo/dev_issuer.py).
+            "jwks_uri": f"{DEMO_ISSUER}/.well-known/jwks.json",
+            "scope_claim": "scope",
+            "workload_claim": "sub",
+            "required_typ": "at+jwt",
+            "required_claims": ["sub", "iat"],
+        },
+    ],
+    # Example only: lets the issuer above use http:// on 127.0.0.1.
+    "ALLOW_HTTP_LOOPBACK": True,
+    "SCOPE_PERMISSIONS": {
+        "documents:read": ["demo.view_document"],
+        "documents:write": [
+            "demo.view_document",
+            "demo.add_document",
+            "demo.change_document",
+            "demo.delete_document",
+        ],
+    },
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"django_bearer_guard": {"handlers": ["console"], "level": "INFO"}},
+}
