@@ -1,0 +1,27 @@
+# Needs only Python 3 (with the venv module) and network access to PyPI.
+PYTHON ?= python3
+DEMO_VENV := .venv-demo
+TOX_VENV := .venv-tox
+DEMO_ADDR ?= 127.0.0.1:8000
+TOXARGS ?=
+
+.PHONY: demo test
+
+$(DEMO_VENV)/.installed: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(DEMO_VENV)
+	$(DEMO_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -e .
+	touch $@
+
+$(TOX_VENV)/.installed:
+	$(PYTHON) -m venv $(TOX_VENV)
+	$(TOX_VENV)/bin/python -m pip install --quiet --disable-pip-version-check tox
+	touch $@
+
+# Serve the example project on $(DEMO_ADDR) and print curl commands with fresh tokens.
+demo: $(DEMO_VENV)/.installed
+	BG_DEMO_ADDR=$(DEMO_ADDR) $(DEMO_VENV)/bin/python example_project/manage.py migrate --noinput
+	BG_DEMO_ADDR=$(DEMO_ADDR) $(DEMO_VENV)/bin/python -u example_project/manage.py rundemo
+
+# Run the tox environments (pass options with TOXARGS, e.g. make test TOXARGS="-e py312").
+test: $(TOX_VENV)/.installed
+	$(TOX_VENV)/bin/tox $(TOXARGS)
