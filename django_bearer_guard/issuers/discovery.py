@@ -1,0 +1,55 @@
+"""Find an issuer's ``jwks_uri`` from its metadata (OIDC Discovery, then RFC 8414)."""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import urlsplit, urlunsplit
+
+from django_bearer_guard._http import get_json
+from django_bearer_guard._urls import key_url_problem
+from django_bearer_guard.exceptions import KeyFetchError
+
+__all__ = ["discover_jwks_uri", "metadata_urls"]
+
+
+def metadata_urls(issuer: str) -> tuple[str, str]:
+    """Where the metadata of ``issuer`` may live, in the order they are tried.
+
+    First OIDC Discovery (``/.well-known/openid-configuration`` appended to the issuer), then
+    RFC 8414 §3.1 (``/.well-known/oauth-authorization-server`` inserted before the issuer's path).
+    """
+    oidc = issuer.rstrip("/") + "/.well-known/openid-configuration"
+    parts = urlsplit(issuer)
+    path = "/.well-known/oauth-authorization-server" + parts.path.rstrip("/")
+    return oidc, urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def discover_jwks_uri(issuer: str, *, deadline: float, max_bytes: int, allow_http_loopback: bool) -> str:
+    """The ``jwks_uri`` announced by the metadata of ``issuer``.
+
+    ``deadline`` is a :func:`time.monotonic` instant that bounds every request made here.
+    Raises :class:`~django_bearer_guard.exceptions.KeyFetchError` when no location serves
+    metadata whose ``issuer`` is exactly ``issuer`` and whose ``jwks_uri`` is acceptable.
+    """
+    reasons = []
+    for url in metadata_urls(issuer):
+        remaining = max(deadline - time.monotonic(), 0.001)
+        try:
+            metadata = get_json(
+                url, timeout=remaining, max_bytes=max_bytes, allow_http_loopback=allow_http_loopback
+            ).data
+        except KeyFetchError as exc:
+            reasons.append(exc.reason)
+            continue
+        # RFC 8414 §3.3, OIDC Discovery §4.3: metadata naming another issuer is discarded (mix-up).
+        if metadata.get("issuer") != issuer:
+            reasons.append(f"{url} names issuer {metadata.get('issuer')!r}, not {issuer!r}")
+            continue
+        jwks_uri = metadata.get("jwks_uri")
+        # The metadata may not point key fetches at plain HTTP or odd URLs (SSRF, downgrade).
+        problem = key_url_problem(jwks_uri, allow_http_loopback=allow_http_loopback)
+        if problem:
+            reasons.append(f"{url} has a jwks_uri that {problem}")
+            continue
+        return str(jwks_uri)
+    raise KeyFetchError(f"discovery for {issuer} failed: " + "; ".join(reasons))

@@ -1,0 +1,89 @@
+"""Fetch an issuer's JWK Set over HTTP, or build the key set of an issuer that is never fetched."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from django_bearer_guard._http import get_json
+from django_bearer_guard.conf import GuardSettings
+from django_bearer_guard.exceptions import KeyFetchError, WeakKey
+from django_bearer_guard.issuers.config import HMAC_ALGORITHMS, IssuerConfig
+from django_bearer_guard.issuers.discovery import discover_jwks_uri
+from django_bearer_guard.jwks.keyset import JsonWebKey, KeySet
+from django_bearer_guard.tokens.algorithms import ALGORITHMS
+
+__all__ = ["FetchedKeys", "clamp_ttl", "fetch_keys", "is_fetched", "static_keyset"]
+
+
+@dataclass(frozen=True)
+class FetchedKeys:
+    """A fetched and checked JWK Set: the raw document, its parsed keys and its lifetime."""
+
+    jwks: dict[str, Any]
+    keyset: KeySet
+    ttl: int
+    url: str
+
+
+def is_fetched(issuer: IssuerConfig) -> bool:
+    """True when the issuer's keys come over HTTP (``jwks_uri`` or discovery)."""
+    return bool(issuer.jwks_uri) or issuer.discovery
+
+
+def clamp_ttl(max_age: int | None, settings: GuardSettings) -> int:
+    """``Cache-Control: max-age`` clamped to [JWKS_MIN_TTL, JWKS_MAX_TTL]; absent means the minimum."""
+    if max_age is None:
+        return settings.jwks_min_ttl
+    return min(max(max_age, settings.jwks_min_ttl), settings.jwks_max_ttl)
+
+
+def fetch_keys(issuer: IssuerConfig, settings: GuardSettings) -> FetchedKeys:
+    """Fetch and parse the issuer's JWK Set, discovery included, within ``JWKS_TIMEOUT`` in total.
+
+    Raises a :class:`~django_bearer_guard.exceptions.KeySetError`: ``KeyFetchError`` when
+    nothing usable arrived, or the parse error of a refused set (weak keys, duplicate kids…).
+    """
+    deadline = time.monotonic() + settings.jwks_timeout
+    if issuer.jwks_uri:
+        url = issuer.jwks_uri
+    elif issuer.discovery:
+        url = discover_jwks_uri(
+            issuer.issuer,
+            deadline=deadline,
+            max_bytes=settings.jwks_max_bytes,
+            allow_http_loopback=settings.allow_http_loopback,
+        )
+    else:
+        raise KeyFetchError(f"issuer {issuer.issuer!r} has no key URL")
+    response = get_json(
+        url,
+        timeout=max(deadline - time.monotonic(), 0.001),
+        max_bytes=settings.jwks_max_bytes,
+        allow_http_loopback=settings.allow_http_loopback,
+    )
+    # RFC 8725 §3.2: HMAC keys never come from a published key set (key confusion).
+    keyset = KeySet.from_jwks(response.data, allow_symmetric=False)
+    return FetchedKeys(response.data, keyset, clamp_ttl(response.max_age, settings), url)
+
+
+def static_keyset(issuer: IssuerConfig) -> KeySet:
+    """The key set of an issuer configured with inline ``jwks`` or a ``shared_secret``.
+
+    The shared secret becomes one ``oct`` key without a ``kid``, allowed for the issuer's HS
+    algorithms whose minimum key length it meets.
+    """
+    if issuer.jwks is not None:
+        return KeySet.from_jwks(issuer.jwks, allow_symmetric=False)
+    if issuer.shared_secret is None:
+        raise KeyFetchError(f"issuer {issuer.issuer!r} has no inline keys")
+    secret = issuer.shared_secret
+    # RFC 7518 §3.2: an HMAC key shorter than the hash output is refused.
+    algorithms = frozenset(
+        alg for alg in issuer.algorithms
+        if alg in HMAC_ALGORITHMS and len(secret) >= ALGORITHMS[alg].min_secret_bytes
+    )
+    if not algorithms:
+        raise WeakKey(f"the shared secret of {issuer.issuer!r} is too short for {list(issuer.algorithms)}")
+    return KeySet((JsonWebKey(None, "oct", algorithms, secret, {"kty": "oct"}),))
