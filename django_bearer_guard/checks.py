@@ -1,3 +1,82 @@
 """System checks (``bearer_guard.E0xx`` / ``W0xx``) over the parsed settings."""
 
 from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
+
+from django_bearer_guard.conf import get_settings
+from django_bearer_guard.exceptions import KeySetError
+from django_bearer_guard.issuers import registry
+from django_bearer_guard.jwks.keyset import KeySet
+
+__all__ = ["check_settings"]
+
+_LOCMEM = "django.core.cache.backends.locmem.LocMemCache"
+
+
+@register(Tags.security)
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Report every problem in ``BEARER_GUARD`` and in the trusted issuers."""
+    settings = get_settings()
+    messages: list[CheckMessage] = []
+    problems = list(settings.problems)
+    issuers = registry.all_issuers()
+    for issuer in issuers:
+        problems.extend(issuer.problems)
+    for problem in problems:
+        kind = Warning if problem.warning else Error
+        messages.append(kind(problem.msg, hint=problem.hint or None, id=problem.id))
+
+    for issuer in issuers:
+        if issuer.jwks is not None and not issuer.problems:
+            try:
+                KeySet.from_jwks(issuer.jwks, allow_symmetric=False)
+            except KeySetError as exc:
+                messages.append(
+                    Error(
+                        f"Issuer {issuer.issuer!r}: the inline 'jwks' is refused: {exc.reason}.",
+                        hint="Paste the issuer's public signing keys (RSA >= 2048 bits, EC, Ed25519).",
+                        id="bearer_guard.E012",
+                    )
+                )
+
+    if not issuers:
+        messages.append(
+            Warning(
+                "BEARER_GUARD has no trusted issuers, so every Bearer token is refused.",
+                hint="Add an issuer to BEARER_GUARD['ISSUERS'].",
+                id="bearer_guard.W001",
+            )
+        )
+
+    caches: dict[str, Any] = getattr(django_settings, "CACHES", {})
+    alias = settings.cache_alias
+    if alias not in caches:
+        messages.append(
+            Error(
+                f"BEARER_GUARD['CACHE_ALIAS'] is {alias!r}, which is not in CACHES.",
+                hint="Name a configured cache alias.",
+                id="bearer_guard.E013",
+            )
+        )
+    elif caches[alias].get("BACKEND") == _LOCMEM and not django_settings.DEBUG:
+        messages.append(
+            Warning(
+                f"The cache {alias!r} is local-memory: every worker process fetches and keeps its own "
+                "keys, and the refetch cool-down only holds per process.",
+                hint="Use a shared cache (Redis, Memcached, database) for CACHE_ALIAS in production.",
+                id="bearer_guard.W002",
+            )
+        )
+    if settings.leeway > 300:
+        messages.append(
+            Warning(
+                f"BEARER_GUARD['LEEWAY'] is {settings.leeway} s: expired tokens stay usable that long.",
+                hint="Keep LEEWAY to the clock skew you expect (30-60 s).",
+                id="bearer_guard.W003",
+            )
+        )
+    return messages

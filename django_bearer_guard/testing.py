@@ -26,7 +26,7 @@ from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from django_bearer_guard import _clock
 
-__all__ = ["Clock", "LocalIssuer", "SigningKey", "generate_key", "use_clock"]
+__all__ = ["Clock", "LocalIssuer", "SigningKey", "generate_key", "use_clock", "wycheproof_verify"]
 
 _CURVES = {"ES256": ec.SECP256R1, "ES384": ec.SECP384R1, "ES512": ec.SECP521R1}
 
@@ -269,3 +269,22 @@ class LocalIssuer:
         if "discovery" in overrides or "jwks" in overrides:
             entry.pop("jwks_uri")
         return entry
+
+
+def wycheproof_verify(jws: Any, jwk_set: dict[str, Any], allowed_algs: list[str]) -> bool:
+    """Conformance adapter: True when ``jws`` verifies against ``jwk_set`` with ``allowed_algs``.
+
+    Uses the library's own key-set rules (:meth:`KeySet.from_jwks`) and
+    :func:`~django_bearer_guard.tokens.verify_compact`; any refusal is ``False``.
+    """
+    from django_bearer_guard.exceptions import InvalidToken, KeySetError
+    from django_bearer_guard.jwks.keyset import KeySet
+    from django_bearer_guard.tokens.jose import verify_compact
+
+    if not isinstance(jws, str):
+        return False  # only the compact serialization is accepted
+    try:
+        verify_compact(jws, KeySet.from_jwks(jwk_set), allowed_algs)
+    except (InvalidToken, KeySetError):
+        return False
+    return True

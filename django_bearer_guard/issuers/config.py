@@ -220,8 +220,6 @@ def parse_issuer(  # noqa: C901, PLR0912, PLR0915 - one flat list of field rules
         name = issuer
 
     required_claims = _str_tuple(entry.get("required_claims", ()))
-    if required_claims is None and entry.get("required_claims") in ((), []):
-        required_claims = ()
     if required_claims is None:
         bad("bearer_guard.E003", "'required_claims' must be a list of claim names.", "Fix 'required_claims'.")
         required_claims = ()

@@ -1,0 +1,109 @@
+"""The DRF face: ``BearerTokenAuthentication``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.exceptions import APIException
+from rest_framework.request import Request
+
+from django_bearer_guard.challenges import bearer_challenge
+from django_bearer_guard.conf import get_settings, on_reload, require_valid
+from django_bearer_guard.exceptions import BearerGuardError, InvalidToken
+from django_bearer_guard.identity.principal import resolve_user
+from django_bearer_guard.signals import token_rejected, token_validated
+from django_bearer_guard.tokens.credentials import parse_authorization
+from django_bearer_guard.tokens.validator import TokenValidator
+from django_bearer_guard.tokens.verified import VerifiedToken
+
+__all__ = ["BearerTokenAuthentication", "BearerGuardAPIException"]
+
+logger = logging.getLogger("django_bearer_guard")
+_validator: TokenValidator | None = None
+
+
+@on_reload
+def _drop_validator() -> None:
+    global _validator
+    _validator = None
+
+
+def _get_validator() -> TokenValidator:
+    global _validator
+    if _validator is None:
+        settings = get_settings()
+        require_valid(settings)
+        _validator = TokenValidator(settings)
+    return _validator
+
+
+class BearerGuardAPIException(APIException):
+    """A library error as a DRF exception, with its status and ``WWW-Authenticate`` challenge.
+
+    It is not an ``AuthenticationFailed``, so DRF keeps its status and challenge whatever
+    the order of the authentication classes; the default exception handler copies
+    ``auth_header`` into ``WWW-Authenticate``.
+    """
+
+    def __init__(self, error: BearerGuardError, auth_header: str | None) -> None:
+        self.status_code = error.status_code
+        self.auth_header = auth_header
+        super().__init__(
+            detail={"error": error.error, "error_description": error.description}, code=error.error
+        )
+
+
+def _realm() -> str:
+    try:
+        return get_settings().realm
+    except Exception:  # the realm must never turn a 401 into a 500
+        return "api"
+
+
+class BearerTokenAuthentication(BaseAuthentication):
+    """Authenticate ``Authorization: Bearer <jwt>`` against the trusted issuers.
+
+    Returns ``(user, VerifiedToken)``: the user is a stateless ``TokenUser`` unless
+    ``USER_LOOKUP`` is set. Requests without a Bearer credential return ``None`` so other
+    authentication classes can try. Refusals raise :class:`BearerGuardAPIException`:
+    400 ``invalid_request`` for a malformed header, 401 ``invalid_token`` for a bad token.
+    """
+
+    def authenticate(self, request: Request) -> tuple[Any, VerifiedToken] | None:
+        """Validate the request's Bearer token, or return ``None`` when there is none."""
+        header = request.META.get("HTTP_AUTHORIZATION")
+        if header is None:
+            return None
+        try:
+            settings = get_settings()
+            credential = parse_authorization(header, max_bytes=settings.max_token_bytes)
+            if credential is None:
+                return None
+            token = _get_validator().validate(credential[1])
+            user = resolve_user(token)
+        except BearerGuardError as error:
+            raise self.reject(request, error) from None
+        except Exception as exc:
+            # Never a 500 for client input: an unexpected failure is logged and fails closed.
+            logger.exception("bearer token validation failed unexpectedly")
+            raise self.reject(
+                request, InvalidToken(f"unexpected {type(exc).__name__}: {exc}")
+            ) from None
+        token_validated.send(sender=type(self), token=token, request=request)
+        return user, token
+
+    def reject(self, request: Request, error: BearerGuardError) -> BearerGuardAPIException:
+        """Log and signal ``error``; return the DRF exception to raise."""
+        logger.info(
+            "bearer token rejected: %s (%s) path=%s", error.reason, type(error).__name__, request.path
+        )
+        token_rejected.send(sender=type(self), error=error, reason=error.reason, request=request)
+        return BearerGuardAPIException(
+            error, bearer_challenge(_realm(), error.error, error.description)
+        )
+
+    def authenticate_header(self, request: Request) -> str:
+        """The challenge for requests that carried no credential (RFC 6750 §3.1: no error code)."""
+        return bearer_challenge(_realm())

@@ -1,0 +1,81 @@
+"""Claim rules: time claims, audience, required claims and explicit typing."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from django_bearer_guard.exceptions import (
+    ExpiredToken,
+    InvalidClaim,
+    IssuedInFuture,
+    MissingClaim,
+    NotYetValid,
+    WrongAudience,
+    WrongType,
+)
+from django_bearer_guard.issuers.config import IssuerConfig
+
+__all__ = ["check_claims", "check_type", "normalise_type"]
+
+
+def _number(claims: Mapping[str, Any], name: str) -> float | None:
+    value = claims.get(name)
+    if value is None and name not in claims:
+        return None
+    # RFC 7519 §2 NumericDate: a JSON number; "123" and true are refused.
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InvalidClaim(f"'{name}' must be a NumericDate, got {type(value).__name__}")
+    return float(value)
+
+
+def normalise_type(typ: str) -> str:
+    """Lower-case a media type and drop an ``application/`` prefix (RFC 7515 §4.1.9)."""
+    typ = typ.lower()
+    return typ[len("application/"):] if typ.startswith("application/") else typ
+
+
+def check_type(header: Mapping[str, Any], required: str | None) -> None:
+    """Refuse a token whose ``typ`` is not ``required`` (RFC 8725 §3.11, RFC 9068 §4)."""
+    if required is None:
+        return
+    typ = header.get("typ")
+    if not isinstance(typ, str) or normalise_type(typ) != normalise_type(required):
+        raise WrongType(f"typ {typ!r} is not {required!r}")
+
+
+def check_claims(claims: Mapping[str, Any], issuer: IssuerConfig, *, now: float, leeway: float) -> float:
+    """Apply the claim rules for ``issuer`` at time ``now``; return ``exp``.
+
+    ``iss`` was matched exactly when the issuer was chosen. ``exp`` and ``aud`` are always
+    required; ``nbf`` and ``iat`` are honoured when present; ``leeway`` absorbs clock skew.
+    """
+    exp = _number(claims, "exp")
+    if exp is None:
+        raise MissingClaim("'exp' is required")
+    if now >= exp + leeway:
+        raise ExpiredToken(f"expired at {exp:.0f}, now {now:.0f}")
+    nbf = _number(claims, "nbf")
+    if nbf is not None and now + leeway < nbf:
+        raise NotYetValid(f"not before {nbf:.0f}, now {now:.0f}")
+    iat = _number(claims, "iat")
+    if iat is not None and iat > now + leeway:
+        # A token minted in the future would outlive its stated lifetime.
+        raise IssuedInFuture(f"issued at {iat:.0f}, now {now:.0f}")
+
+    aud = claims.get("aud")
+    if aud is None:
+        raise MissingClaim("'aud' is required")
+    audiences = [aud] if isinstance(aud, str) else aud
+    if not isinstance(audiences, list) or not audiences or not all(isinstance(a, str) for a in audiences):
+        raise InvalidClaim("'aud' must be a string or a list of strings")
+    # RFC 8725 §3.9: a token for another service must not be replayed here.
+    if not set(audiences).intersection(issuer.audiences):
+        raise WrongAudience(f"aud {audiences!r} names none of {list(issuer.audiences)}")
+
+    for name in issuer.required_claims:
+        value = claims.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            raise MissingClaim(f"required claim '{name}' is missing or empty")
+    return exp

@@ -1,0 +1,39 @@
+"""Read the Bearer credential from an Authorization header value (RFC 6750 §2.1)."""
+
+from __future__ import annotations
+
+import re
+
+from django_bearer_guard.exceptions import MalformedCredentials, TokenTooLarge
+
+__all__ = ["parse_authorization"]
+
+# RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+
+
+def parse_authorization(header: str | None, *, schemes: tuple[str, ...] = ("bearer",), max_bytes: int) -> (
+    tuple[str, str] | None
+):
+    """Return ``(scheme, token)`` for a credential of one of ``schemes``, else ``None``.
+
+    ``None`` (no header, or another scheme) lets the next authenticator try. A header of
+    one of ``schemes`` that breaks the grammar raises :class:`MalformedCredentials`
+    (400); a token over ``max_bytes`` raises :class:`TokenTooLarge` before any decoding.
+    """
+    if header is None:
+        return None
+    scheme, sep, rest = header.partition(" ")
+    rest = rest.lstrip(" ")  # RFC 7235 §2.1: 1*SP between scheme and credential
+    scheme_lower = scheme.lower()
+    if scheme_lower not in schemes:
+        return None
+    # Size cap first, so no oversized input reaches the parser (resource exhaustion).
+    if len(rest) > max_bytes:
+        raise TokenTooLarge(f"credential of {len(rest)} characters, over {max_bytes}")
+    if not sep or not rest:
+        raise MalformedCredentials(f"{scheme} scheme without a token")
+    if not _B64TOKEN.fullmatch(rest):
+        # Two credentials, a comma-separated list, stray spaces or foreign characters.
+        raise MalformedCredentials(f"{scheme} credential is not a single b64token")
+    return scheme_lower, rest

@@ -1,0 +1,60 @@
+"""The whole validation of a raw token: parse, issuer, key, signature, claims."""
+
+from __future__ import annotations
+
+from django_bearer_guard import _clock
+from django_bearer_guard._json import JSONError, loads_object
+from django_bearer_guard.conf import GuardSettings, get_settings
+from django_bearer_guard.exceptions import KeysUnavailable, MalformedToken, MissingClaim, TokenTooLarge
+from django_bearer_guard.identity.scopes import extract_scopes
+from django_bearer_guard.identity.workloads import workload_from
+from django_bearer_guard.issuers import registry
+from django_bearer_guard.jwks import refresh
+from django_bearer_guard.tokens.claims import check_claims, check_type
+from django_bearer_guard.tokens.jose import check_algorithm, parse_compact, verify_signature
+from django_bearer_guard.tokens.verified import VerifiedToken
+
+__all__ = ["TokenValidator"]
+
+
+class TokenValidator:
+    """Validates raw compact tokens against the trusted issuers in ``settings``."""
+
+    def __init__(self, settings: GuardSettings | None = None) -> None:
+        self.settings = settings or get_settings()
+
+    def validate(self, raw: str) -> VerifiedToken:
+        """Return the :class:`VerifiedToken` for ``raw`` or raise an ``InvalidToken`` subclass."""
+        if len(raw) > self.settings.max_token_bytes:
+            raise TokenTooLarge(f"token of {len(raw)} characters, over {self.settings.max_token_bytes}")
+        jws = parse_compact(raw)
+        try:
+            claims = loads_object(jws.payload)
+        except JSONError as exc:
+            raise MalformedToken(f"payload: {exc}") from None
+
+        iss = claims.get("iss")
+        if not isinstance(iss, str) or not iss:
+            raise MissingClaim("'iss' is required")
+        issuer = registry.get(iss)
+        if issuer.problems:
+            # A misconfigured issuer fails closed; the check framework reports why.
+            raise KeysUnavailable(f"issuer {iss!r} is misconfigured: {issuer.problems[0].msg}")
+        check_algorithm(jws.alg, issuer.algorithms)
+        key = refresh.get_key(issuer, jws.kid, jws.alg)
+        verify_signature(jws, key)
+
+        # Only now, with the signature verified, are the claims worth reading.
+        check_type(jws.header, issuer.required_typ)
+        leeway = self.settings.leeway if issuer.leeway is None else issuer.leeway
+        expires_at = check_claims(claims, issuer, now=_clock.now(), leeway=leeway)
+        jti = claims.get("jti")
+        return VerifiedToken(
+            claims=claims,
+            header=jws.header,
+            issuer=issuer.issuer,
+            scopes=extract_scopes(claims, issuer),
+            workload=workload_from(claims, issuer),
+            token_id=jti if isinstance(jti, str) else None,
+            expires_at=expires_at,
+        )

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core.checks import Error, Warning
+from django.test import override_settings
+
+from django_bearer_guard.checks import check_settings
+from django_bearer_guard.testing import LocalIssuer
+
+ISSUER = {
+    "issuer": "https://idp.example/",
+    "audiences": ["api"],
+    "algorithms": ["RS256"],
+    "jwks_uri": "https://idp.example/jwks.json",
+}
+REDIS = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1"}}
+
+
+def run(**settings: Any) -> dict[str, Any]:
+    with override_settings(BEARER_GUARD=settings, CACHES=REDIS):
+        return {m.id: m for m in check_settings()}
+
+
+def test_check_settings_is_quiet_for_a_good_configuration() -> None:
+    assert run(ISSUERS=[ISSUER]) == {}
+
+
+def test_check_settings_reports_issuer_problem_as_error_naming_setting_and_fix() -> None:
+    message = run(ISSUERS=[{**ISSUER, "algorithms": ["none"]}])["bearer_guard.E005"]
+    assert isinstance(message, Error)
+    assert "ISSUERS[0]" in message.msg and "'none'" in message.msg
+    assert message.hint
+
+
+def test_check_settings_reports_http_key_url_without_loopback_setting() -> None:
+    message = run(ISSUERS=[{**ISSUER, "jwks_uri": "http://127.0.0.1:8000/jwks"}])["bearer_guard.E007"]
+    assert "ALLOW_HTTP_LOOPBACK" in message.msg
+
+
+def test_check_settings_warns_without_issuers() -> None:
+    assert isinstance(run()["bearer_guard.W001"], Warning)
+
+
+def test_check_settings_refuses_weak_inline_jwks(make_idp: Any) -> None:
+    idp: LocalIssuer = make_idp()
+    jwks = idp.jwks()
+    jwks["keys"].append(dict(jwks["keys"][0]))
+    entry = {**ISSUER, "jwks_uri": None, "jwks": jwks}
+    entry.pop("jwks_uri")
+    assert "bearer_guard.E012" in run(ISSUERS=[entry])
+    assert run(ISSUERS=[{**entry, "jwks": idp.jwks()}]) == {}
+
+
+def test_check_settings_reports_unknown_cache_alias() -> None:
+    assert "bearer_guard.E013" in run(ISSUERS=[ISSUER], CACHE_ALIAS="jwks")
+
+
+@pytest.mark.parametrize(("debug", "expected"), [(False, True), (True, False)])
+def test_check_settings_warns_about_local_memory_cache_in_production(debug: bool, expected: bool) -> None:
+    locmem = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    with override_settings(BEARER_GUARD={"ISSUERS": [ISSUER]}, CACHES=locmem, DEBUG=debug):
+        assert ("bearer_guard.W002" in {m.id for m in check_settings()}) is expected
+
+
+def test_check_settings_warns_about_long_leeway() -> None:
+    assert isinstance(run(ISSUERS=[ISSUER], LEEWAY=600)["bearer_guard.W003"], Warning)
+
+
+def test_check_settings_reports_global_problem() -> None:
+    assert "bearer_guard.E001" in run(ISSUERS=[ISSUER], JWKS_TTL=3)
