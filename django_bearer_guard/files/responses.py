@@ -1,0 +1,180 @@
+"""What to answer for a file: status, headers and the bytes to send, without ``django.http``.
+
+The view turns a :class:`Plan` into a response. Validators are a strong ``ETag`` built from
+size and modification time and ``Last-Modified``; preconditions follow RFC 9110 §13.2.2.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import IO, Any
+from urllib.parse import quote
+
+from django.utils.http import http_date, parse_http_date_safe
+
+from django_bearer_guard.files.ranges import ByteRange, RangeNotSatisfiable, parse_range
+
+__all__ = [
+    "BLOCK_SIZE",
+    "FileInfo",
+    "Plan",
+    "RangeStream",
+    "content_disposition",
+    "content_type",
+    "plan_response",
+]
+
+BLOCK_SIZE = 256 * 1024
+_ENTITY_TAG = re.compile(r'(?:W/)?"[^"]*"')
+_ENCODED_TYPES = {"gzip": "application/gzip", "bzip2": "application/x-bzip", "xz": "application/x-xz"}
+# RFC 8187 attr-char: everything else is percent-encoded in filename*.
+_ATTR_CHAR = "!#$&+-.^_`|~"
+
+
+def content_type(name: str) -> str:
+    """The media type guessed from ``name``; ``application/octet-stream`` when unknown."""
+    guessed, encoding = mimetypes.guess_type(name, strict=True)
+    if encoding:
+        # A .tar.gz is gzip bytes; calling it application/x-tar would be wrong without Content-Encoding.
+        return _ENCODED_TYPES.get(encoding, "application/octet-stream")
+    return guessed or "application/octet-stream"
+
+
+def content_disposition(name: str, *, attachment: bool = True) -> str:
+    """``Content-Disposition`` with an ASCII ``filename`` and an RFC 6266 ``filename*``.
+
+    Header injection: the quoted fallback keeps only printable ASCII without quotes or
+    backslashes, and ``filename*`` is percent-encoded, so CR, LF and quotes never appear raw.
+    """
+    basename = name.rsplit("/", 1)[-1]
+    fallback = "".join(ch if " " <= ch <= "~" and ch not in '"\\%' else "_" for ch in basename)
+    encoded = quote(basename, safe=_ATTR_CHAR)
+    kind = "attachment" if attachment else "inline"
+    return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """Size and modification time (nanoseconds since the epoch, or ``None`` when unknown)."""
+
+    size: int
+    mtime_ns: int | None
+
+    @property
+    def etag(self) -> str | None:
+        """A strong entity tag from size and modification time."""
+        if self.mtime_ns is None:
+            return None
+        return f'"{self.size:x}-{self.mtime_ns:x}"'
+
+    @property
+    def last_modified(self) -> int | None:
+        """Whole seconds since the epoch, as ``Last-Modified`` carries them."""
+        return None if self.mtime_ns is None else self.mtime_ns // 1_000_000_000
+
+
+@dataclass
+class Plan:
+    """The status, headers and byte range (``None``: no body or the whole file) to answer with."""
+
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    range: ByteRange | None = None
+
+
+def _tags(value: str) -> list[str]:
+    return _ENTITY_TAG.findall(value)
+
+
+def _weak_match(value: str, etag: str | None) -> bool:
+    if value.strip() == "*":
+        return True
+    return etag is not None and etag.removeprefix("W/") in {t.removeprefix("W/") for t in _tags(value)}
+
+
+def _strong_match(value: str, etag: str | None) -> bool:
+    if value.strip() == "*":
+        return True
+    return etag is not None and etag in _tags(value)
+
+
+def _precondition(headers: Mapping[str, str], info: FileInfo) -> int | None:
+    modified = info.last_modified
+    if_match = headers.get("If-Match")
+    if if_match is not None:
+        if not _strong_match(if_match, info.etag):
+            return 412
+    else:
+        since = parse_http_date_safe(headers.get("If-Unmodified-Since", ""))
+        if since is not None and (modified is None or modified > since):
+            return 412
+    if_none_match = headers.get("If-None-Match")
+    if if_none_match is not None:
+        return 304 if _weak_match(if_none_match, info.etag) else None
+    since = parse_http_date_safe(headers.get("If-Modified-Since", ""))
+    if since is not None and modified is not None and modified <= since:
+        return 304
+    return None
+
+
+def _if_range_holds(value: str, info: FileInfo) -> bool:
+    value = value.strip()
+    if value.startswith(('"', "W/")):
+        # RFC 9110 §13.1.5: strong comparison only; a weak tag never matches.
+        return info.etag is not None and value == info.etag
+    date = parse_http_date_safe(value)
+    return date is not None and date == info.last_modified
+
+
+def plan_response(method: str, headers: Mapping[str, str], info: FileInfo) -> Plan:
+    """Decide the answer to ``method`` (``GET`` or ``HEAD``) with request ``headers`` for ``info``."""
+    validators: dict[str, str] = {"Accept-Ranges": "bytes"}
+    if info.etag is not None and info.last_modified is not None:
+        validators["ETag"] = info.etag
+        validators["Last-Modified"] = http_date(info.last_modified)
+    status = _precondition(headers, info)
+    if status is not None:
+        return Plan(status, validators)
+    header = headers.get("Range")
+    if_range = headers.get("If-Range")
+    # RFC 9110 §14.2: Range applies to GET only, and only while If-Range still holds.
+    if method != "GET" or header is None or (if_range is not None and not _if_range_holds(if_range, info)):
+        return Plan(200, {**validators, "Content-Length": str(info.size)})
+    try:
+        byte_range = parse_range(header, info.size)
+    except RangeNotSatisfiable:
+        return Plan(416, {**validators, "Content-Range": f"bytes */{info.size}"})
+    if byte_range is None:
+        return Plan(200, {**validators, "Content-Length": str(info.size)})
+    partial = {"Content-Range": byte_range.content_range, "Content-Length": str(byte_range.length)}
+    return Plan(206, {**validators, **partial}, byte_range)
+
+
+class RangeStream:
+    """Iterate ``length`` bytes of ``file`` from its current position in blocks; closes the file."""
+
+    def __init__(self, file: IO[Any], length: int, block_size: int = BLOCK_SIZE) -> None:
+        self.file = file
+        self.remaining = length
+        self.block_size = block_size
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        if self.remaining <= 0:
+            raise StopIteration
+        block: bytes = self.file.read(min(self.block_size, self.remaining))
+        if not block:
+            # The file shrank under us: stop rather than pad; the client sees a short body.
+            self.remaining = 0
+            raise StopIteration
+        self.remaining -= len(block)
+        return block
+
+    def close(self) -> None:
+        """Close the file (the server calls this when the response is done or aborted)."""
+        self.file.close()

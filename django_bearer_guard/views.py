@@ -1,0 +1,187 @@
+"""``ProtectedFileView``: files from any Django storage, for callers whose token allows it.
+
+``ProtectedFileView.as_view(storage=..., root="...", required_scopes=[...])`` routed with
+``<path:path>``. Denials: a path that breaks the path policy is 400 ``invalid_request``; a
+well-formed name that this view does not serve (absent, a directory, hidden, another
+extension, a symlink out of the root) is 404; a per-caller root the token cannot fill is 403
+``insufficient_scope``. Every denial is logged on ``django_bearer_guard``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
+from urllib.parse import quote
+
+from django.core.exceptions import ImproperlyConfigured
+from django.core.files.storage import Storage, storages
+from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from django_bearer_guard.authentication import BearerGuardAPIException
+from django_bearer_guard.challenges import bearer_challenge
+from django_bearer_guard.conf import get_settings
+from django_bearer_guard.exceptions import BearerGuardError
+from django_bearer_guard.files.paths import FileMissing, check_policy, contain, render_root, root_fields
+from django_bearer_guard.files.responses import (
+    BLOCK_SIZE,
+    RangeStream,
+    content_disposition,
+    content_type,
+    plan_response,
+)
+from django_bearer_guard.files.storage import OpenedFile, open_file
+from django_bearer_guard.permissions import HasScopes
+
+if TYPE_CHECKING:
+    from rest_framework.views import AsView, GenericView
+
+__all__ = ["ProtectedFileView"]
+
+logger = logging.getLogger("django_bearer_guard")
+_OFFLOAD_MODES = (None, "x-accel-redirect", "x-sendfile")
+
+
+def _check_config(values: dict[str, Any]) -> None:
+    if values["storage"] is None:
+        raise ImproperlyConfigured("ProtectedFileView needs storage= (a Storage, callable or STORAGES alias)")
+    if values["offload"] not in _OFFLOAD_MODES:
+        raise ImproperlyConfigured(f"ProtectedFileView offload= must be one of {_OFFLOAD_MODES}")
+    try:
+        root_fields(values["root"])
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"ProtectedFileView root=: {exc}") from None
+    extensions = values["extensions"]
+    if extensions is not None and any(not ext.startswith(".") or ext != ext.lower() for ext in extensions):
+        raise ImproperlyConfigured("ProtectedFileView extensions= are lower-case suffixes with the dot")
+
+
+class ProtectedFileView(APIView):
+    """Serve ``path`` from ``storage`` under ``root`` (streamed, HEAD, Range, 304, offload).
+
+    ``storage`` is a :class:`~django.core.files.storage.Storage`, a callable returning one
+    (called per request) or a ``STORAGES`` alias; ``root`` a storage name, optionally with
+    ``{workload}`` or ``{claims.<name>}`` placeholders; ``allow_hidden`` serves dot-names;
+    ``extensions`` (e.g. ``[".pdf"]``) limits what is served; ``offload`` is
+    ``"x-accel-redirect"`` (answering with ``offload_prefix`` + name for nginx) or
+    ``"x-sendfile"`` (the real path, filesystem storages only).
+    """
+
+    storage: Storage | Callable[[], Storage] | str | None = None
+    root: str = ""
+    required_scopes: Sequence[str] = ()
+    allow_hidden: bool = False
+    extensions: Sequence[str] | None = None
+    as_attachment: bool = True
+    offload: str | None = None
+    offload_prefix: str = "/protected/"
+    block_size: int = BLOCK_SIZE
+    permission_classes = [HasScopes]
+
+    @classmethod
+    def as_view(cls, **initkwargs: Any) -> AsView[GenericView]:
+        """The view function; misconfiguration raises ``ImproperlyConfigured`` here, not per request."""
+        names = ("storage", "offload", "root", "extensions")
+        _check_config({name: initkwargs.get(name, getattr(cls, name)) for name in names})
+        return super().as_view(**initkwargs)
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        """Never 406: the file is the representation, errors fall back to the first renderer."""
+        return super().perform_content_negotiation(request, force=True)
+
+    def get_storage(self) -> Storage:
+        """The storage to read from, resolved per request."""
+        spec = self.storage
+        if isinstance(spec, str):
+            return storages[spec]
+        resolved = spec if isinstance(spec, Storage) else spec() if callable(spec) else None
+        if not isinstance(resolved, Storage):
+            raise ImproperlyConfigured(f"ProtectedFileView storage resolved to {type(resolved).__name__}")
+        return resolved
+
+    def permission_denied(
+        self, request: Request, message: str | None = None, code: str | None = None
+    ) -> NoReturn:
+        """Log the refusal with the caller and path, then let DRF answer 401 or 403."""
+        self._log(request, "not permitted")
+        super().permission_denied(request, message, code)
+
+    def get(self, request: Request, path: str) -> HttpResponseBase:
+        """Answer GET and HEAD for ``path``."""
+        token = request.auth
+        claims = getattr(token, "claims", {})
+        try:
+            root = render_root(self.root, claims, getattr(token, "workload", None))
+            relative = contain(path)
+            check_policy(relative, allow_hidden=self.allow_hidden, extensions=self._extensions())
+            opened = open_file(self.get_storage(), contain(relative, root), root)
+        except BearerGuardError as error:
+            self._log(request, error.reason)
+            challenge = bearer_challenge(get_settings().realm, error.error, error.description)
+            raise BearerGuardAPIException(error, challenge) from None
+        except FileMissing as missing:
+            self._log(request, missing.reason)
+            raise NotFound from None
+        return self._respond(request, relative, opened)
+
+    def _extensions(self) -> frozenset[str] | None:
+        return None if self.extensions is None else frozenset(self.extensions)
+
+    def _log(self, request: Request, reason: str) -> None:
+        token = request.auth
+        raw = request.META.get("RAW_URI") or request.META.get("REQUEST_URI") or request.get_full_path()
+        logger.info(
+            "file request denied: %s workload=%r path=%r raw=%r",
+            reason,
+            getattr(token, "workload", None),
+            self.kwargs.get("path"),
+            raw,
+        )
+
+    def _respond(self, request: Request, name: str, opened: OpenedFile) -> HttpResponseBase:
+        plan = plan_response(request.method or "GET", request.headers, opened.info)
+        headers = {
+            **plan.headers,
+            "Content-Type": content_type(name),
+            # Stops browsers from sniffing an uploaded file into HTML or script.
+            "X-Content-Type-Options": "nosniff",
+            "Content-Disposition": content_disposition(name, attachment=self.as_attachment),
+        }
+        response: HttpResponseBase
+        if plan.status in (304, 412):
+            opened.file.close()
+            response = HttpResponse(status=plan.status)
+            headers = {k: v for k, v in plan.headers.items() if k in ("ETag", "Last-Modified")}
+        elif self.offload is not None and plan.status != 416:
+            opened.file.close()
+            response = HttpResponse()
+            headers.pop("Content-Length", None)
+            headers.pop("Content-Range", None)
+            headers.update(self._offload_header(opened))
+        elif request.method == "HEAD" or plan.status == 416:
+            opened.file.close()
+            response = HttpResponse(status=plan.status)
+        elif plan.range is None or plan.range.end == plan.range.size - 1:
+            if plan.range is not None:
+                opened.file.seek(plan.range.start)
+            # A real file lets the server's wsgi.file_wrapper use sendfile.
+            response = FileResponse(opened.file, status=plan.status)
+            response.block_size = self.block_size
+        else:
+            opened.file.seek(plan.range.start)
+            stream = RangeStream(opened.file, plan.range.length, self.block_size)
+            response = StreamingHttpResponse(stream, status=206)
+        for key, value in headers.items():
+            response[key] = value
+        return response
+
+    def _offload_header(self, opened: OpenedFile) -> dict[str, str]:
+        if self.offload == "x-sendfile":
+            if opened.real_path is None:
+                raise ImproperlyConfigured("offload='x-sendfile' needs a storage with local paths")
+            return {"X-Sendfile": opened.real_path}
+        return {"X-Accel-Redirect": self.offload_prefix.rstrip("/") + "/" + quote(opened.offload_name)}
