@@ -32,7 +32,7 @@ from django_bearer_guard import __version__  # noqa: E402
 
 project = "django-bearer-guard"
 author = "django-bearer-guard contributors"
-copyright = "django-bearer-guard contributors"  # noqa: A001
+copyright = "django-bearer-guard contributors"
 release = __version__
 version = ".".join(__version__.split(".")[:2])
 

@@ -49,7 +49,7 @@ def _settings_sections() -> dict[str, str]:
     heading = re.compile(r"^``([A-Za-z_]+)``\n([-~])\2+$", re.MULTILINE)
     matches = list(heading.finditer(text))
     sections = {}
-    for match, following in zip(matches, [*matches[1:], None]):
+    for match, following in zip(matches, [*matches[1:], None], strict=True):
         end = following.start() if following else len(text)
         sections[match.group(1)] = text[match.end() : end]
     return sections
@@ -113,4 +113,4 @@ def test_docs_index_lists_every_page():
             assert re.search(rf"^   {page.stem}$", index, re.MULTILINE), f"{page.name} is not in the toctree"
     for page in (DOCS / "howto").glob("*.rst"):
         if page.stem != "index":
-            assert re.search(rf"^   {page.stem}$", howto, re.MULTILINE), f"howto/{page.name} is not in the toctree"
+            assert re.search(rf"^   {page.stem}$", howto, re.MULTILINE), f"howto/{page.name} is not listed"
