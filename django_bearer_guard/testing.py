@@ -127,7 +127,7 @@ class LocalIssuer:
     def start(self) -> LocalIssuer:
         """Serve in a background thread."""
         if self._thread is None:
-            self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+            self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
             self._thread.start()
         return self
 
@@ -255,7 +255,9 @@ class LocalIssuer:
         payload.update(claims)
         payload = {k: v for k, v in payload.items() if v is not None}
         header = {"kid": key.kid, **(headers or {})}
-        return jwt.encode(payload, key.private_key, algorithm=key.alg, headers=header)
+        # Encoded here rather than by jwt.encode, so tests can mint malformed claims too.
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        return jwt.api_jws.encode(body, key.private_key, algorithm=key.alg, headers=header)
 
     def issuer_settings(self, **overrides: Any) -> dict[str, Any]:
         """An ``ISSUERS`` entry for this issuer (needs ``ALLOW_HTTP_LOOPBACK``)."""
