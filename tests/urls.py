@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
 from tests.testapp import views
 
 urlpatterns = [
     path("whoami/", views.WhoAmI.as_view()),
+    path("scoped/", include("tests.testapp.scope_urls")),
 ]

@@ -1,0 +1,323 @@
+"""The DRF face of scopes and workloads: ``HasScopes``, ``AllowedWorkloads``, ``TokenOwnsObject``.
+
+Each permission returns ``False`` for a request not authenticated by a bearer token, so DRF
+answers 401 with the Bearer challenge. Everything else that is refused is a 403.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
+from uuid import UUID
+
+from django.core import checks
+from django.urls import URLPattern, URLResolver, get_resolver
+from rest_framework.exceptions import APIException
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from django_bearer_guard.authentication import BearerGuardAPIException
+from django_bearer_guard.challenges import bearer_challenge
+from django_bearer_guard.conf import get_settings
+from django_bearer_guard.exceptions import InsufficientScope
+from django_bearer_guard.identity.scopes import claim_at
+from django_bearer_guard.tokens.verified import VerifiedToken
+
+__all__ = [
+    "AccessDenied",
+    "AllowedWorkloads",
+    "HasScopes",
+    "TokenOwnsObject",
+    "check_scope_declarations",
+    "require_scopes",
+    "required_scope_sets",
+    "workload_allowed",
+]
+
+logger = logging.getLogger("django_bearer_guard.permissions")
+ScopeSets = tuple[tuple[str, ...], ...]
+_View = TypeVar("_View", bound=Callable[..., Any])
+
+
+class AccessDenied(APIException):
+    """403 ``{"error": "access_denied", "error_description": …}``, without a challenge.
+
+    Raised when no token could do better: the workload is not allowed, the object belongs to
+    someone else, or the view declares no scopes.
+    """
+
+    status_code = 403
+    default_code = "access_denied"
+
+    def __init__(self, description: str) -> None:
+        super().__init__(detail={"error": "access_denied", "error_description": description})
+
+
+def _scope_sets(declared: Any) -> ScopeSets | None:
+    if isinstance(declared, str) or not isinstance(declared, (list, tuple)):
+        return None
+    if all(isinstance(scope, str) for scope in declared):
+        groups: list[Any] = [declared]
+    elif all(isinstance(g, (list, tuple)) and all(isinstance(s, str) for s in g) for g in declared):
+        groups = list(declared)
+    else:
+        return None
+    if any(not scope or any(ch.isspace() for ch in scope) for group in groups for scope in group):
+        return None
+    return tuple(tuple(group) for group in groups)
+
+
+def required_scope_sets(view: Any, method: str) -> ScopeSets | None:
+    """The scope sets ``view`` accepts for ``method``; any one set, held entirely, is enough.
+
+    Looked up in ``required_scopes_by_action[view.action]`` (ViewSets), then
+    ``required_scopes_by_method[method]`` (``HEAD`` and ``OPTIONS`` fall back to ``GET``), then
+    ``required_scopes``. A flat list of scopes is one set; a list of lists is alternatives.
+    ``None`` when nothing valid is declared.
+    """
+    method = method.upper()
+    by_action = getattr(view, "required_scopes_by_action", None) or {}
+    by_method = getattr(view, "required_scopes_by_method", None) or {}
+    if not isinstance(by_action, Mapping) or not isinstance(by_method, Mapping):
+        return None
+    by_method = {str(key).upper(): value for key, value in by_method.items()}
+    action = getattr(view, "action", None)
+    if action is not None and action in by_action:
+        declared = by_action[action]
+    elif method in by_method:
+        declared = by_method[method]
+    elif method in ("HEAD", "OPTIONS") and "GET" in by_method:
+        declared = by_method["GET"]
+    else:
+        declared = getattr(view, "required_scopes", None)
+    return _scope_sets(declared)
+
+
+def _insufficient_scope(scopes: tuple[str, ...]) -> BearerGuardAPIException:
+    error = InsufficientScope(f"needs all of {scopes}", scopes=scopes)
+    # RFC 6750 §3.1: a 403 insufficient_scope names the scope the resource needs.
+    challenge = bearer_challenge(get_settings().realm, error.error, error.description, " ".join(scopes))
+    return BearerGuardAPIException(error, challenge)
+
+
+class HasScopes(BasePermission):
+    """The token must hold every scope of one of the view's declared scope sets.
+
+    Declare ``required_scopes`` on the view, optionally ``required_scopes_by_method`` and
+    ``required_scopes_by_action``; see :func:`required_scope_sets`. A missing scope raises a 403
+    ``insufficient_scope`` whose challenge names the first declared set. A view that declares
+    nothing for the request refuses it (403, logged): it fails closed.
+    """
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        """Check the token's scopes against the view's declaration for this request."""
+        token = request.auth
+        if not isinstance(token, VerifiedToken):
+            return False
+        scope_sets = required_scope_sets(view, request.method or "GET")
+        if scope_sets is None:
+            # Fail closed: a forgotten declaration must not open the view to every token.
+            logger.error(
+                "%s uses HasScopes but declares no valid scopes for %s (action %s); request refused",
+                type(view).__qualname__, request.method, getattr(view, "action", None),
+            )
+            raise AccessDenied("This resource declares no scopes.")
+        if any(token.scopes.issuperset(scopes) for scopes in scope_sets):
+            return True
+        raise _insufficient_scope(scope_sets[0])
+
+
+def _allowed(view: Any) -> tuple[str, ...] | None:
+    allowed = getattr(view, "allowed_workloads", None)
+    if isinstance(allowed, (list, tuple)) and all(isinstance(entry, str) for entry in allowed):
+        return tuple(allowed)
+    return None
+
+
+def _under(workload: str, base: str) -> bool:
+    base_parts = base.split("/")
+    parts = workload.split("/")
+    rest = parts[len(base_parts) :]
+    # Compared by path component, never by string prefix: ".../prod/*" does not admit ".../production".
+    # Empty, "." and ".." segments (invalid in SPIFFE IDs) could smuggle a path out of the base.
+    clean = all(part not in ("", ".", "..") for part in rest)
+    return parts[: len(base_parts)] == base_parts and bool(rest) and clean
+
+
+def workload_allowed(workload: str | None, allowed: Iterable[str]) -> bool:
+    """True when ``workload`` equals an entry of ``allowed`` or lies below an entry ending in ``/*``.
+
+    ``"spiffe://example.org/ns/prod/*"`` admits ``spiffe://example.org/ns/prod/sa/api`` but not
+    ``spiffe://example.org/ns/prod`` itself, nor ``spiffe://example.org/ns/production/x``.
+    """
+    if workload is None:
+        return False
+    for entry in allowed:
+        if entry.endswith("/*"):
+            if _under(workload, entry[:-2]):
+                return True
+        elif workload == entry:
+            return True
+    return False
+
+
+class AllowedWorkloads(BasePermission):
+    """The token's workload must be allowed by the view's ``allowed_workloads``.
+
+    See :func:`workload_allowed` for the matching rule. Refusals are 403 ``access_denied``;
+    a view without a valid ``allowed_workloads`` list refuses every request (logged).
+    """
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        """Check ``request.auth.workload`` against the view's ``allowed_workloads``."""
+        token = request.auth
+        if not isinstance(token, VerifiedToken):
+            return False
+        allowed = _allowed(view)
+        if allowed is None:
+            logger.error("%s uses AllowedWorkloads without allowed_workloads", type(view).__qualname__)
+            raise AccessDenied("This resource declares no allowed workloads.")
+        if workload_allowed(token.workload, allowed):
+            return True
+        raise AccessDenied("The calling workload is not allowed to use this resource.")
+
+
+def _owner_key(value: Any) -> str | None:
+    # Only plain identifiers compare: never a bool, a list or a model instance's str().
+    if isinstance(value, bool) or not isinstance(value, (str, int, UUID)):
+        return None
+    return str(value) or None
+
+
+def _attribute(obj: Any, path: str) -> Any:
+    for name in path.split("."):
+        obj = getattr(obj, name, None)
+    return obj
+
+
+class TokenOwnsObject(BasePermission):
+    """Object permission: the token's ``owner_claim`` must equal the object's ``owner_field``.
+
+    ``owner_claim`` (view attribute, default ``"sub"``) is a claim name or dotted path, or
+    ``"workload"`` for the token's workload. ``owner_field`` (default ``"owner"``) is an
+    attribute path, dotted through related objects (``"project.tenant_id"``). Strings, integers
+    and UUIDs are compared as text; anything else never matches. A mismatch is a 403
+    ``access_denied``; filter ``get_queryset()`` by the same claim to answer 404 instead.
+    """
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        """Only token-authenticated requests get as far as the object check."""
+        return isinstance(request.auth, VerifiedToken)
+
+    def has_object_permission(self, request: Request, view: APIView, obj: Any) -> bool:
+        """Compare the token's owner claim with the object's owner attribute."""
+        token = request.auth
+        if not isinstance(token, VerifiedToken):
+            return False
+        claim = getattr(view, "owner_claim", "sub")
+        mine = token.workload if claim == "workload" else claim_at(token.claims, claim)
+        theirs = _attribute(obj, getattr(view, "owner_field", "owner"))
+        key = _owner_key(mine)
+        if key is not None and key == _owner_key(theirs):
+            return True
+        raise AccessDenied("The access token does not own this object.")
+
+
+def _uses(permission_classes: Iterable[Any], target: type) -> bool:
+    for permission in permission_classes:
+        if isinstance(permission, type):
+            if issubclass(permission, target):
+                return True
+        # Composed permissions (HasScopes | IsAdminUser) hold their operands.
+        elif _uses([getattr(permission, "op1_class", None), getattr(permission, "op2_class", None)], target):
+            return True
+    return False
+
+
+def require_scopes(
+    *scopes: str | Sequence[str], by_method: Mapping[str, Any] | None = None
+) -> Callable[[_View], _View]:
+    """Declare the scopes of an ``@api_view`` function view and add :class:`HasScopes` to it.
+
+    Place it **above** ``@api_view``: ``@require_scopes("files:read")`` needs that scope;
+    ``@require_scopes(["a", "b"], ["admin"])`` needs (a and b) or admin; ``by_method`` sets
+    ``required_scopes_by_method``. Works on any ``as_view()`` result.
+    """
+
+    def decorate(view: _View) -> _View:
+        cls = getattr(view, "cls", None)
+        if not (isinstance(cls, type) and issubclass(cls, APIView)):
+            raise TypeError("@require_scopes decorates a DRF view: place it above @api_view.")
+        cls.required_scopes = list(scopes) if scopes or by_method is None else None  # type: ignore[attr-defined]
+        if by_method is not None:
+            cls.required_scopes_by_method = dict(by_method)  # type: ignore[attr-defined]
+        if not _uses(cls.permission_classes, HasScopes):
+            cls.permission_classes = [*cls.permission_classes, HasScopes]
+        return view
+
+    return decorate
+
+
+class _Probe:
+    """Attribute lookups as a view instance would see them: initkwargs, then the class."""
+
+    def __init__(self, cls: type, initkwargs: Mapping[str, Any], action: str | None) -> None:
+        self._cls, self._initkwargs, self.action = cls, initkwargs, action
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self._initkwargs:
+            return self._initkwargs[name]
+        return getattr(self._cls, name)
+
+
+def _callbacks(patterns: Iterable[Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            yield from _callbacks(pattern.url_patterns, prefix + str(pattern.pattern))
+        elif isinstance(pattern, URLPattern):
+            yield prefix + str(pattern.pattern), pattern.callback
+
+
+def check_scope_declarations(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """System check: DRF views in the URLconf that use ``HasScopes`` or ``AllowedWorkloads``
+    without declaring scopes (``bearer_guard.E020``) or workloads (``bearer_guard.E021``)."""
+    messages: list[checks.CheckMessage] = []
+    for route, callback in _callbacks(get_resolver().url_patterns):
+        cls = getattr(callback, "cls", None)
+        if not (isinstance(cls, type) and issubclass(cls, APIView)):
+            continue
+        initkwargs = getattr(callback, "initkwargs", None) or {}
+        permission_classes = initkwargs.get("permission_classes", cls.permission_classes)
+        actions = getattr(callback, "actions", None)
+        methods: Iterable[tuple[str, str | None]] = (
+            actions.items() if actions else [(m, None) for m in cls.http_method_names if hasattr(cls, m)]
+        )
+        name = f"{cls.__module__}.{cls.__qualname__} at '{route}'"
+        if not _uses(permission_classes, HasScopes):
+            methods = ()
+        for method, action in methods:
+            # HEAD and OPTIONS fall back to GET; when nothing is declared they are refused at run time.
+            probe = _Probe(cls, initkwargs, action)
+            if method not in ("head", "options") and required_scope_sets(probe, method) is None:
+                messages.append(
+                    checks.Error(
+                        f"{name} uses HasScopes but declares no valid scopes for {method.upper()}.",
+                        hint="Set required_scopes, required_scopes_by_method or required_scopes_by_action; "
+                        "until then every request is refused.",
+                        obj=cls,
+                        id="bearer_guard.E020",
+                    )
+                )
+        if _uses(permission_classes, AllowedWorkloads) and _allowed(_Probe(cls, initkwargs, None)) is None:
+            messages.append(
+                checks.Error(
+                    f"{name} uses AllowedWorkloads without an allowed_workloads list.",
+                    hint="Set allowed_workloads to the workload identifiers allowed to call it; "
+                    "until then every request is refused.",
+                    obj=cls,
+                    id="bearer_guard.E021",
+                )
+            )
+    return messages

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from django_bearer_guard.identity.workloads import MAX_WORKLOAD_LENGTH, workload_from
+from django_bearer_guard.issuers.config import IssuerConfig
+
+
+def issuer(workload_claim: str = "sub") -> IssuerConfig:
+    return IssuerConfig(issuer="https://idp.example.test/", workload_claim=workload_claim)
+
+
+@pytest.mark.parametrize(
+    ("claims", "workload_claim", "expected"),
+    [
+        (
+            {"sub": "spiffe://example.org/ns/prod/sa/billing"},
+            "sub",
+            "spiffe://example.org/ns/prod/sa/billing",
+        ),
+        ({"azp": "9d1f5e52-0a8c-4a55-9d3a-8b1e5c8c2f11"}, "azp", "9d1f5e52-0a8c-4a55-9d3a-8b1e5c8c2f11"),
+        ({"client_id": "billing-service"}, "client_id", "billing-service"),
+        ({"act": {"sub": "spiffe://example.org/gw"}}, "act.sub", "spiffe://example.org/gw"),
+        (
+            {"kubernetes.io": {"serviceaccount": {"name": "billing"}}},
+            "kubernetes.io.serviceaccount.name",
+            "billing",
+        ),
+    ],
+)
+def test_workload_from_reads_configured_claim(claims: dict[str, Any], workload_claim: str, expected: str):
+    assert workload_from(claims, issuer(workload_claim)) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param(None, id="null"),
+        pytest.param("", id="empty"),
+        pytest.param(42, id="number"),
+        pytest.param(["a"], id="list"),
+        pytest.param({"id": "a"}, id="object"),
+        pytest.param("svc\nadmin", id="newline"),
+        pytest.param("s" * (MAX_WORKLOAD_LENGTH + 1), id="too-long"),
+    ],
+)
+def test_workload_from_ignores_unusable_value(value: Any):
+    assert workload_from({"sub": value}, issuer()) is None
+
+
+def test_workload_from_absent_claim_is_none():
+    assert workload_from({}, issuer("azp")) is None
+    assert workload_from({"act": "x"}, issuer("act.sub")) is None

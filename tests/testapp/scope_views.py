@@ -1,0 +1,80 @@
+"""Views that exercise the scope, workload and ownership permissions end to end."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers, viewsets
+from rest_framework.decorators import api_view
+from rest_framework.generics import RetrieveAPIView
+from rest_framework.permissions import DjangoModelPermissions, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from django_bearer_guard.permissions import AllowedWorkloads, HasScopes, TokenOwnsObject, require_scopes
+from tests.testapp.models import Document
+
+
+class DocumentSerializer(serializers.ModelSerializer[Document]):
+    class Meta:
+        model = Document
+        fields = ["id", "title", "owner"]
+
+
+class DocumentViewSet(viewsets.ModelViewSet[Document]):
+    """Driven by Django model permissions only (SCOPE_PERMISSIONS)."""
+
+    queryset = Document.objects.order_by("id")
+    serializer_class = DocumentSerializer
+    permission_classes = [DjangoModelPermissions]
+
+
+class ScopedDocumentViewSet(viewsets.ModelViewSet[Document]):
+    queryset = Document.objects.order_by("id")
+    serializer_class = DocumentSerializer
+    permission_classes = [HasScopes]
+    required_scopes = ["docs:admin"]
+    required_scopes_by_action = {"list": ["docs:read"], "retrieve": ["docs:read"], "create": ["docs:write"]}
+
+
+class ReportView(APIView):
+    permission_classes = [HasScopes]
+    required_scopes_by_method = {
+        "GET": ["reports:read"],
+        "POST": [["reports:write", "reports:read"], ["admin"]],
+    }
+
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return Response({"report": "ok"})
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return Response({"created": True}, status=201)
+
+
+class WorkloadView(APIView):
+    permission_classes = [AllowedWorkloads]
+    allowed_workloads = ["spiffe://example.org/ns/prod/sa/billing", "spiffe://example.org/ns/batch/*"]
+
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return Response({"workload": request.auth.workload})
+
+
+class OwnedDocumentView(RetrieveAPIView[Document]):
+    queryset = Document.objects.all()
+    serializer_class = DocumentSerializer
+    permission_classes = [IsAuthenticated, TokenOwnsObject]
+
+
+class TenantDocumentView(RetrieveAPIView[Document]):
+    queryset = Document.objects.all()
+    serializer_class = DocumentSerializer
+    permission_classes = [TokenOwnsObject]
+    owner_claim = "org.tenant"
+    owner_field = "project.tenant"
+
+
+@require_scopes("files:read", by_method={"DELETE": ["files:delete"]})
+@api_view(["GET", "DELETE"])
+def file_info(request: Request) -> Response:
+    return Response({"method": request.method})
