@@ -1,0 +1,87 @@
+"""Storages without a local path, for the file view's tests and the benchmark."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+from typing import Any
+
+from django.core.files.base import ContentFile, File
+from django.core.files.storage import FileSystemStorage, Storage
+
+
+class MemoryStorage(Storage):
+    """Files held in a dict; no ``path()`` and no ``fileno``, like an object store."""
+
+    def __init__(self, files: dict[str, bytes] | None = None, *, modified: bool = True) -> None:
+        self.files = dict(files or {})
+        self.modified = modified
+        self.mtime = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
+
+    def _open(self, name: str, mode: str = "rb") -> File:
+        if name not in self.files:
+            raise FileNotFoundError(name)
+        return ContentFile(self.files[name], name=name)
+
+    def exists(self, name: str) -> bool:
+        return name in self.files
+
+    def size(self, name: str) -> int:
+        return len(self.files[name])
+
+    def get_modified_time(self, name: str) -> dt.datetime:
+        if not self.modified:
+            raise NotImplementedError("this storage keeps no times")
+        return self.mtime
+
+
+class _NoFileno(io.RawIOBase):
+    def __init__(self, path: str) -> None:
+        self._file = open(path, "rb")  # noqa: SIM115 - closed with the wrapper
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        return self._file.readinto(buffer)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._file.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+    def fileno(self) -> int:
+        raise io.UnsupportedOperation("no fileno")
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
+class StreamingFileStorage(FileSystemStorage):
+    """Files on disk reached without ``path()`` or ``fileno``: the view must stream them itself."""
+
+    def path(self, name: str) -> str:
+        raise NotImplementedError("no local paths")
+
+    def _open(self, name: str, mode: str = "rb") -> File:
+        return File(_NoFileno(os.path.join(self.location, name)), name=name)
+
+    def exists(self, name: str) -> bool:
+        return os.path.isfile(os.path.join(self.location, name))
+
+    def size(self, name: str) -> int:
+        return os.path.getsize(os.path.join(self.location, name))
+
+    def get_modified_time(self, name: str) -> dt.datetime:
+        stamp = os.path.getmtime(os.path.join(self.location, name))
+        return dt.datetime.fromtimestamp(stamp, tz=dt.timezone.utc)
+
+
+memory = MemoryStorage()
+memory_without_times = MemoryStorage(modified=False)

@@ -1,0 +1,232 @@
+from __future__ import annotations
+
+import posixpath
+from pathlib import PurePosixPath
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from django_bearer_guard.files.paths import (
+    MAX_PATH_BYTES,
+    MAX_SEGMENTS,
+    FileMissing,
+    PathRefused,
+    RootUnavailable,
+    check_policy,
+    check_segment,
+    contain,
+    render_root,
+    root_fields,
+)
+
+
+@pytest.mark.parametrize(
+    ("path", "root", "expected"),
+    [
+        ("hello.txt", "", "hello.txt"),
+        ("hello.txt", "public", "public/hello.txt"),
+        ("a/b/c.txt", "data", "data/a/b/c.txt"),
+        ("a..b.txt", "", "a..b.txt"),
+        ("..a", "", "..a"),
+        ("with space.txt", "", "with space.txt"),
+        ("\u65e5\u672c\u8a9e/\u30d5\u30a1\u30a4\u30eb.txt", "", "\u65e5\u672c\u8a9e/\u30d5\u30a1\u30a4\u30eb.txt"),
+        ("a~b+c[1](2)'q'.txt", "", "a~b+c[1](2)'q'.txt"),
+        ("e\u0301.txt", "", "\u00e9.txt"),  # NFC
+        ("x.txt", "tenants/acme", "tenants/acme/x.txt"),
+    ],
+)
+def test_contain_accepts_safe_names(path, root, expected):
+    assert contain(path, root) == expected
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "",
+        ".",
+        "..",
+        "../secret.txt",
+        "a/../../secret.txt",
+        "a/./b",
+        "a//b",
+        "a/",
+        "/etc/passwd",
+        "//server/share",
+        "..\\secret.txt",
+        "a\\b",
+        "C:/Windows/win.ini",
+        "c:secret",
+        "file.txt::$DATA",
+        "a\x00b",
+        "a\nb",
+        "a\rb",
+        "a\tb",
+        "a\x7fb",
+        "%2e%2e/secret",
+        "a%00b",
+        "a?b",
+        "a#b",
+        "a*b",
+        'a"b',
+        "a<b>",
+        "a|b",
+        " lead.txt",
+        "trail.txt ",
+        "trail.",
+        "a\u00a0b",  # no-break space
+        "a\u2028b",  # line separator
+        "a\u202eb",  # right-to-left override
+        "a\u200bb",  # zero-width space
+        "a\ue000b",  # private use
+        "a\ud800b",  # lone surrogate
+        "\u2025/secret",  # two dot leader
+        "\uff0e\uff0e/secret",  # fullwidth full stops
+        "..\uff0fsecret",  # fullwidth solidus
+        "..\u2215secret",  # division slash
+        "..\u2044secret",  # fraction slash
+        "..\u29f8secret",  # big solidus
+        "..\uff3csecret",  # fullwidth reverse solidus
+        "..\ufe68secret",  # small reverse solidus
+        "..\u2216secret",  # set minus
+        "a\uff1ab",  # fullwidth colon
+        "x" * 256,
+        "/".join(["a"] * (MAX_SEGMENTS + 1)),
+        "a/" * (MAX_PATH_BYTES // 2) + "b",
+    ],
+)
+def test_contain_refuses_unsafe_paths(path):
+    with pytest.raises(PathRefused):
+        contain(path, "public")
+
+
+def test_contain_refuses_non_strings():
+    with pytest.raises(PathRefused):
+        contain(b"hello.txt")  # type: ignore[arg-type]
+
+
+def test_contain_does_not_admit_prefix_siblings():
+    # "public-evil" shares a string prefix with "public" but is another directory.
+    name = contain("x.txt", "public")
+    assert PurePosixPath(name).parts[:1] == ("public",)
+    with pytest.raises(PathRefused):
+        contain("../public-evil/secret.txt", "public")
+
+
+def test_contain_checks_the_root_too():
+    with pytest.raises(PathRefused):
+        contain("x.txt", "../elsewhere")
+
+
+def test_check_segment_names_the_problem():
+    assert check_segment("ok.txt") is None
+    assert "not allowed" in (check_segment("..") or "")
+    assert "too long" in (check_segment("\u00e9" * 128) or "")
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs"),
+    [
+        (".env", {}),
+        ("a/.git/config", {}),
+        ("a.exe", {"extensions": frozenset({".pdf"})}),
+        ("noext", {"extensions": frozenset({".pdf"})}),
+    ],
+)
+def test_check_policy_hides_names_the_view_does_not_serve(name, kwargs):
+    with pytest.raises(FileMissing):
+        check_policy(name, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs"),
+    [
+        ("a.txt", {}),
+        (".env", {"allow_hidden": True}),
+        ("Doc.PDF", {"extensions": frozenset({".pdf"})}),
+    ],
+)
+def test_check_policy_serves_allowed_names(name, kwargs):
+    check_policy(name, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("template", "fields"),
+    [
+        ("", []),
+        ("public", []),
+        ("tenants/{claims.tenant}", ["claims.tenant"]),
+        ("w/{workload}/files", ["workload"]),
+        ("{claims.org.id}-{workload}", ["claims.org.id", "workload"]),
+    ],
+)
+def test_root_fields_lists_placeholders(template, fields):
+    assert root_fields(template) == fields
+
+
+@pytest.mark.parametrize(
+    "template",
+    ["{user}", "{claims}", "{claims.}", "a/{", "a}", "../x", "/abs", "a//b", "{workload}/../x"],
+)
+def test_root_fields_refuses_bad_templates(template):
+    with pytest.raises(ValueError):
+        root_fields(template)
+
+
+@pytest.mark.parametrize(
+    ("template", "claims", "workload", "expected"),
+    [
+        ("tenants/{claims.tenant}", {"tenant": "acme"}, None, "tenants/acme"),
+        ("tenants/{claims.org.id}", {"org": {"id": 42}}, None, "tenants/42"),
+        ("workloads/{workload}", {}, "svc-a", "workloads/svc-a"),
+        ("static", {}, None, "static"),
+    ],
+)
+def test_render_root_substitutes_caller_values(template, claims, workload, expected):
+    assert render_root(template, claims, workload) == expected
+
+
+@pytest.mark.parametrize(
+    ("claims", "workload"),
+    [
+        ({}, None),
+        ({"tenant": None}, None),
+        ({"tenant": True}, None),
+        ({"tenant": ["acme"]}, None),
+        ({"tenant": ".."}, None),
+        ({"tenant": "."}, None),
+        ({"tenant": ""}, None),
+        ({"tenant": "acme/../other"}, None),
+        ({"tenant": "a\\b"}, None),
+        ({"tenant": ".git"}, None),
+        ({"tenant": "a\uff0fb"}, None),
+        ({"tenant": "x" * 300}, None),
+    ],
+)
+def test_render_root_refuses_values_that_move_the_root(claims, workload):
+    with pytest.raises(RootUnavailable) as info:
+        render_root("tenants/{claims.tenant}", claims, workload)
+    assert info.value.status_code == 403
+
+
+def test_render_root_refuses_a_missing_workload():
+    with pytest.raises(RootUnavailable):
+        render_root("workloads/{workload}", {}, None)
+
+
+def _inside(name: str, root: str) -> bool:
+    parts = PurePosixPath(name).parts
+    root_parts = PurePosixPath(root).parts
+    normal = posixpath.normpath(name)
+    return parts[: len(root_parts)] == root_parts and len(parts) > len(root_parts) and normal == name
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.characters(codec=None), max_size=64) | st.text("./\\%a\u2215\uff0f\x00", max_size=24))
+def test_contain_never_escapes_the_root(path):
+    try:
+        name = contain(path, "root/dir")
+    except PathRefused:
+        return
+    assert _inside(name, "root/dir")
+    assert ".." not in PurePosixPath(name).parts

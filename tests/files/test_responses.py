@@ -1,0 +1,149 @@
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.utils.http import http_date
+
+from django_bearer_guard.files.responses import (
+    FileInfo,
+    RangeStream,
+    content_disposition,
+    content_type,
+    plan_response,
+)
+
+MTIME = 1_700_000_000
+INFO = FileInfo(size=100, mtime_ns=MTIME * 1_000_000_000 + 123)
+ETAG = INFO.etag
+LAST = http_date(MTIME)
+EARLIER = http_date(MTIME - 60)
+LATER = http_date(MTIME + 60)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("a.txt", "text/plain"),
+        ("a.PDF", "application/pdf"),
+        ("a.tar.gz", "application/gzip"),
+        ("a.tar.Z", "application/octet-stream"),
+        ("noext", "application/octet-stream"),
+        ("a.unknownext", "application/octet-stream"),
+    ],
+)
+def test_content_type_guesses_with_a_safe_default(name, expected):
+    assert content_type(name) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("dir/report.pdf", "attachment; filename=\"report.pdf\"; filename*=UTF-8''report.pdf"),
+        ("\u00fcber.txt", "attachment; filename=\"_ber.txt\"; filename*=UTF-8''%C3%BCber.txt"),
+        ("with space.txt", "attachment; filename=\"with space.txt\"; filename*=UTF-8''with%20space.txt"),
+    ],
+)
+def test_content_disposition_encodes_names(name, expected):
+    assert content_disposition(name) == expected
+
+
+@pytest.mark.parametrize("name", ['a"\r\nSet-Cookie: x=1.txt', "a\\\";x.txt", "a\nb%0d%0a.txt"])
+def test_content_disposition_cannot_inject_headers(name):
+    value = content_disposition(name, attachment=False)
+    assert value.startswith("inline; ")
+    assert "\r" not in value
+    assert "\n" not in value
+    fallback = value.split('filename="', 1)[1].split('"', 1)[0]
+    assert "\\" not in fallback
+    assert value.count('"') == 2
+
+
+def test_file_info_without_time_has_no_validators():
+    info = FileInfo(10, None)
+    assert info.etag is None
+    assert info.last_modified is None
+    plan = plan_response("GET", {}, info)
+    assert "ETag" not in plan.headers
+    assert "Last-Modified" not in plan.headers
+
+
+@pytest.mark.parametrize(
+    ("method", "headers", "status"),
+    [
+        ("GET", {}, 200),
+        ("HEAD", {}, 200),
+        ("GET", {"If-None-Match": ETAG}, 304),
+        ("GET", {"If-None-Match": f"W/{ETAG}"}, 304),
+        ("HEAD", {"If-None-Match": f'"other", {ETAG}'}, 304),
+        ("GET", {"If-None-Match": "*"}, 304),
+        ("GET", {"If-None-Match": '"other"'}, 200),
+        ("GET", {"If-None-Match": '"other"', "If-Modified-Since": LATER}, 200),
+        ("GET", {"If-Modified-Since": LAST}, 304),
+        ("GET", {"If-Modified-Since": LATER}, 304),
+        ("GET", {"If-Modified-Since": EARLIER}, 200),
+        ("GET", {"If-Modified-Since": "garbage"}, 200),
+        ("GET", {"If-Match": ETAG}, 200),
+        ("GET", {"If-Match": "*"}, 200),
+        ("GET", {"If-Match": '"other"'}, 412),
+        ("GET", {"If-Match": f"W/{ETAG}"}, 412),
+        ("GET", {"If-Unmodified-Since": LAST}, 200),
+        ("GET", {"If-Unmodified-Since": EARLIER}, 412),
+        ("GET", {"If-Unmodified-Since": "garbage"}, 200),
+        ("GET", {"Range": "bytes=0-9"}, 206),
+        ("HEAD", {"Range": "bytes=0-9"}, 200),
+        ("GET", {"Range": "bytes=0-9,20-29"}, 200),
+        ("GET", {"Range": "bytes=100-"}, 416),
+        ("GET", {"Range": "bytes=0-9", "If-Range": ETAG}, 206),
+        ("GET", {"Range": "bytes=0-9", "If-Range": '"stale"'}, 200),
+        ("GET", {"Range": "bytes=0-9", "If-Range": f"W/{ETAG}"}, 200),
+        ("GET", {"Range": "bytes=0-9", "If-Range": LAST}, 206),
+        ("GET", {"Range": "bytes=0-9", "If-Range": EARLIER}, 200),
+        ("GET", {"Range": "bytes=0-9", "If-Range": "garbage"}, 200),
+        ("GET", {"Range": "bytes=0-9", "If-None-Match": ETAG}, 304),
+    ],
+)
+def test_plan_response_follows_rfc_9110_preconditions(method, headers, status):
+    assert plan_response(method, headers, INFO).status == status
+
+
+def test_plan_response_without_validators_fails_if_match_and_if_unmodified_since():
+    info = FileInfo(10, None)
+    assert plan_response("GET", {"If-Match": '"x"'}, info).status == 412
+    assert plan_response("GET", {"If-Unmodified-Since": LAST}, info).status == 412
+    assert plan_response("GET", {"If-None-Match": '"x"'}, info).status == 200
+    assert plan_response("GET", {"If-Modified-Since": LAST}, info).status == 200
+    assert plan_response("GET", {"Range": "bytes=0-1", "If-Range": '"x"'}, info).status == 200
+
+
+def test_plan_response_headers_for_a_partial_answer():
+    plan = plan_response("GET", {"Range": "bytes=10-19"}, INFO)
+    assert plan.headers["Content-Range"] == "bytes 10-19/100"
+    assert plan.headers["Content-Length"] == "10"
+    assert plan.headers["Accept-Ranges"] == "bytes"
+    assert plan.headers["ETag"] == ETAG
+    assert plan.headers["Last-Modified"] == LAST
+    assert plan.range is not None
+    assert plan.range.start == 10
+
+
+def test_plan_response_unsatisfiable_names_the_size():
+    plan = plan_response("GET", {"Range": "bytes=500-"}, INFO)
+    assert plan.headers["Content-Range"] == "bytes */100"
+
+
+def test_range_stream_reads_the_length_in_blocks_and_closes():
+    file = io.BytesIO(bytes(range(100)))
+    file.seek(10)
+    stream = RangeStream(file, 25, block_size=10)
+    assert [len(block) for block in stream] == [10, 10, 5]
+    assert not file.closed
+    stream.close()
+    assert file.closed
+
+
+def test_range_stream_stops_when_the_file_shrank():
+    stream = RangeStream(io.BytesIO(b"abc"), 10)
+    assert b"".join(stream) == b"abc"
+    assert list(stream) == []
+    stream.close()
