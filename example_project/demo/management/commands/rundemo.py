@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -16,6 +17,10 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 _MANAGE = Path(__file__).resolve().parents[4] / "example_project" / "manage.py"
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _answers(url: str) -> bool:
@@ -33,6 +38,8 @@ class Command(BaseCommand):
         parser.add_argument("--wait", type=float, default=30.0, help="Seconds to wait for the server.")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # Stopped by SIGTERM as by Ctrl-C: the server process goes with it.
+        signal.signal(signal.SIGTERM, _interrupt)
         env = {**os.environ, "BG_DEMO_ADDR": settings.DEMO_ADDR}
         server = subprocess.Popen(
             [sys.executable, str(_MANAGE), "runserver", "--noreload", settings.DEMO_ADDR], env=env
