@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import Storage, storages
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import APIException, NotFound
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
@@ -103,12 +103,13 @@ class ProtectedFileView(APIView):
             raise ImproperlyConfigured(f"ProtectedFileView storage resolved to {type(resolved).__name__}")
         return resolved
 
-    def permission_denied(
-        self, request: Request, message: str | None = None, code: str | None = None
-    ) -> NoReturn:
-        """Log the refusal with the caller and path, then let DRF answer 401 or 403."""
-        self._log(request, "not permitted")
-        super().permission_denied(request, message, code)
+    def check_permissions(self, request: Request) -> None:
+        """Log a refusal (401 or 403) with the caller and path before DRF answers it."""
+        try:
+            super().check_permissions(request)
+        except APIException as denied:
+            self._log(request, f"not permitted ({denied.status_code})")
+            raise
 
     def get(self, request: Request, path: str) -> HttpResponseBase:
         """Answer GET and HEAD for ``path``."""

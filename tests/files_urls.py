@@ -16,7 +16,7 @@ READ = ["files:read"]
 def bare(request: HttpRequest, path: str) -> FileResponse:
     """The baseline the benchmark compares with: Django's FileResponse, no checks."""
     location = storages["protected"].path("")
-    return FileResponse(open(f"{location}/public/{path}", "rb"))  # noqa: SIM115
+    return FileResponse(open(f"{location}/public/{path}", "rb"))
 
 
 def streaming() -> StreamingFileStorage:
@@ -24,26 +24,56 @@ def streaming() -> StreamingFileStorage:
 
 
 urlpatterns = [
-    path("files/<path:path>", ProtectedFileView.as_view(storage="protected", root="public", required_scopes=READ)),
+    path(
+        "files/<path:path>",
+        ProtectedFileView.as_view(storage="protected", root="public", required_scopes=READ),
+    ),
     path("whole/<path:path>", ProtectedFileView.as_view(storage="protected", required_scopes=READ)),
-    path("stream/<path:path>", ProtectedFileView.as_view(storage=streaming, root="public", required_scopes=READ)),
-    path("tenant/<path:path>", ProtectedFileView.as_view(storage="protected", root="tenants/{claims.tenant}")),
+    path(
+        "stream/<path:path>",
+        ProtectedFileView.as_view(storage=streaming, root="public", required_scopes=READ),
+    ),
+    path(
+        "tenant/<path:path>", ProtectedFileView.as_view(storage="protected", root="tenants/{claims.tenant}")
+    ),
     path("workload/<path:path>", ProtectedFileView.as_view(storage="protected", root="workloads/{workload}")),
     path("memory/<path:path>", ProtectedFileView.as_view(storage=memory, required_scopes=READ)),
     path("timeless/<path:path>", ProtectedFileView.as_view(storage=memory_without_times)),
-    path("pdf/<path:path>", ProtectedFileView.as_view(storage="protected", root="public", extensions=[".pdf"])),
-    path("hidden/<path:path>", ProtectedFileView.as_view(storage="protected", root="public", allow_hidden=True)),
-    path("inline/<path:path>", ProtectedFileView.as_view(storage="protected", root="public", as_attachment=False)),
+    path(
+        "pdf/<path:path>", ProtectedFileView.as_view(storage="protected", root="public", extensions=[".pdf"])
+    ),
+    path(
+        "hidden/<path:path>", ProtectedFileView.as_view(storage="protected", root="public", allow_hidden=True)
+    ),
+    path(
+        "inline/<path:path>",
+        ProtectedFileView.as_view(storage="protected", root="public", as_attachment=False),
+    ),
     path(
         "accel/<path:path>",
-        ProtectedFileView.as_view(storage="protected", root="public", offload="x-accel-redirect",
-                                  offload_prefix="/internal/"),
+        ProtectedFileView.as_view(
+            storage="protected", root="public", offload="x-accel-redirect", offload_prefix="/internal/"
+        ),
     ),
-    path("sendfile/<path:path>", ProtectedFileView.as_view(storage="protected", root="public", offload="x-sendfile")),
+    path(
+        "sendfile/<path:path>",
+        ProtectedFileView.as_view(storage="protected", root="public", offload="x-sendfile"),
+    ),
     path("sendfile-memory/<path:path>", ProtectedFileView.as_view(storage=memory, offload="x-sendfile")),
-    path("open/<path:path>", ProtectedFileView.as_view(storage="protected", root="public", permission_classes=[AllowAny],
-                                                      authentication_classes=[])),
-    path("open-workload/<path:path>", ProtectedFileView.as_view(storage="protected", root="workloads/{workload}",
-                                                               permission_classes=[AllowAny], authentication_classes=[])),
+    path(
+        "open/<path:path>",
+        ProtectedFileView.as_view(
+            storage="protected", root="public", permission_classes=[AllowAny], authentication_classes=[]
+        ),
+    ),
+    path(
+        "open-workload/<path:path>",
+        ProtectedFileView.as_view(
+            storage="protected",
+            root="workloads/{workload}",
+            permission_classes=[AllowAny],
+            authentication_classes=[],
+        ),
+    ),
     path("bare/<path:path>", bare),
 ]

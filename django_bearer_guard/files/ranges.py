@@ -13,7 +13,7 @@ from dataclasses import dataclass
 __all__ = ["ByteRange", "RangeNotSatisfiable", "parse_range"]
 
 # RFC 9110 §14.1.1 int-range / suffix-range; at most 18 digits so a value never gets huge.
-_SPEC = re.compile(r"(?:(\d{1,18})-(\d{0,18})|-(\d{1,18}))")
+_SPEC = re.compile(r"(?:([0-9]{1,18})-([0-9]{0,18})|-([0-9]{1,18}))")
 
 
 class RangeNotSatisfiable(Exception):

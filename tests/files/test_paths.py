@@ -30,7 +30,11 @@ from django_bearer_guard.files.paths import (
         ("a..b.txt", "", "a..b.txt"),
         ("..a", "", "..a"),
         ("with space.txt", "", "with space.txt"),
-        ("\u65e5\u672c\u8a9e/\u30d5\u30a1\u30a4\u30eb.txt", "", "\u65e5\u672c\u8a9e/\u30d5\u30a1\u30a4\u30eb.txt"),
+        (
+            "\u65e5\u672c\u8a9e/\u30d5\u30a1\u30a4\u30eb.txt",
+            "",
+            "\u65e5\u672c\u8a9e/\u30d5\u30a1\u30a4\u30eb.txt",
+        ),
         ("a~b+c[1](2)'q'.txt", "", "a~b+c[1](2)'q'.txt"),
         ("e\u0301.txt", "", "\u00e9.txt"),  # NFC
         ("x.txt", "tenants/acme", "tenants/acme/x.txt"),
@@ -222,7 +226,9 @@ def _inside(name: str, root: str) -> bool:
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.text(alphabet=st.characters(codec=None), max_size=64) | st.text("./\\%a\u2215\uff0f\x00", max_size=24))
+@given(
+    st.text(alphabet=st.characters(codec=None), max_size=64) | st.text("./\\%a\u2215\uff0f\x00", max_size=24)
+)
 def test_contain_never_escapes_the_root(path):
     try:
         name = contain(path, "root/dir")

@@ -48,8 +48,10 @@ def test_parse_range_ignores_what_it_does_not_serve(header):
     assert parse_range(header, 10) is None
 
 
-@pytest.mark.parametrize(("header", "size"), [("bytes=10-", 10), ("bytes=10-20", 10), ("bytes=-0", 10),
-                                              ("bytes=0-", 0), ("bytes=-5", 0)])
+@pytest.mark.parametrize(
+    ("header", "size"),
+    [("bytes=10-", 10), ("bytes=10-20", 10), ("bytes=-0", 10), ("bytes=0-", 0), ("bytes=-5", 0)],
+)
 def test_parse_range_refuses_ranges_beyond_the_end(header, size):
     with pytest.raises(RangeNotSatisfiable):
         parse_range(header, size)

@@ -9,8 +9,8 @@ from django.core.files.storage import FileSystemStorage
 from django_bearer_guard.files import storage as storage_module
 from django_bearer_guard.files.paths import FileMissing
 from django_bearer_guard.files.storage import local_location, open_file, open_inside
-from tests.files.conftest import Store, build_store
-from tests.files.storages import MemoryStorage, StreamingFileStorage
+from tests.files.fixtures import Store, build_store
+from tests.files.storages import MemoryStorage
 
 
 @pytest.fixture

@@ -1,0 +1,296 @@
+from __future__ import annotations
+
+import logging
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.core.files.storage import FileSystemStorage
+
+from django_bearer_guard.views import ProtectedFileView
+from tests.files.fixtures import AWKWARD, bearer, store
+from tests.files.storages import MemoryStorage, memory, memory_without_times
+
+__all__ = ["bearer", "store"]  # fixtures
+
+
+def body(response) -> bytes:
+    data = b"".join(response.streaming_content) if response.streaming else response.content
+    response.close()
+    return data
+
+
+@pytest.fixture
+def get(client, store, bearer):
+    def fetch(url, claims=None, **headers):
+        return client.get(url, **bearer(**(claims or {})), **headers)
+
+    return fetch
+
+
+def test_serves_a_file_with_safe_headers(get):
+    response = get("/files/hello.txt")
+    assert response.status_code == 200
+    assert body(response) == b"hello world\n"
+    assert response["Content-Type"] == "text/plain"
+    assert response["Content-Length"] == "12"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Accept-Ranges"] == "bytes"
+    assert response["Content-Disposition"] == "attachment; filename=\"hello.txt\"; filename*=UTF-8''hello.txt"
+    assert response["ETag"].startswith('"c-')
+    assert "Last-Modified" in response
+
+
+def test_serves_html_as_an_attachment_never_sniffed(get):
+    response = get("/files/page.html")
+    assert body(response) == b"<script>alert(1)</script>"
+    assert response["Content-Disposition"].startswith("attachment;")
+    assert response["X-Content-Type-Options"] == "nosniff"
+
+
+def test_inline_disposition_when_configured(get):
+    response = get("/inline/hello.txt")
+    body(response)
+    assert response["Content-Disposition"].startswith("inline;")
+
+
+@pytest.mark.parametrize("name", sorted(AWKWARD))
+def test_serves_awkward_names(get, name):
+    response = get("/files/" + name)
+    assert response.status_code == 200
+    assert body(response) == AWKWARD[name]
+
+
+def test_head_sends_headers_without_a_body(client, store, bearer):
+    response = client.head("/files/data.bin", **bearer())
+    assert response.status_code == 200
+    assert response["Content-Length"] == "1024"
+    assert response.content == b""
+
+
+def test_range_serves_the_requested_bytes(get):
+    response = get("/files/data.bin", HTTP_RANGE="bytes=10-19")
+    assert response.status_code == 206
+    assert body(response) == bytes(range(10, 20))
+    assert response["Content-Range"] == "bytes 10-19/1024"
+    assert response["Content-Length"] == "10"
+
+
+def test_range_to_the_end_resumes_a_download(get):
+    response = get("/files/data.bin", HTTP_RANGE="bytes=1000-")
+    assert response.status_code == 206
+    assert body(response) == (bytes(range(256)) * 4)[1000:]
+    assert response["Content-Range"] == "bytes 1000-1023/1024"
+
+
+def test_suffix_range(get):
+    response = get("/files/data.bin", HTTP_RANGE="bytes=-4")
+    assert body(response) == bytes([252, 253, 254, 255])
+
+
+def test_unsatisfiable_range_is_416(get):
+    response = get("/files/data.bin", HTTP_RANGE="bytes=5000-")
+    assert response.status_code == 416
+    assert response["Content-Range"] == "bytes */1024"
+    assert response.content == b""
+
+
+def test_several_ranges_get_the_whole_file(get):
+    response = get("/files/data.bin", HTTP_RANGE="bytes=0-1,5-6")
+    assert response.status_code == 200
+    assert len(body(response)) == 1024
+
+
+def test_if_range_with_a_stale_tag_gets_the_whole_file(get):
+    response = get("/files/data.bin", HTTP_RANGE="bytes=0-1", HTTP_IF_RANGE='"stale"')
+    assert response.status_code == 200
+    assert len(body(response)) == 1024
+
+
+def test_conditional_get_answers_304(get):
+    first = get("/files/hello.txt")
+    body(first)
+    again = get("/files/hello.txt", HTTP_IF_NONE_MATCH=first["ETag"])
+    assert again.status_code == 304
+    assert again["ETag"] == first["ETag"]
+    assert again.content == b""
+    since = get("/files/hello.txt", HTTP_IF_MODIFIED_SINCE=first["Last-Modified"])
+    assert since.status_code == 304
+
+
+def test_failed_precondition_answers_412(get):
+    response = get("/files/hello.txt", HTTP_IF_MATCH='"other"')
+    assert response.status_code == 412
+
+
+def test_empty_file(get):
+    response = get("/files/empty.txt")
+    assert response.status_code == 200
+    assert body(response) == b""
+
+
+def test_traversal_is_400_without_a_hint(get):
+    inside = get("/files/../secret.txt")
+    nowhere = get("/files/../no-such-file.txt")
+    assert inside.status_code == nowhere.status_code == 400
+    assert inside.content == nowhere.content
+    assert inside.json()["error"] == "invalid_request"
+    assert 'error="invalid_request"' in inside["WWW-Authenticate"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/files/missing.txt",
+        "/files/subdir",
+        "/files/link-out.txt",
+        "/files/dir-out/secret.txt",
+        "/files/pipe",
+        "/files/.env",
+        "/files/.git/config",
+        "/pdf/hello.txt",
+    ],
+)
+def test_names_not_served_are_404(get, url):
+    response = get(url)
+    assert response.status_code == 404
+
+
+def test_policies_allow_what_they_name(get):
+    assert body(get("/pdf/doc.pdf")) == b"%PDF-1.7 fake\n"
+    assert body(get("/hidden/.env")) == b"hidden\n"
+
+
+def test_symlink_inside_the_root_is_served(get):
+    response = get("/files/link-in.txt")
+    assert body(response) == b"hello world\n"
+    assert response["Content-Disposition"].endswith("''link-in.txt")
+
+
+def test_missing_token_is_401(client, store):
+    response = client.get("/files/hello.txt")
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_missing_scope_is_403_insufficient_scope(get, caplog):
+    with caplog.at_level(logging.INFO, logger="django_bearer_guard"):
+        response = get("/files/hello.txt", claims={"scope": "other", "sub": "svc-x"})
+    assert response.status_code == 403
+    assert response.json()["error"] == "insufficient_scope"
+    assert any(
+        "'svc-x'" in record.getMessage() and "hello.txt" in record.getMessage() for record in caplog.records
+    )
+
+
+def test_denials_are_logged_with_workload_and_raw_path(get, caplog):
+    with caplog.at_level(logging.INFO, logger="django_bearer_guard"):
+        get("/files/%2e%2e/secret.txt", claims={"sub": "svc-y"})
+        get("/files/missing.txt", claims={"sub": "svc-y"})
+    messages = [r.getMessage() for r in caplog.records if r.name == "django_bearer_guard"]
+    assert any("workload='svc-y'" in m and "path='../secret.txt'" in m for m in messages)
+    assert any("workload='svc-y'" in m and "missing.txt" in m for m in messages)
+
+
+def test_per_tenant_root(get):
+    assert body(get("/tenant/report.txt", claims={"tenant": "acme"})) == b"acme report\n"
+    assert get("/tenant/secret.txt", claims={"tenant": "acme"}).status_code == 404
+
+
+@pytest.mark.parametrize("tenant", ["..", "other/..", ".git", None, 7.5, "a\\b"])
+def test_per_tenant_root_refuses_unsafe_claims(get, tenant):
+    response = get("/tenant/report.txt", claims={"tenant": tenant})
+    assert response.status_code == 403
+    assert response.json()["error"] == "insufficient_scope"
+
+
+def test_per_workload_root(get):
+    assert body(get("/workload/a.txt", claims={"sub": "svc-a"})) == b"svc-a file\n"
+    assert get("/workload/a.txt", claims={"sub": "svc-b"}).status_code == 404
+
+
+def test_per_workload_root_without_a_token_reaches_nothing(client, store):
+    assert client.get("/open-workload/a.txt").status_code == 403
+    response = client.get("/open/hello.txt")
+    assert body(response) == b"hello world\n"
+
+
+def test_storage_without_paths(get):
+    memory.files = {"docs/a.txt": b"in memory"}
+    response = get("/memory/docs/a.txt", HTTP_RANGE="bytes=3-")
+    assert response.status_code == 206
+    assert body(response) == b"memory"
+    assert response["ETag"]
+    partial = get("/memory/docs/a.txt", HTTP_RANGE="bytes=0-1")
+    assert body(partial) == b"in"
+    assert get("/memory/docs/b.txt").status_code == 404
+
+
+def test_storage_without_times_has_no_validators(get):
+    memory_without_times.files = {"a.txt": b"abc"}
+    response = get("/timeless/a.txt")
+    assert body(response) == b"abc"
+    assert "ETag" not in response
+    assert "Last-Modified" not in response
+
+
+def test_storage_streamed_without_fileno(get):
+    response = get("/stream/data.bin")
+    assert body(response) == bytes(range(256)) * 4
+
+
+def test_x_accel_redirect_offload(get):
+    response = get("/accel/\u00fcn\u00efc\u00f6d\u00e9.txt", HTTP_RANGE="bytes=0-1")
+    assert response.status_code == 200
+    assert response.content == b""
+    assert response["X-Accel-Redirect"] == "/internal/public/%C3%BCn%C3%AFc%C3%B6d%C3%A9.txt"
+    assert response.get("Content-Length", "0") == "0"
+    assert "Content-Range" not in response
+    assert response["ETag"]
+    link = get("/accel/link-in.txt")
+    assert link["X-Accel-Redirect"] == "/internal/public/hello.txt"
+    assert get("/accel/missing.txt").status_code == 404
+
+
+def test_x_sendfile_offload(get, store):
+    response = get("/sendfile/hello.txt")
+    assert response["X-Sendfile"] == str((store.public / "hello.txt").resolve())
+    assert response.content == b""
+
+
+def test_x_sendfile_needs_local_paths(get):
+    memory.files = {"a.txt": b"abc"}
+    with pytest.raises(ImproperlyConfigured):
+        get("/sendfile-memory/a.txt")
+
+
+def test_accept_header_never_gives_406(get):
+    response = get("/files/hello.txt", HTTP_ACCEPT="application/pdf")
+    assert body(response) == b"hello world\n"
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"storage": "protected", "offload": "x-nginx"},
+        {"storage": "protected", "root": "../up"},
+        {"storage": "protected", "root": "{user}"},
+        {"storage": "protected", "extensions": ["pdf"]},
+        {"storage": "protected", "extensions": [".PDF"]},
+    ],
+)
+def test_as_view_refuses_misconfiguration(kwargs):
+    with pytest.raises(ImproperlyConfigured):
+        ProtectedFileView.as_view(**kwargs)
+
+
+def test_get_storage_resolves_every_spec(store):
+    instance = FileSystemStorage(location=store.location)
+    assert ProtectedFileView(storage=instance).get_storage() is instance
+    assert ProtectedFileView(storage=lambda: instance).get_storage() is instance
+    assert isinstance(ProtectedFileView(storage=MemoryStorage).get_storage(), MemoryStorage)
+    assert ProtectedFileView(storage="protected").get_storage().location == str(store.location)
+    with pytest.raises(ImproperlyConfigured):
+        ProtectedFileView(storage=lambda: "not a storage").get_storage()
+    with pytest.raises(ImproperlyConfigured):
+        ProtectedFileView(storage=42).get_storage()
