@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from django.core import checks
-from django.urls import URLPattern, URLResolver, get_resolver
+from django.urls import URLResolver, get_resolver
 from rest_framework.exceptions import APIException
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
@@ -276,7 +276,7 @@ def _callbacks(patterns: Iterable[Any], prefix: str = "") -> Iterator[tuple[str,
     for pattern in patterns:
         if isinstance(pattern, URLResolver):
             yield from _callbacks(pattern.url_patterns, prefix + str(pattern.pattern))
-        elif isinstance(pattern, URLPattern):
+        else:
             yield prefix + str(pattern.pattern), pattern.callback
 
 

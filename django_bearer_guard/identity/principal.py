@@ -133,6 +133,14 @@ class TokenUser:
         return hash((self.username, self.token.issuer))
 
 
+def _nothing(*args: Any) -> bool:
+    return False
+
+
+def _none(obj: Any = None) -> tuple[str, ...]:
+    return ()
+
+
 def _narrow(user: Any, token: VerifiedToken) -> Any:
     """Shadow ``user``'s permission methods on this instance with token-narrowed ones.
 
@@ -140,10 +148,12 @@ def _narrow(user: Any, token: VerifiedToken) -> Any:
     superusers are narrowed too, which an authentication backend could not do.
     """
     granted = permissions_for(token.scopes)
-    has_perm: Callable[[str, Any], bool] = user.has_perm
-    has_module_perms: Callable[[str], bool] = user.has_module_perms
+    # A user model without PermissionsMixin has no permissions of its own.
+    has_perm: Callable[..., bool] = getattr(user, "has_perm", _nothing)
+    has_module_perms: Callable[[str], bool] = getattr(user, "has_module_perms", _nothing)
 
-    def narrowed(method: Callable[[Any], set[str]]) -> Callable[..., set[str]]:
+    def narrowed(name: str) -> Callable[..., set[str]]:
+        method: Callable[[Any], Iterable[str]] = getattr(user, name, _none)
         return lambda obj=None: set(method(obj)) & granted
 
     def narrowed_has_perm(perm: str, obj: Any = None) -> bool:
@@ -156,8 +166,7 @@ def _narrow(user: Any, token: VerifiedToken) -> Any:
         return _in_module(granted, app_label) and has_module_perms(app_label)
 
     for name in ("get_all_permissions", "get_user_permissions", "get_group_permissions"):
-        if hasattr(user, name):
-            setattr(user, name, narrowed(getattr(user, name)))
+        setattr(user, name, narrowed(name))
     user.has_perm = narrowed_has_perm
     user.has_perms = narrowed_has_perms
     user.has_module_perms = narrowed_has_module_perms

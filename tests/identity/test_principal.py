@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -199,3 +200,13 @@ def test_resolve_user_rejects_unusable_claim(sub: Any):
 def test_resolve_user_rejects_unknown_field():
     with lookup(field="nickname"), pytest.raises(UserRejected, match="nickname"):
         resolve_user(token())
+
+
+@pytest.mark.django_db
+def test_resolve_user_grants_nothing_to_user_model_without_permissions(scope_permissions):
+    from django_bearer_guard.identity.principal import _narrow
+
+    user = _narrow(SimpleNamespace(is_active=True), token(("docs:write",)))
+    assert not user.has_perm("testapp.add_document")
+    assert not user.has_module_perms("testapp")
+    assert user.get_all_permissions() == set()

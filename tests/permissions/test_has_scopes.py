@@ -28,7 +28,9 @@ def check(view: Any, scopes: tuple[str, ...], method: str = "GET") -> bool:
 
 
 def test_has_scopes_allows_token_with_every_required_scope():
-    assert check(SimpleNamespace(required_scopes=["files:read", "files:list"]), ("files:list", "files:read", "x"))
+    assert check(
+        SimpleNamespace(required_scopes=["files:read", "files:list"]), ("files:list", "files:read", "x")
+    )
 
 
 def test_has_scopes_refuses_token_missing_one_scope_with_insufficient_scope():
@@ -119,7 +121,9 @@ def test_has_scopes_alternatives_challenge_names_first_set():
         ("delete", "destroy", ("docs:admin",), True),
     ],
 )
-def test_has_scopes_follows_per_action_declaration(method: str, action: str, scopes: tuple[str, ...], allowed: bool):
+def test_has_scopes_follows_per_action_declaration(
+    method: str, action: str, scopes: tuple[str, ...], allowed: bool
+):
     view = ScopedDocumentViewSet(action=action)
     if allowed:
         assert check(view, scopes, method)
@@ -148,11 +152,16 @@ def test_has_scopes_action_wins_over_method():
         pytest.param(SimpleNamespace(required_scopes={"a"}), id="set"),
         pytest.param(SimpleNamespace(required_scopes_by_method={"POST": ["a"]}), id="other-method-only"),
         pytest.param(SimpleNamespace(required_scopes_by_method=[("GET", ["a"])]), id="by-method-not-a-dict"),
-        pytest.param(SimpleNamespace(required_scopes_by_action=["list"], required_scopes=["a"]), id="by-action-list"),
+        pytest.param(
+            SimpleNamespace(required_scopes_by_action=["list"], required_scopes=["a"]), id="by-action-list"
+        ),
     ],
 )
 def test_has_scopes_fails_closed_without_valid_declaration(view: Any, caplog):
-    with caplog.at_level(logging.ERROR, "django_bearer_guard.permissions"), pytest.raises(AccessDenied) as caught:
+    with (
+        caplog.at_level(logging.ERROR, "django_bearer_guard.permissions"),
+        pytest.raises(AccessDenied) as caught,
+    ):
         check(view, ("a", "b", "files:read"))
     assert caught.value.status_code == 403
     assert caught.value.detail["error"] == "access_denied"

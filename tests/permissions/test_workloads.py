@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import logging
+from types import SimpleNamespace
+
+import pytest
+
+from django_bearer_guard.permissions import AccessDenied, AllowedWorkloads, workload_allowed
+from tests.permissions.conftest import drf_request, make_token
+from tests.testapp.scope_views import WorkloadView
+
+ALLOWED = ["spiffe://example.org/ns/prod/sa/billing", "spiffe://example.org/ns/batch/*"]
+
+
+@pytest.mark.parametrize(
+    ("workload", "allowed"),
+    [
+        ("spiffe://example.org/ns/prod/sa/billing", True),
+        ("spiffe://example.org/ns/batch/sa/nightly", True),
+        ("spiffe://example.org/ns/batch/x", True),
+        ("spiffe://example.org/ns/batch", False),
+        ("spiffe://example.org/ns/batch/", False),
+        ("spiffe://example.org/ns/batchjobs/sa/x", False),
+        ("spiffe://example.org/ns/batch-evil/x", False),
+        ("spiffe://example.org/ns/batch/../prod/sa/admin", False),
+        ("spiffe://example.org/ns/batch/./x", False),
+        ("spiffe://example.org/ns/batch//x", False),
+        ("spiffe://example.org/ns/prod/sa/billing/extra", False),
+        ("spiffe://example.org/ns/prod/sa/billin", False),
+        ("spiffe://evil.org/ns/batch/x", False),
+        ("spiffe://example.org/ns/batch/*", True),
+        (None, False),
+    ],
+)
+def test_workload_allowed_matches_exactly_or_by_path_components(workload: str | None, allowed: bool):
+    assert workload_allowed(workload, ALLOWED) is allowed
+
+
+def test_allowed_workloads_admits_listed_workload(call):
+    token = make_token(workload="spiffe://example.org/ns/batch/sa/nightly")
+    response = call(WorkloadView.as_view(), token=token)
+    assert response.status_code == 200
+    assert response.data == {"workload": "spiffe://example.org/ns/batch/sa/nightly"}
+
+
+def test_allowed_workloads_refuses_other_workload_with_access_denied(call):
+    response = call(
+        WorkloadView.as_view(), token=make_token(("admin",), workload="spiffe://example.org/ns/dev/x")
+    )
+    assert response.status_code == 403
+    assert response.data == {
+        "error": "access_denied",
+        "error_description": "The calling workload is not allowed to use this resource.",
+    }
+    assert "WWW-Authenticate" not in response
+
+
+def test_allowed_workloads_refuses_token_without_workload(call):
+    assert call(WorkloadView.as_view(), token=make_token()).status_code == 403
+
+
+def test_allowed_workloads_lets_unauthenticated_request_reach_401(call):
+    assert call(WorkloadView.as_view()).status_code == 401
+
+
+@pytest.mark.parametrize("allowed", [None, "spiffe://example.org/a", ["ok", 3]])
+def test_allowed_workloads_fails_closed_without_valid_list(allowed: object, caplog):
+    view = SimpleNamespace(allowed_workloads=allowed)
+    request = drf_request(make_token(workload="spiffe://example.org/a"))
+    with caplog.at_level(logging.ERROR, "django_bearer_guard.permissions"), pytest.raises(AccessDenied):
+        AllowedWorkloads().has_permission(request, view)
+    assert "without allowed_workloads" in caplog.text
+
+
+def test_allowed_workloads_empty_list_admits_nobody():
+    request = drf_request(make_token(workload="spiffe://example.org/a"))
+    with pytest.raises(AccessDenied):
+        AllowedWorkloads().has_permission(request, SimpleNamespace(allowed_workloads=[]))
