@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from django_bearer_guard.permissions import HasScopes
+from django_bearer_guard.tokens.verified import VerifiedToken
 from django_bearer_guard.views import ProtectedFileView
 
 from .models import Document
@@ -20,11 +21,17 @@ from .models import Document
 files_storage = FileSystemStorage(location=settings.DEMO_FILES_DIR)
 
 
+def _token(request: Request) -> VerifiedToken:
+    # BearerTokenAuthentication is the only authentication class: request.auth is its token.
+    assert isinstance(request.auth, VerifiedToken)
+    return request.auth
+
+
 class WhoAmI(APIView):
     """Who the token says the caller is: any valid token of a trusted issuer."""
 
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        token = request.auth
+        token = _token(request)
         return Response(
             {
                 "issuer": token.issuer,
@@ -43,7 +50,7 @@ class AdminOnly(APIView):
     required_scopes = ["admin"]
 
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return Response({"ok": True, "subject": request.auth.subject})
+        return Response({"ok": True, "subject": _token(request).subject})
 
 
 class ViewDocumentPermissions(DjangoModelPermissions):
@@ -73,8 +80,8 @@ class DocumentViewSet(viewsets.ModelViewSet[Document]):
     serializer_class = DocumentSerializer
     permission_classes = [IsAuthenticated, ViewDocumentPermissions]
 
-    def perform_create(self, serializer: DocumentSerializer) -> None:
-        serializer.save(owner=self.request.auth.workload or "")
+    def perform_create(self, serializer: serializers.BaseSerializer[Document]) -> None:
+        serializer.save(owner=_token(self.request).workload or "")
 
 
 # Any holder of files:read reads the public area.
