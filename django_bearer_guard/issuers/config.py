@@ -6,6 +6,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 
@@ -87,7 +88,7 @@ class IssuerConfig:
         """True when the issuer is enabled and correctly configured."""
         return self.enabled and not self.problems
 
-    @property
+    @cached_property
     def source_id(self) -> str:
         """Identifies the issuer and its key source, for shared cache keys."""
         if self.jwks_uri:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import base64
+import binascii
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -27,7 +27,9 @@ __all__ = ["CompactJWS", "FORBIDDEN_HEADERS", "parse_compact", "verify_compact",
 # (RFC 7797) would change what the signature covers. All are refused, not ignored.
 FORBIDDEN_HEADERS = frozenset({"jku", "x5u", "jwk", "x5c", "crit", "b64"})
 MAX_KID_LENGTH = 256
-_B64URL = re.compile(r"[A-Za-z0-9_-]*")
+_COMPACT = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]*)\.([A-Za-z0-9_-]+)")
+_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+_PADDING = {0: b"", 2: b"==", 3: b"="}
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 # Characters allowed last in a segment whose length is 2 or 3 modulo 4 (unused bits zero).
 _CANONICAL_LAST = {
@@ -58,16 +60,12 @@ class CompactJWS:
 
 
 def _b64decode(segment: str, what: str) -> bytes:
-    # RFC 7515 §2: base64url without padding; non-canonical encodings would let two
-    # different strings carry one signature, so the unused bits must be zero.
+    # RFC 7515 §2: base64url without padding (the alphabet was checked by _COMPACT). A
+    # non-canonical encoding would let two strings carry one signature: unused bits must be 0.
     remainder = len(segment) % 4
-    if (
-        remainder == 1
-        or not _B64URL.fullmatch(segment)
-        or (remainder and segment[-1] not in _CANONICAL_LAST[remainder])
-    ):
+    if remainder == 1 or (remainder and segment[-1] not in _CANONICAL_LAST[remainder]):
         raise MalformedToken(f"{what} is not canonical base64url")
-    return base64.urlsafe_b64decode(segment + "=" * (-remainder % 4))
+    return binascii.a2b_base64(segment.encode("ascii").translate(_TO_STANDARD) + _PADDING[remainder])
 
 
 def parse_compact(token: str) -> CompactJWS:
@@ -78,14 +76,12 @@ def parse_compact(token: str) -> CompactJWS:
     :data:`FORBIDDEN_HEADERS`, a non-string ``kid``/``typ``, nested JWTs (``cty: JWT``)
     and an empty signature. The payload is returned as bytes, unparsed.
     """
-    parts = token.split(".")
-    if len(parts) != 3:
-        # 5 parts would be a JWE: only signed tokens are accepted.
-        raise MalformedToken(f"a compact JWS has 3 parts, this has {len(parts)}")
-    header_b64, payload_b64, signature_b64 = parts
-    if not signature_b64:
-        # Stripped signature (the unsecured-JWS shape of RFC 7519 §6).
-        raise MalformedToken("the signature is empty")
+    match = _COMPACT.fullmatch(token)
+    if match is None:
+        parts = token.count(".") + 1
+        # 5 parts would be a JWE; an empty last part, the unsecured JWS of RFC 7519 §6.
+        raise MalformedToken(f"not a signed compact JWS of base64url parts ({parts} parts)")
+    header_b64, payload_b64, signature_b64 = match.groups()
     header_bytes = _b64decode(header_b64, "header")
     try:
         header = loads_object(header_bytes)
