@@ -33,6 +33,7 @@ __all__ = [
     "check_scope_declarations",
     "require_scopes",
     "required_scope_sets",
+    "uses_permission",
     "workload_allowed",
 ]
 
@@ -225,13 +226,18 @@ class TokenOwnsObject(BasePermission):
         raise AccessDenied("The access token does not own this object.")
 
 
-def _uses(permission_classes: Iterable[Any], target: type) -> bool:
+def _operands(permission: Any) -> list[Any]:
+    return [getattr(permission, "op1_class", None), getattr(permission, "op2_class", None)]
+
+
+def uses_permission(permission_classes: Iterable[Any], target: type) -> bool:
+    """True when ``permission_classes`` holds ``target`` (or a subclass), composed or not."""
     for permission in permission_classes:
         if isinstance(permission, type):
             if issubclass(permission, target):
                 return True
         # Composed permissions (HasScopes | IsAdminUser) hold their operands.
-        elif _uses([getattr(permission, "op1_class", None), getattr(permission, "op2_class", None)], target):
+        elif uses_permission(_operands(permission), target):
             return True
     return False
 
@@ -253,7 +259,7 @@ def require_scopes(
         cls.required_scopes = list(scopes) if scopes or by_method is None else None  # type: ignore[attr-defined]
         if by_method is not None:
             cls.required_scopes_by_method = dict(by_method)  # type: ignore[attr-defined]
-        if not _uses(cls.permission_classes, HasScopes):
+        if not uses_permission(cls.permission_classes, HasScopes):
             cls.permission_classes = [*cls.permission_classes, HasScopes]
         return view
 
@@ -295,7 +301,7 @@ def check_scope_declarations(app_configs: Any = None, **kwargs: Any) -> list[che
             actions.items() if actions else [(m, None) for m in cls.http_method_names if hasattr(cls, m)]
         )
         name = f"{cls.__module__}.{cls.__qualname__} at '{route}'"
-        if not _uses(permission_classes, HasScopes):
+        if not uses_permission(permission_classes, HasScopes):
             methods = ()
         for method, action in methods:
             # HEAD and OPTIONS fall back to GET; when nothing is declared they are refused at run time.
@@ -310,7 +316,8 @@ def check_scope_declarations(app_configs: Any = None, **kwargs: Any) -> list[che
                         id="bearer_guard.E020",
                     )
                 )
-        if _uses(permission_classes, AllowedWorkloads) and _allowed(_Probe(cls, initkwargs, None)) is None:
+        no_workloads = _allowed(_Probe(cls, initkwargs, None)) is None
+        if uses_permission(permission_classes, AllowedWorkloads) and no_workloads:
             messages.append(
                 checks.Error(
                     f"{name} uses AllowedWorkloads without an allowed_workloads list.",

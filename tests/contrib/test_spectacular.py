@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import override_settings
+
+pytest.importorskip("drf_spectacular", reason="drf-spectacular is not installed")
+
+from drf_spectacular.generators import SchemaGenerator
+
+import django_bearer_guard.contrib.spectacular  # noqa: F401 - registers the extension
+
+
+@pytest.fixture
+def schema() -> dict[str, Any]:
+    rest_framework = {
+        "DEFAULT_AUTHENTICATION_CLASSES": ["django_bearer_guard.authentication.BearerTokenAuthentication"],
+        "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+        "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    }
+    with override_settings(REST_FRAMEWORK=rest_framework):
+        return SchemaGenerator(urlconf="tests.testapp.scope_urls").get_schema(request=None, public=True)
+
+
+def security(schema: dict[str, Any], path: str, method: str) -> list[dict[str, list[str]]]:
+    return schema["paths"][path][method]["security"]
+
+
+def test_schema_declares_http_bearer_jwt_scheme(schema):
+    assert schema["components"]["securitySchemes"]["bearerAuth"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+    }
+
+
+def test_schema_lists_scopes_per_method(schema):
+    assert security(schema, "/reports/", "get") == [{"bearerAuth": ["reports:read"]}]
+    assert security(schema, "/reports/", "post") == [
+        {"bearerAuth": ["reports:write", "reports:read"]},
+        {"bearerAuth": ["admin"]},
+    ]
+
+
+def test_schema_lists_scopes_per_action(schema):
+    assert security(schema, "/scoped-documents/", "get") == [{"bearerAuth": ["docs:read"]}]
+    assert security(schema, "/scoped-documents/", "post") == [{"bearerAuth": ["docs:write"]}]
+    assert security(schema, "/scoped-documents/{id}/", "delete") == [{"bearerAuth": ["docs:admin"]}]
+
+
+def test_schema_lists_function_view_scopes(schema):
+    assert security(schema, "/file-info/", "get") == [{"bearerAuth": ["files:read"]}]
+    assert security(schema, "/file-info/", "delete") == [{"bearerAuth": ["files:delete"]}]
+
+
+def test_schema_without_has_scopes_requires_bare_bearer(schema):
+    assert security(schema, "/workload/", "get") == [{"bearerAuth": []}]
+    assert security(schema, "/documents/", "post") == [{"bearerAuth": []}]
+
+
+def test_schema_of_undeclared_operation_requires_bare_bearer():
+    from tests.testapp.bad_scope_urls import Undeclared
+
+    rest_framework = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
+    with override_settings(REST_FRAMEWORK=rest_framework):
+        generator = SchemaGenerator(urlconf="tests.testapp.bad_scope_urls")
+        result = generator.get_schema(request=None, public=True)
+    assert Undeclared.permission_classes
+    assert result["paths"]["/undeclared/"]["get"]["security"] == [{"bearerAuth": []}]
+
+
+def test_schema_is_valid_openapi(schema):
+    from drf_spectacular.validation import validate_schema
+
+    validate_schema(schema)
