@@ -81,3 +81,19 @@ def guard(idp: LocalIssuer) -> Iterator[Callable[..., None]]:
 
 def services_required() -> bool:
     return os.environ.get("BG_SERVICES") == "1"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _services_reachable(django_db_blocker: Any) -> None:
+    """With BG_SERVICES=1 the suite must really run on PostgreSQL and Redis: fail, never skip."""
+    if not services_required():
+        return
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        connection.ensure_connection()
+        assert connection.vendor == "postgresql", connection.vendor
+    cache = caches["default"]
+    cache.set("bearer-guard-ping", "pong", 10)
+    assert cache.get("bearer-guard-ping") == "pong"
+    assert "redis" in type(cache).__module__, type(cache)
