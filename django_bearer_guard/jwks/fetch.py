@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from django_bearer_guard._http import get_json
-from django_bearer_guard.conf import GuardSettings
-from django_bearer_guard.exceptions import KeyFetchError, WeakKey
+from django_bearer_guard.conf import GuardSettings, on_reload
+from django_bearer_guard.exceptions import KeyFetchError, KeySetError, WeakKey
 from django_bearer_guard.issuers.config import HMAC_ALGORITHMS, IssuerConfig
 from django_bearer_guard.issuers.discovery import discover_jwks_uri
 from django_bearer_guard.jwks.keyset import JsonWebKey, KeySet
 from django_bearer_guard.tokens.algorithms import ALGORITHMS
 
 __all__ = ["FetchedKeys", "clamp_ttl", "fetch_keys", "is_fetched", "static_keyset"]
+
+_static: dict[str, KeySet | KeySetError] = {}
+_static_lock = threading.Lock()
+
+
+@on_reload
+def _forget_static() -> None:
+    with _static_lock:
+        _static.clear()
 
 
 @dataclass(frozen=True)
@@ -71,9 +81,25 @@ def fetch_keys(issuer: IssuerConfig, settings: GuardSettings) -> FetchedKeys:
 def static_keyset(issuer: IssuerConfig) -> KeySet:
     """The key set of an issuer configured with inline ``jwks`` or a ``shared_secret``.
 
-    The shared secret becomes one ``oct`` key without a ``kid``, allowed for the issuer's HS
-    algorithms whose minimum key length it meets.
+    Parsed once per process and key source; a refused configuration raises its
+    :class:`~django_bearer_guard.exceptions.KeySetError` every time. The shared secret becomes
+    one ``oct`` key without a ``kid``, allowed for the issuer's HS algorithms whose minimum key
+    length it meets.
     """
+    with _static_lock:
+        known = _static.get(issuer.source_id)
+        if known is None:
+            try:
+                known = _build_static(issuer)
+            except KeySetError as exc:
+                known = exc
+            _static[issuer.source_id] = known
+    if isinstance(known, KeySetError):
+        raise type(known)(known.reason)
+    return known
+
+
+def _build_static(issuer: IssuerConfig) -> KeySet:
     if issuer.jwks is not None:
         return KeySet.from_jwks(issuer.jwks, allow_symmetric=False)
     if issuer.shared_secret is None:

@@ -70,7 +70,6 @@ class _Snapshot:
 
 
 _snapshots: dict[str, _Snapshot] = {}
-_static: dict[str, KeySet | KeySetError] = {}
 _reported: set[str] = set()
 _registry_lock = threading.Lock()
 
@@ -79,7 +78,6 @@ _registry_lock = threading.Lock()
 def _forget() -> None:
     with _registry_lock:
         _snapshots.clear()
-        _static.clear()
         _reported.clear()
 
 
@@ -97,21 +95,6 @@ def _snapshot(issuer: IssuerConfig) -> _Snapshot:
         with _registry_lock:
             snap = _snapshots.setdefault(issuer.source_id, _Snapshot())
     return snap
-
-
-def _static_keys(issuer: IssuerConfig) -> KeySet:
-    # Inline keys and shared secrets are parsed once per process and key source.
-    with _registry_lock:
-        known = _static.get(issuer.source_id)
-        if known is None:
-            try:
-                known = static_keyset(issuer)
-            except KeySetError as exc:
-                known = exc
-            _static[issuer.source_id] = known
-    if isinstance(known, KeySetError):
-        raise type(known)(known.reason)
-    return known
 
 
 def _stale_until(keys: _Keys, settings: GuardSettings) -> float:
@@ -242,7 +225,7 @@ def get_key(issuer: IssuerConfig, kid: str | None, alg: str) -> JsonWebKey:
         raise KeysUnavailable(f"issuer {issuer.issuer!r} is misconfigured: {reason}")
     if not is_fetched(issuer):
         try:
-            keyset = _static_keys(issuer)
+            keyset = static_keyset(issuer)
         except KeySetError as exc:
             _report_once(issuer, exc.reason)
             raise KeysUnavailable(f"issuer {issuer.issuer!r} has unusable keys: {exc.reason}") from None
@@ -271,7 +254,7 @@ def refresh_now(issuer: IssuerConfig) -> KeySet:
     if issuer.problems:
         raise KeyFetchError("misconfigured: " + "; ".join(problem.msg for problem in issuer.problems))
     if not is_fetched(issuer):
-        return _static_keys(issuer)
+        return static_keyset(issuer)
     snap = _snapshot(issuer)
     with snap.lock:
         return _fetch(issuer, snap, settings)
@@ -284,7 +267,7 @@ def key_status(issuer: IssuerConfig) -> KeyStatus:
         return KeyStatus((), None, None, None, None, "; ".join(problem.msg for problem in issuer.problems))
     if not is_fetched(issuer):
         try:
-            return KeyStatus(_static_keys(issuer).kids, None, None, None, None, None)
+            return KeyStatus(static_keyset(issuer).kids, None, None, None, None, None)
         except KeySetError as exc:
             return KeyStatus((), None, None, None, None, exc.reason)
     snap = _snapshot(issuer)
