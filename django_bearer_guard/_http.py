@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import re
 import socket
@@ -53,10 +54,29 @@ def parse_max_age(cache_control: str | None) -> int | None:
 def _abort(conn: http.client.HTTPConnection) -> None:
     sock = conn.sock
     if sock is not None:
-        try:
+        with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+
+
+def _read_body(
+    conn: http.client.HTTPConnection, response: http.client.HTTPResponse, url: str, deadline: float, max_bytes: int
+) -> bytes:
+    length = response.getheader("Content-Length")
+    if length and length.isdigit() and int(length) > max_bytes:
+        raise KeyFetchError(f"{url} announced {length} bytes, over the {max_bytes} byte cap")
+    body = bytearray()
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise KeyFetchError(f"{url} took too long")
+        if conn.sock is not None:
+            conn.sock.settimeout(remaining)
+        chunk = response.read1(65536)
+        if not chunk:
+            return bytes(body)
+        body += chunk
+        if len(body) > max_bytes:
+            raise KeyFetchError(f"{url} sent more than {max_bytes} bytes")
 
 
 def get_json(url: str, *, timeout: float, max_bytes: int, allow_http_loopback: bool) -> JSONResponse:
@@ -94,25 +114,10 @@ def get_json(url: str, *, timeout: float, max_bytes: int, allow_http_loopback: b
         response = conn.getresponse()
         if response.status != 200:
             raise KeyFetchError(f"{url} answered HTTP {response.status}")
-        length = response.getheader("Content-Length")
-        if length and length.isdigit() and int(length) > max_bytes:
-            raise KeyFetchError(f"{url} announced {length} bytes, over the {max_bytes} byte cap")
-        body = bytearray()
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise KeyFetchError(f"{url} took longer than {timeout}s")
-            if conn.sock is not None:
-                conn.sock.settimeout(remaining)
-            chunk = response.read1(65536)
-            if not chunk:
-                break
-            body += chunk
-            if len(body) > max_bytes:
-                raise KeyFetchError(f"{url} sent more than {max_bytes} bytes")
+        body = _read_body(conn, response, url, deadline, max_bytes)
         if time.monotonic() > deadline:
             raise KeyFetchError(f"{url} took longer than {timeout}s")
-        data = loads_object(bytes(body))
+        data = loads_object(body)
         return JSONResponse(data, parse_max_age(response.getheader("Cache-Control")))
     except KeyFetchError:
         raise

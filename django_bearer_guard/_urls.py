@@ -13,7 +13,7 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def key_url_problem(url: object, *, allow_http_loopback: bool) -> str | None:
+def key_url_problem(url: object, *, allow_http_loopback: bool) -> str | None:  # noqa: PLR0911 - one rule a line
     """Why ``url`` may not be used to fetch keys, or ``None`` when it may."""
     if not isinstance(url, str) or not url:
         return "must be a non-empty string"

@@ -16,7 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from django_bearer_guard.issuers.config import IssuerConfig, Problem, parse_issuer
 
-__all__ = ["DEFAULTS", "GuardSettings", "UserLookup", "TransportIdentity", "get_settings", "on_reload", "reload"]
+__all__ = ["DEFAULTS", "GuardSettings", "TransportIdentity", "UserLookup", "get_settings", "on_reload", "reload"]
 
 DEFAULTS: dict[str, Any] = {
     "ISSUERS": [],
@@ -98,7 +98,7 @@ class GuardSettings:
     problems: tuple[Problem, ...] = ()
 
 
-def _parse(raw: Any) -> GuardSettings:  # noqa: C901, PLR0912 - one flat list of setting rules
+def _parse(raw: Any) -> GuardSettings:  # noqa: C901, PLR0912, PLR0915 - one flat list of setting rules
     problems: list[Problem] = []
 
     def bad(id_: str, msg: str, hint: str) -> None:
@@ -110,7 +110,7 @@ def _parse(raw: Any) -> GuardSettings:  # noqa: C901, PLR0912 - one flat list of
     unknown = sorted(set(raw) - set(DEFAULTS))
     if unknown:
         bad("bearer_guard.E001", f"BEARER_GUARD has unknown keys {unknown}.", "Remove them or fix their spelling.")
-    values = {**DEFAULTS, **{k: v for k, v in raw.items() if k in DEFAULTS}}
+    values: dict[str, Any] = {**DEFAULTS, **{k: v for k, v in raw.items() if k in DEFAULTS}}
 
     for name, (types, minimum) in _NUMBERS.items():
         value = values[name]

@@ -28,7 +28,11 @@ from django_bearer_guard import _clock
 
 __all__ = ["Clock", "LocalIssuer", "SigningKey", "generate_key", "use_clock", "wycheproof_verify"]
 
-_CURVES = {"ES256": ec.SECP256R1, "ES384": ec.SECP384R1, "ES512": ec.SECP521R1}
+_CURVES: dict[str, Callable[[], ec.EllipticCurve]] = {
+    "ES256": ec.SECP256R1,
+    "ES384": ec.SECP384R1,
+    "ES512": ec.SECP521R1,
+}
 
 
 @contextlib.contextmanager

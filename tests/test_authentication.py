@@ -109,10 +109,16 @@ def test_token_in_query_string_or_form_is_ignored(client: Client, idp: LocalIssu
 
 
 def test_statuses_hold_when_session_authentication_comes_first(client: Client, idp: LocalIssuer, guard: Any) -> None:
-    classes = ["rest_framework.authentication.SessionAuthentication",
-               "django_bearer_guard.authentication.BearerTokenAuthentication"]
-    with override_settings(REST_FRAMEWORK={"DEFAULT_AUTHENTICATION_CLASSES": classes,
-                                           "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"]}):
+    classes = [
+        "rest_framework.authentication.SessionAuthentication",
+        "django_bearer_guard.authentication.BearerTokenAuthentication",
+    ]
+    with override_settings(
+        REST_FRAMEWORK={
+            "DEFAULT_AUTHENTICATION_CLASSES": classes,
+            "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+        }
+    ):
         assert get(client, idp.mint()).status_code == 200
         assert get(client, idp.mint(exp=1)).status_code == 401
         assert get(client, header="Bearer a b").status_code == 400

@@ -92,10 +92,14 @@ def test_source_id_changes_with_the_key_source() -> None:
         ({"ISSUERS": [{**ISSUER, "algorithms": ["NONE"]}]}, "bearer_guard.E005"),
         ({"ISSUERS": [{**ISSUER, "algorithms": ["RS1"]}]}, "bearer_guard.E005"),
         ({"ISSUERS": [{**ISSUER, "algorithms": ["RS256", "HS256"]}]}, "bearer_guard.E006"),
-        ({"ISSUERS": [{**ISSUER, "jwks_uri": None, "shared_secret": "short", "algorithms": ["HS256"]}]},
-         "bearer_guard.E006"),
-        ({"ISSUERS": [{**ISSUER, "jwks_uri": None, "shared_secret": "s" * 32, "algorithms": ["HS256", "RS256"]}]},
-         "bearer_guard.E006"),
+        (
+            {"ISSUERS": [{**ISSUER, "jwks_uri": None, "shared_secret": "short", "algorithms": ["HS256"]}]},
+            "bearer_guard.E006",
+        ),
+        (
+            {"ISSUERS": [{**ISSUER, "jwks_uri": None, "shared_secret": "s" * 32, "algorithms": ["HS256", "RS256"]}]},
+            "bearer_guard.E006",
+        ),
         ({"ISSUERS": [{**ISSUER, "jwks_uri": "http://idp.example/jwks"}]}, "bearer_guard.E007"),
         ({"ISSUERS": [{**ISSUER, "jwks_uri": "http://127.0.0.1:9/jwks"}]}, "bearer_guard.E007"),
         ({"ISSUERS": [{**ISSUER, "jwks_uri": "ftp://idp.example/jwks"}]}, "bearer_guard.E007"),
@@ -103,8 +107,18 @@ def test_source_id_changes_with_the_key_source() -> None:
         ({"ISSUERS": [{**ISSUER, "jwks_uri": "https://idp.example:99999/jwks"}]}, "bearer_guard.E007"),
         ({"ISSUERS": [{**ISSUER, "jwks_uri": "https://idp.example/jwks#x"}]}, "bearer_guard.E007"),
         ({"ISSUERS": [{**ISSUER, "jwks_uri": ""}]}, "bearer_guard.E004"),
-        ({"ISSUERS": [{**{k: v for k, v in ISSUER.items() if k != "jwks_uri"}, "discovery": True,
-                       "issuer": "http://idp.example/"}]}, "bearer_guard.E007"),
+        (
+            {
+                "ISSUERS": [
+                    {
+                        **{k: v for k, v in ISSUER.items() if k != "jwks_uri"},
+                        "discovery": True,
+                        "issuer": "http://idp.example/",
+                    }
+                ]
+            },
+            "bearer_guard.E007",
+        ),
         ({"ISSUERS": [ISSUER, ISSUER]}, "bearer_guard.E008"),
         ({"USER_LOOKUP": {"claim": "sub", "field": "username", "create": "no"}}, "bearer_guard.E009"),
         ({"USER_LOOKUP": {"claims": "sub"}}, "bearer_guard.E009"),
@@ -127,9 +141,13 @@ def test_not_a_dict_is_reported() -> None:
 def test_http_loopback_key_url_needs_the_explicit_setting() -> None:
     entry = {**ISSUER, "jwks_uri": "http://127.0.0.1:9/jwks"}
     assert parsed(ISSUERS=[entry], ALLOW_HTTP_LOOPBACK=True).issuers[0].usable
-    assert parsed(ISSUERS=[{**entry, "jwks_uri": "http://localhost:9/jwks"}], ALLOW_HTTP_LOOPBACK=True).issuers[0].usable
+    assert (
+        parsed(ISSUERS=[{**entry, "jwks_uri": "http://localhost:9/jwks"}], ALLOW_HTTP_LOOPBACK=True).issuers[0].usable
+    )
     assert parsed(ISSUERS=[{**entry, "jwks_uri": "http://[::1]:9/jwks"}], ALLOW_HTTP_LOOPBACK=True).issuers[0].usable
-    assert not parsed(ISSUERS=[{**entry, "jwks_uri": "http://10.0.0.1/jwks"}], ALLOW_HTTP_LOOPBACK=True).issuers[0].usable
+    assert (
+        not parsed(ISSUERS=[{**entry, "jwks_uri": "http://10.0.0.1/jwks"}], ALLOW_HTTP_LOOPBACK=True).issuers[0].usable
+    )
 
 
 def test_shared_secret_issuer_is_usable_with_hs_only() -> None:
@@ -155,8 +173,16 @@ def test_valid_optional_settings_are_parsed() -> None:
         USER_LOOKUP={"claim": "email", "field": "email", "create": True},
         SCOPE_PERMISSIONS={"docs:write": ["docs.add_doc", "docs.change_doc"]},
         TRANSPORT_IDENTITY={"source": "xfcc", "trusted_proxies": ["10.0.0.0/8"]},
-        ISSUERS=[{**ISSUER, "scope_prefixes": {"api://a/": "", "api://": "x:"}, "leeway": 0,
-                  "required_claims": ["sub"], "required_typ": "at+jwt", "binding": "workload"}],
+        ISSUERS=[
+            {
+                **ISSUER,
+                "scope_prefixes": {"api://a/": "", "api://": "x:"},
+                "leeway": 0,
+                "required_claims": ["sub"],
+                "required_typ": "at+jwt",
+                "binding": "workload",
+            }
+        ],
     )
     assert settings.user_lookup == conf.UserLookup("email", "email", True)
     assert settings.scope_permissions == {"docs:write": ("docs.add_doc", "docs.change_doc")}

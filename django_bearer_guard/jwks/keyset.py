@@ -22,7 +22,7 @@ from django_bearer_guard.exceptions import (
 )
 from django_bearer_guard.tokens.algorithms import ALGORITHMS
 
-__all__ = ["JsonWebKey", "KeySet", "MIN_RSA_BITS"]
+__all__ = ["MIN_RSA_BITS", "JsonWebKey", "KeySet"]
 
 MIN_RSA_BITS = 2048
 MAX_KEYS = 100
@@ -113,11 +113,12 @@ def _parse_key(jwk: Mapping[str, Any], *, allow_symmetric: bool) -> JsonWebKey |
             return JsonWebKey(kid, kty, frozenset(allowed), secret, {"kty": "oct", "kid": kid})
         if kty == "RSA":
             # Private members were refused above, so this is a public key.
-            key = cast(RSAPublicKey, RSAAlgorithm.from_jwk(dict(jwk)))
-            if key.key_size < MIN_RSA_BITS:
-                raise WeakKey(f"key {kid!r} is a {key.key_size}-bit RSA key, under {MIN_RSA_BITS}")
-            if is_roca_modulus(key.public_numbers().n):
+            rsa_key = cast(RSAPublicKey, RSAAlgorithm.from_jwk(dict(jwk)))
+            if rsa_key.key_size < MIN_RSA_BITS:
+                raise WeakKey(f"key {kid!r} is a {rsa_key.key_size}-bit RSA key, under {MIN_RSA_BITS}")
+            if is_roca_modulus(rsa_key.public_numbers().n):
                 raise WeakKey(f"key {kid!r} has a ROCA-vulnerable modulus (CVE-2017-15361)")
+            key: Any = rsa_key
         elif kty == "EC":
             key = ECAlgorithm.from_jwk(dict(jwk))
         else:
@@ -130,7 +131,7 @@ def _parse_key(jwk: Mapping[str, Any], *, allow_symmetric: bool) -> JsonWebKey |
 class KeySet:
     """Verification keys indexed by ``kid``; build one with :meth:`from_jwks`."""
 
-    __slots__ = ("keys", "_by_kid")
+    __slots__ = ("_by_kid", "keys")
 
     def __init__(self, keys: tuple[JsonWebKey, ...]) -> None:
         self.keys = keys

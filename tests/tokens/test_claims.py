@@ -100,7 +100,9 @@ def test_check_type_accepts_explicit_access_token_type(typ: str) -> None:
     check_type({"typ": typ}, "application/at+jwt")
 
 
-@pytest.mark.parametrize("header", [{}, {"typ": "JWT"}, {"typ": "dpop+jwt"}, {"typ": "at+jwt2"}, {"typ": "application/jwt"}])
+@pytest.mark.parametrize(
+    "header", [{}, {"typ": "JWT"}, {"typ": "dpop+jwt"}, {"typ": "at+jwt2"}, {"typ": "application/jwt"}]
+)
 def test_check_type_refuses_other_types_when_required(header: dict[str, Any]) -> None:
     with pytest.raises(WrongType):
         check_type(header, "at+jwt")

@@ -33,7 +33,7 @@ def test_parse_authorization_leaves_other_schemes_to_other_authenticators(header
         f"Bearer {TOKEN}, {TOKEN}",
         f"Bearer {TOKEN}\n",
         f"Bearer {TOKEN}\t",
-        f"Bearer \"{TOKEN}\"",
+        f'Bearer "{TOKEN}"',
         "Bearer a=b",
         "Bearer ====",
         "Bearer tok\u00e9n",
@@ -71,7 +71,11 @@ def test_parse_authorization_accepts_dpop_only_when_asked() -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.one_of(st.text(), st.text().map(lambda s: "Bearer " + s), st.binary().map(lambda b: "Bearer " + b.decode("latin-1"))))
+@given(
+    st.one_of(
+        st.text(), st.text().map(lambda s: "Bearer " + s), st.binary().map(lambda b: "Bearer " + b.decode("latin-1"))
+    )
+)
 def test_parse_authorization_raises_only_library_errors(header: str) -> None:
     try:
         result = parse_authorization(header, max_bytes=512)
