@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
@@ -114,7 +114,7 @@ def _parse(raw: Any) -> GuardSettings:  # noqa: C901, PLR0912, PLR0915 - one fla
 
     for name, (types, minimum) in _NUMBERS.items():
         value = values[name]
-        if isinstance(value, bool) or not isinstance(value, types) or value < minimum:
+        if isinstance(value, bool) or not isinstance(value, types) or cast(float, value) < minimum:
             bad("bearer_guard.E002", f"BEARER_GUARD['{name}'] must be a number >= {minimum}.", f"Fix {name}.")
             values[name] = DEFAULTS[name]
     if values["JWKS_MIN_TTL"] > values["JWKS_MAX_TTL"]:
