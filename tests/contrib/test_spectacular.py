@@ -13,7 +13,14 @@ import django_bearer_guard.contrib.spectacular  # noqa: F401 - registers the ext
 
 
 @pytest.fixture
-def schema() -> dict[str, Any]:
+def schema(monkeypatch) -> dict[str, Any]:
+    from drf_spectacular.openapi import AutoSchema
+
+    from tests.testapp.scope_views import file_info
+
+    # @api_view fixes a function view's schema class when the module is imported; projects set
+    # DEFAULT_SCHEMA_CLASS in their settings, the tests only around schema generation.
+    monkeypatch.setattr(file_info.cls, "schema", AutoSchema())
     rest_framework = {
         "DEFAULT_AUTHENTICATION_CLASSES": ["django_bearer_guard.authentication.BearerTokenAuthentication"],
         "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
