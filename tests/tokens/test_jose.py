@@ -149,3 +149,13 @@ def test_parse_compact_raises_only_library_errors(token: str) -> None:
     else:
         assert isinstance(jws.header["alg"], str)
         assert jws.signature
+
+
+def test_verify_signature_refuses_algorithm_the_key_cannot_verify() -> None:
+    # Key confusion stopped at the last step even if a caller picks the key by kid alone.
+    from django_bearer_guard.tokens.jose import verify_signature
+
+    rsa_key = keyset_for("RS256").keys[0]
+    token = compact({"alg": "HS256", "kid": rsa_key.kid}, b"{}", b"mac-made-with-the-public-key")
+    with pytest.raises(DisallowedAlgorithm):
+        verify_signature(parse_compact(token), rsa_key)
