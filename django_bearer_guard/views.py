@@ -185,4 +185,4 @@ class ProtectedFileView(APIView):
             if opened.real_path is None:
                 raise ImproperlyConfigured("offload='x-sendfile' needs a storage with local paths")
             return {"X-Sendfile": opened.real_path}
-        return {"X-Accel-Redirect": self.offload_prefix.rstrip("/") + "/" + quote(opened.offload_name)}
+        return {"X-Accel-Redirect": self.offload_prefix.rstrip("/") + "/" + quote(opened.offload_name())}

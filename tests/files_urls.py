@@ -19,6 +19,11 @@ def bare(request: HttpRequest, path: str) -> FileResponse:
     return FileResponse(open(f"{location}/public/{path}", "rb"))
 
 
+def bare_stream(request: HttpRequest, path: str) -> FileResponse:
+    """The same baseline for a file without ``fileno``: Django's default 4 KiB blocks."""
+    return FileResponse(streaming().open(f"public/{path}"))
+
+
 def streaming() -> StreamingFileStorage:
     return StreamingFileStorage(location=storages["protected"].path(""))
 
@@ -33,18 +38,12 @@ urlpatterns = [
         "stream/<path:path>",
         ProtectedFileView.as_view(storage=streaming, root="public", required_scopes=READ),
     ),
-    path(
-        "tenant/<path:path>", ProtectedFileView.as_view(storage="protected", root="tenants/{claims.tenant}")
-    ),
+    path("tenant/<path:path>", ProtectedFileView.as_view(storage="protected", root="tenants/{claims.tenant}")),
     path("workload/<path:path>", ProtectedFileView.as_view(storage="protected", root="workloads/{workload}")),
     path("memory/<path:path>", ProtectedFileView.as_view(storage=memory, required_scopes=READ)),
     path("timeless/<path:path>", ProtectedFileView.as_view(storage=memory_without_times)),
-    path(
-        "pdf/<path:path>", ProtectedFileView.as_view(storage="protected", root="public", extensions=[".pdf"])
-    ),
-    path(
-        "hidden/<path:path>", ProtectedFileView.as_view(storage="protected", root="public", allow_hidden=True)
-    ),
+    path("pdf/<path:path>", ProtectedFileView.as_view(storage="protected", root="public", extensions=[".pdf"])),
+    path("hidden/<path:path>", ProtectedFileView.as_view(storage="protected", root="public", allow_hidden=True)),
     path(
         "inline/<path:path>",
         ProtectedFileView.as_view(storage="protected", root="public", as_attachment=False),
@@ -76,4 +75,5 @@ urlpatterns = [
         ),
     ),
     path("bare/<path:path>", bare),
+    path("bare-stream/<path:path>", bare_stream),
 ]

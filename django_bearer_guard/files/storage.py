@@ -27,8 +27,15 @@ class OpenedFile:
 
     file: IO[Any]
     info: FileInfo
-    real_path: str | None
-    offload_name: str
+    name: str
+    real_path: str | None = None
+    location: str | None = None
+
+    def offload_name(self) -> str:
+        """The name a front server finds the file under: the resolved name for filesystem storages."""
+        if self.real_path is None or self.location is None:
+            return self.name
+        return PurePosixPath(os.path.relpath(self.real_path, os.path.realpath(self.location))).as_posix()
 
 
 def _inside(real: str, real_root: str) -> bool:
@@ -97,7 +104,7 @@ def _open_remote(storage: Storage, name: str) -> OpenedFile:
         mtime_ns = None
     else:
         mtime_ns = round(modified.timestamp() * 1_000_000) * 1000
-    return OpenedFile(file, FileInfo(size, mtime_ns), None, name)
+    return OpenedFile(file, FileInfo(size, mtime_ns), name)
 
 
 def open_file(storage: Storage, name: str, root: str = "") -> OpenedFile:
@@ -109,5 +116,4 @@ def open_file(storage: Storage, name: str, root: str = "") -> OpenedFile:
     if location is None:
         return _open_remote(storage, name)
     file, info, real = open_inside(location, name, root)
-    relative = PurePosixPath(os.path.relpath(real, os.path.realpath(location))).as_posix()
-    return OpenedFile(file, FileInfo(info.st_size, info.st_mtime_ns), real, relative)
+    return OpenedFile(file, FileInfo(info.st_size, info.st_mtime_ns), name, real, location)

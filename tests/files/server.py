@@ -23,7 +23,7 @@ def running_server() -> Iterator[tuple[str, int]]:
     """Django's development WSGI server in a thread, on an ephemeral port."""
     server = ThreadedWSGIServer(("127.0.0.1", 0), _QuietHandler, allow_reuse_address=True)
     server.set_app(WSGIHandler())
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield server.server_address[:2]

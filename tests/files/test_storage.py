@@ -102,7 +102,7 @@ def test_open_file_on_a_filesystem_storage_gives_a_real_descriptor(built):
     with opened.file:
         assert opened.file.fileno() >= 0
     assert opened.info.size == 12
-    assert opened.offload_name == "public/hello.txt"
+    assert opened.offload_name() == "public/hello.txt"
     assert opened.real_path == str((built.public / "hello.txt").resolve())
 
 
@@ -114,7 +114,7 @@ def test_open_file_on_a_storage_without_paths(built):
     assert opened.info.size == 3
     assert opened.info.mtime_ns == 1767323045 * 1_000_000_000
     assert opened.real_path is None
-    assert opened.offload_name == "a/b.txt"
+    assert opened.offload_name() == "a/b.txt"
 
 
 def test_open_file_without_modification_times_has_no_time(built):
