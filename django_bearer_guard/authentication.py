@@ -18,7 +18,7 @@ from django_bearer_guard.tokens.credentials import parse_authorization
 from django_bearer_guard.tokens.validator import TokenValidator
 from django_bearer_guard.tokens.verified import VerifiedToken
 
-__all__ = ["BearerTokenAuthentication", "BearerGuardAPIException"]
+__all__ = ["BearerGuardAPIException", "BearerTokenAuthentication"]
 
 logger = logging.getLogger("django_bearer_guard")
 _validator: TokenValidator | None = None
@@ -73,7 +73,8 @@ class BearerTokenAuthentication(BaseAuthentication):
 
     def authenticate(self, request: Request) -> tuple[Any, VerifiedToken] | None:
         """Validate the request's Bearer token, or return ``None`` when there is none."""
-        header = request.META.get("HTTP_AUTHORIZATION")
+        # The wrapped HttpRequest's META, without DRF's attribute proxying on the hot path.
+        header = getattr(request, "_request", request).META.get("HTTP_AUTHORIZATION")
         if header is None:
             return None
         try:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from django.dispatch import Signal
 
-__all__ = ["token_validated", "token_rejected"]
+__all__ = ["token_rejected", "token_validated"]
 
-token_validated = Signal()
-token_rejected = Signal()
+# Cached per sender, so sending on every request costs nothing when nobody listens.
+token_validated = Signal(use_caching=True)
+token_rejected = Signal(use_caching=True)

@@ -14,8 +14,8 @@ from django_bearer_guard._urls import key_url_problem
 
 __all__ = [
     "ASYMMETRIC_ALGORITHMS",
-    "HMAC_ALGORITHMS",
     "BINDINGS",
+    "HMAC_ALGORITHMS",
     "ISSUER_KEYS",
     "IssuerConfig",
     "Problem",

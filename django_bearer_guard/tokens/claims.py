@@ -19,15 +19,17 @@ from django_bearer_guard.issuers.config import IssuerConfig
 
 __all__ = ["check_claims", "check_type", "normalise_type"]
 
+_ABSENT = object()
+
 
 def _number(claims: Mapping[str, Any], name: str) -> float | None:
-    value = claims.get(name)
-    if value is None and name not in claims:
+    value = claims.get(name, _ABSENT)
+    if value is _ABSENT:
         return None
-    # RFC 7519 §2 NumericDate: a JSON number; "123" and true are refused.
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise InvalidClaim(f"'{name}' must be a NumericDate, got {type(value).__name__}")
-    return float(value)
+    # RFC 7519 §2 NumericDate: a JSON number; "123", true and null are refused.
+    if type(value) is int or (type(value) is float and math.isfinite(value)):
+        return value
+    raise InvalidClaim(f"'{name}' must be a NumericDate, got {type(value).__name__}")
 
 
 def normalise_type(typ: str) -> str:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import binascii
 import re
 from collections.abc import Collection
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from django_bearer_guard._json import JSONError, loads_object
 from django_bearer_guard.exceptions import (
@@ -21,7 +20,7 @@ from django_bearer_guard.tokens.algorithms import ALGORITHMS
 if TYPE_CHECKING:
     from django_bearer_guard.jwks.keyset import JsonWebKey, KeySet
 
-__all__ = ["CompactJWS", "FORBIDDEN_HEADERS", "parse_compact", "verify_compact", "verify_signature"]
+__all__ = ["FORBIDDEN_HEADERS", "CompactJWS", "parse_compact", "verify_compact", "verify_signature"]
 
 # RFC 8725 §3.10: key-bearing headers would let the token choose its own key; crit and b64
 # (RFC 7797) would change what the signature covers. All are refused, not ignored.
@@ -38,8 +37,7 @@ _CANONICAL_LAST = {
 }
 
 
-@dataclass(frozen=True)
-class CompactJWS:
+class CompactJWS(NamedTuple):
     """The decoded parts of a compact JWS; nothing in it is verified yet."""
 
     header: dict[str, Any]
