@@ -12,11 +12,9 @@ from tests.files.gunicorn_server import GunicornServer
 GIB = 1024**3
 
 
-def _download(address: tuple[str, int], target: str, token: str) -> tuple[bytes, int]:
+def _download(address: tuple[str, int], target: str, token: str, extra: str = "") -> tuple[bytes, int]:
     """Read a whole response, counting body bytes without keeping them."""
-    request = (
-        f"GET {target} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
-    )
+    request = f"GET {target} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n{extra}Connection: close\r\n\r\n"
     received = 0
     head = b""
     with socket.create_connection(address, timeout=30) as sock:
@@ -53,8 +51,13 @@ def test_one_gib_download_keeps_worker_memory_flat(tmp_path, make_idp, route):
         head, size = _download(server.address, f"/{route}/big.bin", token)
         elapsed = time.monotonic() - started
         after = server.peak_rss_kib(worker)
+        tail_head, tail = _download(server.address, f"/{route}/big.bin", token, f"Range: bytes={GIB - 1000}-\r\n")
+        middle_head, middle = _download(server.address, f"/{route}/big.bin", token, "Range: bytes=1000-1999\r\n")
     finally:
         server.stop()
     assert head.startswith(b"HTTP/1.1 200"), head
     assert size == GIB
     assert after - before < 32 * 1024, f"peak RSS grew {after - before} KiB in {elapsed:.1f}s"
+    # Ranges through a server that uses sendfile: the length must be exact, not "to the end".
+    assert (tail_head.split(b" ", 2)[1], tail) == (b"206", 1000)
+    assert (middle_head.split(b" ", 2)[1], middle) == (b"206", 1000)
