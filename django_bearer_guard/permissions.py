@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from uuid import UUID
 
 from django.core import checks
@@ -256,12 +256,21 @@ def require_scopes(
         cls = getattr(view, "cls", None)
         if not (isinstance(cls, type) and issubclass(cls, APIView)):
             raise TypeError("@require_scopes decorates a DRF view: place it above @api_view.")
-        cls.required_scopes = list(scopes) if scopes or by_method is None else None  # type: ignore[attr-defined]
+        attrs: dict[str, Any] = {
+            "__module__": cls.__module__,
+            "__qualname__": cls.__qualname__,
+            "required_scopes": list(scopes) if scopes or by_method is None else None,
+        }
         if by_method is not None:
-            cls.required_scopes_by_method = dict(by_method)  # type: ignore[attr-defined]
+            attrs["required_scopes_by_method"] = dict(by_method)
         if not uses_permission(cls.permission_classes, HasScopes):
-            cls.permission_classes = [*cls.permission_classes, HasScopes]
-        return view
+            attrs["permission_classes"] = [*cls.permission_classes, HasScopes]
+        # A subclass, so a class shared by other routes keeps its own declaration.
+        declared: Any = type(cls.__name__, (cls,), attrs)
+        initkwargs = getattr(view, "initkwargs", None) or {}
+        actions = getattr(view, "actions", None)
+        args = (actions,) if actions else ()
+        return cast(_View, declared.as_view(*args, **initkwargs))
 
     return decorate
 

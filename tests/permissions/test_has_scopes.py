@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from django.test import override_settings
+from rest_framework import viewsets
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -228,4 +229,18 @@ def test_require_scopes_works_on_class_based_view(call):
 
     view = require_scopes("plain:read")(Plain.as_view())
     assert call(view, token=make_token(("plain:read",))).status_code == 200
+    assert call(view, token=make_token()).status_code == 403
+    # The decorated route gets a subclass: other routes of Plain are unchanged.
+    assert not hasattr(Plain, "required_scopes")
+    assert HasScopes not in Plain.permission_classes
+
+
+def test_require_scopes_works_on_viewset_route(call):
+    class Things(viewsets.ViewSet):
+        def list(self, request: Request) -> Response:
+            return Response([])
+
+    view = require_scopes("things:read")(Things.as_view({"get": "list"}, basename="thing"))
+    assert view.cls.__name__ == "Things"
+    assert call(view, token=make_token(("things:read",))).status_code == 200
     assert call(view, token=make_token()).status_code == 403
