@@ -68,7 +68,8 @@ def _check_scope(scope: str, claim: str) -> None:
     if len(scope) > MAX_SCOPE_LENGTH:
         raise InvalidClaim(f"'{claim}' holds a scope of {len(scope)} characters, over {MAX_SCOPE_LENGTH}")
     # RFC 6749 §3.3: a scope token has no whitespace; control characters could forge log lines.
-    if not scope.isprintable() or any(ch.isspace() for ch in scope):
+    # isprintable() is false for every control and separator character except the ASCII space.
+    if not scope.isprintable() or " " in scope:
         raise InvalidClaim(f"'{claim}' holds a scope with whitespace or control characters")
 
 
@@ -119,5 +120,8 @@ def extract_scopes(claims: Mapping[str, Any], issuer: IssuerConfig) -> frozenset
         raise InvalidClaim(f"'{claim}' runs through a value that is not an object") from None
     if value is _ABSENT or value is None:
         return frozenset()
-    mapped = (map_prefix(scope, issuer.scope_prefixes) for scope in _split(value, claim))
+    scopes = _split(value, claim)
+    if not issuer.scope_prefixes:
+        return frozenset(scopes)
+    mapped = (map_prefix(scope, issuer.scope_prefixes) for scope in scopes)
     return frozenset(scope for scope in mapped if scope)
