@@ -14,9 +14,8 @@ __all__ = ["bearer", "store"]  # fixtures
 
 
 def body(response) -> bytes:
-    data = b"".join(response.streaming_content) if response.streaming else response.content
-    response.close()
-    return data
+    # The test client closes a streamed response (and its file) once it is read to the end.
+    return b"".join(response.streaming_content) if response.streaming else response.content
 
 
 @pytest.fixture
