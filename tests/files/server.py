@@ -26,7 +26,8 @@ def running_server() -> Iterator[tuple[str, int]]:
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
-        yield server.server_address[:2]
+        host, port = server.server_address[:2]
+        yield str(host), int(port)
     finally:
         server.shutdown()
         server.server_close()
@@ -44,9 +45,7 @@ class RawResponse:
         return match.group(1).decode("latin-1") if match else None
 
 
-def raw_get(
-    address: tuple[str, int], target: bytes, headers: dict[str, str], method: str = "GET"
-) -> RawResponse:
+def raw_get(address: tuple[str, int], target: bytes, headers: dict[str, str], method: str = "GET") -> RawResponse:
     """Send ``target`` byte for byte as the request target; read until the server closes."""
     lines = [method.encode() + b" " + target + b" HTTP/1.1", f"Host: {address[0]}:{address[1]}".encode()]
     lines += [f"{name}: {value}".encode() for name, value in headers.items()]

@@ -19,7 +19,7 @@ class MemoryStorage(Storage):
         self.modified = modified
         self.mtime = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
 
-    def _open(self, name: str, mode: str = "rb") -> File:
+    def _open(self, name: str, mode: str = "rb") -> File[Any]:
         if name not in self.files:
             raise FileNotFoundError(name)
         return ContentFile(self.files[name], name=name)
@@ -69,8 +69,8 @@ class StreamingFileStorage(FileSystemStorage):
     def path(self, name: str) -> str:
         raise NotImplementedError("no local paths")
 
-    def _open(self, name: str, mode: str = "rb") -> File:
-        return File(_NoFileno(os.path.join(self.location, name)), name=name)
+    def _open(self, name: str, mode: str = "rb") -> File[Any]:
+        return File(io.BufferedReader(_NoFileno(os.path.join(self.location, name))), name=name)
 
     def exists(self, name: str) -> bool:
         return os.path.isfile(os.path.join(self.location, name))

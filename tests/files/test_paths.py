@@ -226,9 +226,7 @@ def _inside(name: str, root: str) -> bool:
 
 
 @settings(max_examples=400, deadline=None)
-@given(
-    st.text(alphabet=st.characters(codec=None), max_size=64) | st.text("./\\%a\u2215\uff0f\x00", max_size=24)
-)
+@given(st.text(alphabet=st.characters(codec=None), max_size=64) | st.text("./\\%a\u2215\uff0f\x00", max_size=24))
 def test_contain_never_escapes_the_root(path):
     try:
         name = contain(path, "root/dir")

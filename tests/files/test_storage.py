@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 from django.core.files.storage import FileSystemStorage
 
-from django_bearer_guard.files import storage as storage_module
 from django_bearer_guard.files.paths import FileMissing
 from django_bearer_guard.files.storage import local_location, open_file, open_inside
 from tests.files.fixtures import Store, build_store
@@ -77,7 +76,7 @@ def test_open_inside_refuses_a_directory_swapped_for_a_symlink_after_the_check(b
             (built.public / "swap").symlink_to(built.location / "private")
         return resolved
 
-    monkeypatch.setattr(storage_module.os.path, "realpath", realpath_then_swap)
+    monkeypatch.setattr(os.path, "realpath", realpath_then_swap)
     with pytest.raises(FileMissing):
         open_inside(str(built.location), "public/swap/secret.txt", "public")
 
@@ -92,7 +91,7 @@ def test_open_inside_refuses_a_file_swapped_for_a_symlink_after_the_check(built,
             (built.public / "hello.txt").symlink_to(built.location / "secret.txt")
         return resolved
 
-    monkeypatch.setattr(storage_module.os.path, "realpath", realpath_then_swap)
+    monkeypatch.setattr(os.path, "realpath", realpath_then_swap)
     with pytest.raises(FileMissing):
         open_inside(str(built.location), "public/hello.txt", "public")
 
