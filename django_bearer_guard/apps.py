@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import importlib.util
+
 from django.apps import AppConfig
 from django.core.signals import setting_changed
 
@@ -16,3 +18,6 @@ class BearerGuardConfig(AppConfig):
         from django_bearer_guard.conf import setting_changed_receiver
 
         setting_changed.connect(setting_changed_receiver, dispatch_uid="django_bearer_guard.conf")
+        if importlib.util.find_spec("drf_spectacular") is not None:
+            # Registers the OpenAPI extension only where drf-spectacular is installed.
+            import django_bearer_guard.contrib.spectacular  # noqa: F401

@@ -12,7 +12,7 @@ from django_bearer_guard.exceptions import KeySetError
 from django_bearer_guard.issuers import registry
 from django_bearer_guard.jwks.keyset import KeySet
 
-__all__ = ["check_settings"]
+__all__ = ["check_settings", "check_views"]
 
 _LOCMEM = "django.core.cache.backends.locmem.LocMemCache"
 
@@ -80,3 +80,11 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             )
         )
     return messages
+
+
+@register(Tags.security, Tags.urls)
+def check_views(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Report DRF views that use ``HasScopes`` or ``AllowedWorkloads`` without declaring what they need."""
+    from django_bearer_guard.permissions import check_scope_declarations
+
+    return check_scope_declarations(app_configs, **kwargs)

@@ -70,3 +70,18 @@ def test_check_settings_warns_about_long_leeway() -> None:
 
 def test_check_settings_reports_global_problem() -> None:
     assert "bearer_guard.E001" in run(ISSUERS=[ISSUER], JWKS_TTL=3)
+
+
+def test_view_declaration_check_is_registered() -> None:
+    from django.core.checks import run_checks
+
+    with override_settings(ROOT_URLCONF="tests.testapp.bad_scope_urls", BEARER_GUARD={"ISSUERS": [ISSUER]}):
+        ids = {message.id for message in run_checks(tags=["security"])}
+    assert {"bearer_guard.E020", "bearer_guard.E021"} <= ids
+
+
+def test_openapi_extension_is_loaded_when_drf_spectacular_is_installed() -> None:
+    pytest.importorskip("drf_spectacular")
+    import sys
+
+    assert "django_bearer_guard.contrib.spectacular" in sys.modules
