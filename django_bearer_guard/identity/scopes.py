@@ -29,6 +29,8 @@ _ABSENT: Any = object()
 
 
 def _walk(claims: Mapping[str, Any], path: str) -> Any:
+    if path in claims:
+        return claims[path]  # the whole path is the longest run there is
     node: Any = claims
     parts = path.split(".")
     while parts:
@@ -61,15 +63,16 @@ def claim_at(claims: Mapping[str, Any], path: str) -> Any:
     return None if value is _ABSENT else value
 
 
-def _check_scope(scope: str, claim: str) -> None:
+def _check_scope(scope: str, claim: str, *, printable: bool) -> None:
     if not scope:
         raise InvalidClaim(f"'{claim}' holds an empty scope")
     # Oversized claims are refused rather than trimmed: they are not something an IdP sends.
     if len(scope) > MAX_SCOPE_LENGTH:
         raise InvalidClaim(f"'{claim}' holds a scope of {len(scope)} characters, over {MAX_SCOPE_LENGTH}")
     # RFC 6749 §3.3: a scope token has no whitespace; control characters could forge log lines.
-    # isprintable() is false for every control and separator character except the ASCII space.
-    if not scope.isprintable() or " " in scope:
+    # isprintable() is false for every control and separator character except the ASCII space;
+    # a split string was checked whole already.
+    if not printable and (" " in scope or not scope.isprintable()):
         raise InvalidClaim(f"'{claim}' holds a scope with whitespace or control characters")
 
 
@@ -77,18 +80,22 @@ def _split(value: Any, claim: str) -> list[str]:
     if isinstance(value, str):
         if len(value) > MAX_SCOPES * (MAX_SCOPE_LENGTH + 1):
             raise InvalidClaim(f"'{claim}' is {len(value)} characters long")
+        if not value.isprintable():
+            raise InvalidClaim(f"'{claim}' holds a scope with whitespace or control characters")
         # RFC 6749 §3.3: scope tokens are separated by spaces; runs of spaces are tolerated.
         items = [item for item in value.split(" ") if item]
+        printable = True
     elif isinstance(value, list):
         if not all(isinstance(item, str) for item in value):
             raise InvalidClaim(f"'{claim}' must be a list of strings")
         items = value
+        printable = False
     else:
         raise InvalidClaim(f"'{claim}' must be a string or a list of strings, not {type(value).__name__}")
     if len(items) > MAX_SCOPES:
         raise InvalidClaim(f"'{claim}' holds {len(items)} scopes, over {MAX_SCOPES}")
     for item in items:
-        _check_scope(item, claim)
+        _check_scope(item, claim, printable=printable)
     return items
 
 
