@@ -9,7 +9,7 @@ from typing import Any
 __all__ = ["VerifiedToken"]
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class VerifiedToken:
     """A token whose signature, issuer and claims passed every check (``request.auth``)."""
 
