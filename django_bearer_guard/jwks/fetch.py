@@ -86,6 +86,9 @@ def static_keyset(issuer: IssuerConfig) -> KeySet:
     one ``oct`` key without a ``kid``, allowed for the issuer's HS algorithms whose minimum key
     length it meets.
     """
+    known = _static.get(issuer.source_id)
+    if isinstance(known, KeySet):
+        return known  # the hot path: no lock once parsed
     with _static_lock:
         known = _static.get(issuer.source_id)
         if known is None:

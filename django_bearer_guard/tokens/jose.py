@@ -66,6 +66,14 @@ def _b64decode(segment: str, what: str) -> bytes:
     return binascii.a2b_base64(segment.encode("ascii").translate(_TO_STANDARD) + _PADDING[remainder])
 
 
+def decode_json(data: bytes, what: str) -> dict[str, Any]:
+    """Parse a token part as a strict JSON object, or raise :class:`MalformedToken`."""
+    try:
+        return loads_object(data)
+    except JSONError as exc:
+        raise MalformedToken(f"{what}: {exc}") from None
+
+
 def parse_compact(token: str) -> CompactJWS:
     """Split and decode a compact JWS once, strictly, and check the header rules.
 
@@ -80,11 +88,7 @@ def parse_compact(token: str) -> CompactJWS:
         # 5 parts would be a JWE; an empty last part, the unsecured JWS of RFC 7519 §6.
         raise MalformedToken(f"not a signed compact JWS of base64url parts ({parts} parts)")
     header_b64, payload_b64, signature_b64 = match.groups()
-    header_bytes = _b64decode(header_b64, "header")
-    try:
-        header = loads_object(header_bytes)
-    except JSONError as exc:
-        raise MalformedToken(f"header: {exc}") from None
+    header = decode_json(_b64decode(header_b64, "header"), "header")
     alg = header.get("alg")
     if not isinstance(alg, str) or not alg:
         raise MalformedToken("header without a string 'alg'")

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from django_bearer_guard import _clock
-from django_bearer_guard._json import JSONError, loads_object
 from django_bearer_guard.conf import GuardSettings, get_settings
-from django_bearer_guard.exceptions import KeysUnavailable, MalformedToken, MissingClaim, TokenTooLarge
+from django_bearer_guard.exceptions import KeysUnavailable, MissingClaim, TokenTooLarge
 from django_bearer_guard.identity.scopes import extract_scopes
 from django_bearer_guard.identity.workloads import workload_from
 from django_bearer_guard.issuers import registry
 from django_bearer_guard.jwks import refresh
 from django_bearer_guard.tokens.claims import check_claims, check_type
-from django_bearer_guard.tokens.jose import check_algorithm, parse_compact, verify_signature
+from django_bearer_guard.tokens.jose import check_algorithm, decode_json, parse_compact, verify_signature
 from django_bearer_guard.tokens.verified import VerifiedToken
 
 __all__ = ["TokenValidator"]
@@ -28,10 +27,7 @@ class TokenValidator:
         if len(raw) > self.settings.max_token_bytes:
             raise TokenTooLarge(f"token of {len(raw)} characters, over {self.settings.max_token_bytes}")
         jws = parse_compact(raw)
-        try:
-            claims = loads_object(jws.payload)
-        except JSONError as exc:
-            raise MalformedToken(f"payload: {exc}") from None
+        claims = decode_json(jws.payload, "payload")
 
         iss = claims.get("iss")
         if not isinstance(iss, str) or not iss:
