@@ -803,3 +803,67 @@ def test_user_lookup_on_a_missing_field_is_a_check_error(guard: Callable[..., No
 @pytest.mark.xfail(strict=True, reason="'Bearer<TAB>token' is read as another scheme: 401 without error, not 400")
 def test_bearer_with_tab_separator_is_invalid_request(client: Client, idp: LocalIssuer, guard: Any) -> None:
     assert_refused(call(client, f"Bearer\t{idp.mint()}"), 400, "invalid_request")
+
+
+def _published(index: int, **members: Any) -> dict[str, Any]:
+    jwk = {k: v for k, v in pooled_key("RS256", index).public_jwk().items() if k not in ("alg", "use")}
+    return {**jwk, **members}
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        # Entra ID: no alg, x5t and x5c, a non-standard issuer member.
+        lambda: [_published(0, use="sig", x5t="nOo3ZDrODXEK1jKWhXslHR_KXEg", x5c=["MIIDBTCCAe2gAwIBAgIQ"],
+                            issuer="https://login.microsoftonline.com/tid/v2.0")],
+        # Keycloak: a signing key beside an encryption key (RSA-OAEP).
+        lambda: [_published(1, alg="RSA-OAEP", use="enc", kid="enc-1"), _published(0, alg="RS256", use="sig")],
+        # Auth0 / Okta: alg and use on every key, x5c on some.
+        lambda: [_published(0, alg="RS256", use="sig", x5c=["MIIDHTCCAgWgAwIBAgIJ"]),
+                 _published(1, alg="RS256", use="sig")],
+    ],
+    ids=["entra", "keycloak", "auth0"],
+)
+def test_identity_provider_shaped_key_sets_verify_their_tokens(
+    client: Client, idp: LocalIssuer, guard: Callable[..., None], metadata_server: _MetadataServer,
+    shape: Callable[[], list[dict[str, Any]]],
+) -> None:
+    metadata_server.documents["/keys"] = {"keys": shape()}
+    guard(issuers=[idp.issuer_settings(jwks_uri=metadata_server.url + "/keys")])
+    assert bearer(client, idp.mint(key=pooled_key("RS256", 0))).status_code == 200
+
+
+def _validate_concurrently(token: str, threads: int = 8) -> list[str]:
+    validator, outcomes = TokenValidator(), []
+
+    def run() -> None:
+        try:
+            validator.validate(token)
+            outcomes.append("ok")
+        except InvalidToken as exc:
+            outcomes.append(type(exc).__name__)
+
+    workers = [threading.Thread(target=run) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return outcomes
+
+
+def test_first_and_expiry_fetches_are_single_flight(idp: LocalIssuer, guard: Any, clock: Clock) -> None:
+    idp.mode, idp.delay = "slow", 0.2
+    assert _validate_concurrently(idp.mint()) == ["ok"] * 8
+    assert idp.fetches() == 1
+    clock.advance(301)
+    assert _validate_concurrently(idp.mint()) == ["ok"] * 8
+    assert idp.fetches() == 2
+
+
+def test_concurrent_unknown_kids_refetch_once(idp: LocalIssuer, guard: Callable[..., None], clock: Clock) -> None:
+    guard(JWKS_REFETCH_COOLDOWN=30)
+    assert _validate_concurrently(idp.mint(), threads=1) == ["ok"]
+    idp.mode, idp.delay = "slow", 0.2
+    clock.advance(31)
+    assert _validate_concurrently(idp.mint(headers={"kid": "ghost"})) == ["UnknownKey"] * 8
+    assert idp.fetches() == 2
