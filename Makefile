@@ -22,6 +22,10 @@ demo: $(DEMO_VENV)/.installed
 	BG_DEMO_ADDR=$(DEMO_ADDR) $(DEMO_VENV)/bin/python example_project/manage.py migrate --noinput
 	BG_DEMO_ADDR=$(DEMO_ADDR) $(DEMO_VENV)/bin/python -u example_project/manage.py rundemo
 
+# Interpreters installed with pyenv (python3.10 ... python3.13) are made visible to tox, after PATH.
+PYENV_BINS := $(wildcard $(HOME)/.pyenv/versions/3.1*/bin)
+TOX_PATH := $(subst $(eval) ,:,$(strip $(PATH) $(PYENV_BINS)))
+
 # Run the tox environments (pass options with TOXARGS, e.g. make test TOXARGS="-e py312").
 test: $(TOX_VENV)/.installed
-	$(TOX_VENV)/bin/tox $(TOXARGS)
+	PATH="$(TOX_PATH)" $(TOX_VENV)/bin/tox $(TOXARGS)
