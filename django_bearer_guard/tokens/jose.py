@@ -26,6 +26,11 @@ __all__ = ["FORBIDDEN_HEADERS", "CompactJWS", "parse_compact", "verify_compact",
 # (RFC 7797) would change what the signature covers. All are refused, not ignored.
 FORBIDDEN_HEADERS = frozenset({"jku", "x5u", "jwk", "x5c", "crit", "b64"})
 MAX_KID_LENGTH = 256
+# Bounded memo of checked headers (only successes, only short ones): random headers from an
+# attacker can only churn it, never grow it.
+_HEADER_CACHE_SIZE = 1024
+_HEADER_CACHE_MAX_LENGTH = 512
+_checked_headers: dict[str, dict[str, Any]] = {}
 _COMPACT = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]*)\.([A-Za-z0-9_-]+)")
 _TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 _PADDING = {0: b"", 2: b"==", 3: b"="}
@@ -74,20 +79,7 @@ def decode_json(data: bytes, what: str) -> dict[str, Any]:
         raise MalformedToken(f"{what}: {exc}") from None
 
 
-def parse_compact(token: str) -> CompactJWS:
-    """Split and decode a compact JWS once, strictly, and check the header rules.
-
-    Refuses JWE and other shapes, non-canonical base64url, a header that is not a JSON
-    object or repeats a member, a missing or non-string ``alg``, the headers in
-    :data:`FORBIDDEN_HEADERS`, a non-string ``kid``/``typ``, nested JWTs (``cty: JWT``)
-    and an empty signature. The payload is returned as bytes, unparsed.
-    """
-    match = _COMPACT.fullmatch(token)
-    if match is None:
-        parts = token.count(".") + 1
-        # 5 parts would be a JWE; an empty last part, the unsecured JWS of RFC 7519 §6.
-        raise MalformedToken(f"not a signed compact JWS of base64url parts ({parts} parts)")
-    header_b64, payload_b64, signature_b64 = match.groups()
+def _check_header(header_b64: str) -> dict[str, Any]:
     header = decode_json(_b64decode(header_b64, "header"), "header")
     alg = header.get("alg")
     if not isinstance(alg, str) or not alg:
@@ -105,8 +97,33 @@ def parse_compact(token: str) -> CompactJWS:
     if cty is not None and (not isinstance(cty, str) or cty.lower() in ("jwt", "application/jwt")):
         # RFC 7519 §5.2: nested tokens are not supported, so never unwrapped.
         raise ForbiddenHeader("nested JWTs (cty) are not accepted")
+    return header
+
+
+def parse_compact(token: str) -> CompactJWS:
+    """Split and decode a compact JWS once, strictly, and check the header rules.
+
+    Refuses JWE and other shapes, non-canonical base64url, a header that is not a JSON
+    object or repeats a member, a missing or non-string ``alg``, the headers in
+    :data:`FORBIDDEN_HEADERS`, a non-string ``kid``/``typ``, nested JWTs (``cty: JWT``)
+    and an empty signature. The payload is returned as bytes, unparsed.
+    """
+    match = _COMPACT.fullmatch(token)
+    if match is None:
+        parts = token.count(".") + 1
+        # 5 parts would be a JWE; an empty last part, the unsecured JWS of RFC 7519 §6.
+        raise MalformedToken(f"not a signed compact JWS of base64url parts ({parts} parts)")
+    header_b64, payload_b64, signature_b64 = match.groups()
+    # Tokens of one key share their header: a checked header is parsed once per process.
+    header = _checked_headers.get(header_b64)
+    if header is None:
+        header = _check_header(header_b64)
+        if len(header_b64) <= _HEADER_CACHE_MAX_LENGTH:
+            if len(_checked_headers) >= _HEADER_CACHE_SIZE:
+                _checked_headers.clear()
+            _checked_headers[header_b64] = header
     return CompactJWS(
-        header=header,
+        header=dict(header),  # a copy: callers may not change the cached one
         payload=_b64decode(payload_b64, "payload"),
         signing_input=f"{header_b64}.{payload_b64}".encode("ascii"),
         signature=_b64decode(signature_b64, "signature"),

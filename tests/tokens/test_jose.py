@@ -159,3 +159,28 @@ def test_verify_signature_refuses_algorithm_the_key_cannot_verify() -> None:
     token = compact({"alg": "HS256", "kid": rsa_key.kid}, b"{}", b"mac-made-with-the-public-key")
     with pytest.raises(DisallowedAlgorithm):
         verify_signature(parse_compact(token), rsa_key)
+
+
+def test_parse_compact_hands_out_copies_of_a_cached_header() -> None:
+    token = compact({"alg": "ES256", "kid": "cached"})
+    first = parse_compact(token)
+    first.header["alg"] = "none"
+    assert parse_compact(token).header == {"alg": "ES256", "kid": "cached"}
+
+
+def test_parse_compact_header_cache_stays_bounded_and_skips_long_headers() -> None:
+    from django_bearer_guard.tokens import jose
+
+    for i in range(jose._HEADER_CACHE_SIZE + 10):
+        parse_compact(compact({"alg": "ES256", "kid": f"k{i}"}))
+    assert len(jose._checked_headers) <= jose._HEADER_CACHE_SIZE
+    long_header = compact({"alg": "ES256", "kid": "k" * 250, "x": "y" * 300})
+    parse_compact(long_header)
+    assert long_header.split(".")[0] not in jose._checked_headers
+
+
+def test_parse_compact_refuses_a_bad_header_every_time() -> None:
+    token = compact({"alg": "RS256", "jku": "https://attacker.example/jwks"})
+    for _ in range(2):
+        with pytest.raises(ForbiddenHeader):
+            parse_compact(token)
