@@ -7,7 +7,7 @@ from django.core.signals import setting_changed
 
 
 class BearerGuardConfig(AppConfig):
-    """Registers the system checks and re-reads the settings when they change."""
+    """Registers the system checks and the database issuers, and re-reads the settings when they change."""
 
     name = "django_bearer_guard"
     verbose_name = "Bearer guard"
@@ -16,8 +16,10 @@ class BearerGuardConfig(AppConfig):
     def ready(self) -> None:
         from django_bearer_guard import checks  # noqa: F401 - registers the checks
         from django_bearer_guard.conf import setting_changed_receiver
+        from django_bearer_guard.issuers import database
 
         setting_changed.connect(setting_changed_receiver, dispatch_uid="django_bearer_guard.conf")
+        database.install()
         if importlib.util.find_spec("drf_spectacular") is not None:
             # Registers the OpenAPI extension only where drf-spectacular is installed.
             import django_bearer_guard.contrib.spectacular  # noqa: F401

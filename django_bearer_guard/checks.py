@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from django.conf import settings as django_settings
@@ -9,7 +10,7 @@ from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
 from django_bearer_guard.conf import get_settings
 from django_bearer_guard.exceptions import KeySetError
-from django_bearer_guard.issuers import registry
+from django_bearer_guard.issuers import database
 from django_bearer_guard.jwks.keyset import KeySet
 
 __all__ = ["check_settings", "check_views"]
@@ -18,12 +19,18 @@ _LOCMEM = "django.core.cache.backends.locmem.LocMemCache"
 
 
 @register(Tags.security)
-def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """Report every problem in ``BEARER_GUARD`` and in the trusted issuers."""
+def check_settings(
+    app_configs: Any = None, databases: Collection[str] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """Report every problem in ``BEARER_GUARD`` and in the trusted issuers.
+
+    ``TrustedIssuer`` rows are read only when Django hands the check their database.
+    """
     settings = get_settings()
     messages: list[CheckMessage] = []
     problems = list(settings.problems)
-    issuers = registry.all_issuers()
+    rows = database.read_for_checks(databases)
+    issuers = [*settings.issuers, *rows]
     for issuer in issuers:
         problems.extend(issuer.problems)
     for problem in problems:
@@ -43,11 +50,24 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                     )
                 )
 
+    pinned = {issuer.issuer for issuer in settings.issuers}
+    for row in rows:
+        if row.issuer in pinned:
+            messages.append(
+                Warning(
+                    f"The TrustedIssuer row for {row.issuer!r} is ignored: BEARER_GUARD['ISSUERS'] "
+                    "names the same issuer, and the settings win.",
+                    hint="Delete the row or the ISSUERS entry, so the one in use is the one you edit.",
+                    id="bearer_guard.W004",
+                )
+            )
+
     if not issuers:
         messages.append(
             Warning(
                 "BEARER_GUARD has no trusted issuers, so every Bearer token is refused.",
-                hint="Add an issuer to BEARER_GUARD['ISSUERS'].",
+                hint="Add an issuer to BEARER_GUARD['ISSUERS'] or a TrustedIssuer row "
+                "(rows are counted by 'manage.py check --database default').",
                 id="bearer_guard.W001",
             )
         )

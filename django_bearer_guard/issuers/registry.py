@@ -12,17 +12,25 @@ __all__ = ["all_issuers", "get", "register_source"]
 
 IssuerSource = Callable[[], Iterable[IssuerConfig]]
 _sources: list[IssuerSource] = []
+_pollers: list[Callable[[], None]] = []
 _index: dict[str, IssuerConfig] | None = None
+_pinned: frozenset[str] = frozenset()
 
 
 def _from_settings() -> Iterable[IssuerConfig]:
     return get_settings().issuers
 
 
-def register_source(source: IssuerSource) -> IssuerSource:
-    """Add a provider of issuers beside the settings (settings win on a clash)."""
+def register_source(source: IssuerSource, *, poll: Callable[[], None] | None = None) -> IssuerSource:
+    """Add a provider of issuers beside the settings (settings win on a clash).
+
+    ``poll``, when given, runs before every lookup the settings do not answer, so it must be
+    cheap; it calls :func:`clear` when the source's issuers changed.
+    """
     global _index
     _sources.append(source)
+    if poll is not None:
+        _pollers.append(poll)
     _index = None
     return source
 
@@ -36,16 +44,23 @@ def clear() -> None:
 
 def all_issuers() -> tuple[IssuerConfig, ...]:
     """Every configured issuer, enabled or not, settings first."""
+    _poll()
     return tuple(_build().values())
 
 
+def _poll() -> None:
+    for poll in _pollers:
+        poll()
+
+
 def _build() -> dict[str, IssuerConfig]:
-    global _index
+    global _index, _pinned
     if _index is None:
         index: dict[str, IssuerConfig] = {}
         for source in (_from_settings, *_sources):
             for config in source():
                 index.setdefault(config.issuer, config)
+        _pinned = frozenset(config.issuer for config in _from_settings())
         _index = index
     return _index
 
@@ -54,6 +69,10 @@ def get(iss: str) -> IssuerConfig:
     """The issuer whose ``issuer`` equals ``iss`` exactly; :class:`UntrustedIssuer` otherwise."""
     # RFC 8725 §3.8: trust only configured issuers, by exact string (no normalisation).
     config = _build().get(iss)
+    if _pollers and iss not in _pinned:
+        # Only issuers the settings do not name can have changed in another source.
+        _poll()
+        config = _build().get(iss)
     if config is None or not config.enabled:
         raise UntrustedIssuer(f"issuer {iss[:200]!r} is not trusted")
     return config

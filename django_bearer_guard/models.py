@@ -1,0 +1,113 @@
+"""``TrustedIssuer``: trusted issuers kept in the database, beside ``BEARER_GUARD['ISSUERS']``."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import models
+
+from django_bearer_guard.conf import get_settings
+from django_bearer_guard.issuers.config import IssuerConfig, Problem, parse_issuer
+
+__all__ = ["TrustedIssuer"]
+
+# Problems about the algorithm list or its match with the key source belong to 'algorithms'.
+_ALGORITHM_PROBLEMS = frozenset({"bearer_guard.E005", "bearer_guard.E006"})
+_FIELD_NAMED = re.compile(r"(?:discovery from )?'(\w+)'")
+
+
+class TrustedIssuer(models.Model):
+    """A trusted issuer managed in the database, with the fields of an ``ISSUERS`` entry.
+
+    Rows are validated by the same rules as the settings (:meth:`clean`); a row with a problem,
+    or a disabled row, refuses its tokens. An issuer also listed in the settings is ignored
+    (the settings win). Shared secrets are never stored in the database.
+    """
+
+    name = models.CharField(max_length=200, blank=True, help_text="A label for logs and the admin.")
+    issuer = models.CharField(max_length=500, unique=True, help_text="The exact 'iss' of the tokens.")
+    jwks_uri = models.CharField(max_length=2000, blank=True, default="", help_text="The https:// JWKS URL.")
+    discovery = models.BooleanField(default=False, help_text="Find the JWKS through the issuer's metadata.")
+    jwks = models.JSONField(null=True, blank=True, help_text="Inline public JWK Set.")
+    audiences = models.JSONField(default=list, blank=True, help_text="The 'aud' values that name this API.")
+    algorithms = models.JSONField(default=list, blank=True, help_text='For example ["RS256"].')
+    scope_claim = models.CharField(max_length=200, default="scope")
+    scope_prefixes = models.JSONField(default=dict, blank=True)
+    workload_claim = models.CharField(max_length=200, default="sub")
+    required_typ = models.CharField(max_length=100, null=True, blank=True, default=None)
+    required_claims = models.JSONField(default=list, blank=True)
+    leeway = models.PositiveIntegerField(null=True, blank=True, help_text="Seconds; empty: LEEWAY.")
+    binding = models.CharField(
+        max_length=16,
+        null=True,
+        blank=True,
+        default=None,
+        choices=[
+            ("workload", "workload (client certificate)"),
+            ("cnf", "cnf (RFC 8705 certificate thumbprint)"),
+            ("dpop", "dpop (RFC 9449 proof of possession)"),
+        ],
+    )
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "trusted issuer"
+        ordering = ["name", "issuer"]
+
+    def __str__(self) -> str:
+        return self.name or self.issuer
+
+    def as_entry(self) -> dict[str, Any]:
+        """The row as an ``ISSUERS`` entry (blank optional strings become ``None``)."""
+        return {
+            "name": self.name,
+            "issuer": self.issuer,
+            "jwks_uri": self.jwks_uri or None,
+            "discovery": self.discovery,
+            "jwks": self.jwks,
+            "audiences": self.audiences,
+            "algorithms": self.algorithms,
+            "scope_claim": self.scope_claim,
+            "scope_prefixes": self.scope_prefixes,
+            "workload_claim": self.workload_claim,
+            "required_typ": self.required_typ or None,
+            "required_claims": self.required_claims,
+            "leeway": self.leeway,
+            "binding": self.binding or None,
+            "enabled": self.enabled,
+        }
+
+    def _where(self) -> str:
+        return "TrustedIssuer" if self.pk is None else f"TrustedIssuer {self.pk} ({self.issuer!r})"
+
+    def to_config(self) -> IssuerConfig:
+        """The validated :class:`IssuerConfig` of this row; its ``problems`` say what is wrong."""
+        return parse_issuer(
+            self.as_entry(), allow_http_loopback=get_settings().allow_http_loopback, where=self._where()
+        )
+
+    def clean(self) -> None:
+        """Apply the ``ISSUERS`` rules to the row; each problem becomes a ``ValidationError``."""
+        config = self.to_config()
+        prefix = self._where() + ": "
+        errors: dict[str, list[str]] = {}
+        for problem in config.problems:
+            errors.setdefault(_field_of(problem, prefix), []).append(problem.msg.removeprefix(prefix))
+        if errors:
+            raise ValidationError(errors)
+
+
+def _field_of(problem: Problem, prefix: str) -> str:
+    if problem.id in _ALGORITHM_PROBLEMS:
+        return "algorithms"
+    match = _FIELD_NAMED.match(problem.msg.removeprefix(prefix))
+    if match and match.group(1) in _FIELD_NAMES:
+        return match.group(1)
+    return NON_FIELD_ERRORS
+
+
+_FIELD_NAMES = frozenset(field.name for field in TrustedIssuer._meta.local_fields)
