@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import IntegrityError
+from django.test import override_settings
+
+from django_bearer_guard.issuers.config import ISSUER_KEYS, parse_issuer
+from django_bearer_guard.models import TrustedIssuer
+
+ENTRY: dict[str, Any] = {
+    "issuer": "https://idp.example/",
+    "audiences": ["https://api.example"],
+    "algorithms": ["RS256"],
+    "jwks_uri": "https://idp.example/jwks.json",
+}
+
+
+@pytest.fixture(autouse=True)
+def _strict_settings(settings: Any) -> None:
+    settings.BEARER_GUARD = {}
+
+
+def row(**overrides: Any) -> TrustedIssuer:
+    return TrustedIssuer(**{**ENTRY, **overrides})
+
+
+def errors_of(issuer: TrustedIssuer) -> dict[str, list[str]]:
+    with pytest.raises(ValidationError) as caught:
+        issuer.full_clean()
+    return caught.value.message_dict
+
+
+def test_as_entry_uses_the_issuers_keys_and_never_a_shared_secret() -> None:
+    entry = row().as_entry()
+    assert set(entry) == ISSUER_KEYS - {"shared_secret"}
+    assert {key: entry[key] for key in ENTRY} == ENTRY
+
+
+def test_as_entry_turns_blank_optional_strings_into_none() -> None:
+    entry = row(jwks_uri="", discovery=True, required_typ="", binding="").as_entry()
+    assert (entry["jwks_uri"], entry["required_typ"], entry["binding"]) == (None, None, None)
+
+
+def test_to_config_matches_the_same_settings_entry() -> None:
+    extra = {"scope_claim": "scp", "scope_prefixes": {"api://x/": ""}, "required_typ": "at+jwt",
+             "required_claims": ["sub"], "leeway": 5, "binding": "cnf", "name": "IdP"}
+    config = row(**extra).to_config()
+    expected = parse_issuer({**ENTRY, **extra}, allow_http_loopback=False, where="ISSUERS[0]")
+    fields = ("issuer", "name", "audiences", "algorithms", "jwks_uri", "scope_claim", "scope_prefixes",
+              "workload_claim", "required_typ", "required_claims", "leeway", "binding", "enabled")
+    assert {f: getattr(config, f) for f in fields} == {f: getattr(expected, f) for f in fields}
+    assert config.problems == () and config.usable
+
+
+def test_defaults_follow_the_settings_defaults() -> None:
+    config = row().to_config()
+    assert (config.scope_claim, config.workload_claim, config.leeway, config.binding) == ("scope", "sub", None, None)
+    assert config.name == ENTRY["issuer"]
+
+
+@pytest.mark.django_db
+def test_full_clean_accepts_a_good_row() -> None:
+    row(name="IdP", binding="dpop", leeway=0).full_clean()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("overrides", "field", "words"),
+    [
+        ({"algorithms": ["none"]}, "algorithms", "unsigned"),
+        ({"algorithms": ["HS256"]}, "algorithms", "shared_secret"),
+        ({"algorithms": []}, "algorithms", "accepted algorithms"),
+        ({"audiences": []}, "audiences", "at least one audience"),
+        ({"jwks_uri": "http://127.0.0.1:9/jwks"}, "jwks_uri", "ALLOW_HTTP_LOOPBACK"),
+        ({"jwks_uri": "", "discovery": True, "issuer": "http://idp.example/"}, "issuer", "discovery"),
+        ({"jwks_uri": ""}, NON_FIELD_ERRORS, "exactly one key source"),
+        ({"jwks": {"keys": []}}, NON_FIELD_ERRORS, "exactly one key source"),
+        ({"scope_prefixes": {"": "x"}}, "scope_prefixes", "map prefixes"),
+        ({"required_claims": "sub"}, "required_claims", None),
+        ({"required_claims": [1]}, "required_claims", "claim names"),
+        ({"binding": "mtls"}, "binding", "'binding' must be one of"),
+    ],
+)
+def test_full_clean_reports_each_problem_on_its_field(
+    overrides: dict[str, Any], field: str, words: str | None
+) -> None:
+    if words is None:
+        row(**overrides).full_clean()  # a single claim name is accepted, as in the settings
+        return
+    errors = errors_of(row(**overrides))
+    assert any(words in message for message in errors[field]), errors
+    # The messages speak of the row's fields, not of where a settings entry sits.
+    assert not any(message.startswith("TrustedIssuer") for messages in errors.values() for message in messages)
+
+
+@pytest.mark.django_db
+def test_full_clean_allows_loopback_http_only_with_the_setting() -> None:
+    issuer = row(jwks_uri="http://127.0.0.1:9/jwks")
+    assert "jwks_uri" in errors_of(issuer)
+    with override_settings(BEARER_GUARD={"ALLOW_HTTP_LOOPBACK": True}):
+        issuer.full_clean()
+
+
+@pytest.mark.django_db
+def test_issuer_is_unique() -> None:
+    row().save()
+    assert "issuer" in errors_of(row(name="again"))
+    with pytest.raises(IntegrityError):
+        row(name="again").save()
+
+
+@pytest.mark.django_db
+def test_saved_row_names_itself_in_problems() -> None:
+    issuer = row(algorithms=["none"])
+    issuer.save()
+    problem = issuer.to_config().problems[0]
+    assert problem.msg.startswith(f"TrustedIssuer {issuer.pk} ('https://idp.example/'): ")
+    assert errors_of(issuer)["algorithms"][0].startswith("'none'")
+
+
+def test_str_is_the_name_or_the_issuer() -> None:
+    assert str(row()) == ENTRY["issuer"]
+    assert str(row(name="Corporate IdP")) == "Corporate IdP"
