@@ -32,4 +32,11 @@ def loads_object(data: bytes | str) -> dict[str, Any]:
         raise JSONError(str(exc)) from None
     if not isinstance(value, dict):
         raise JSONError("not a JSON object")
+    if "\\u" in text:
+        # RFC 7493 §2.1: an escaped lone surrogate is not a character; such strings would
+        # break every consumer that encodes them again (logs, templates, JSON renderers).
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise JSONError("a string holds an unpaired surrogate") from None
     return value

@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 
 from django_bearer_guard.challenges import bearer_challenge
 from django_bearer_guard.conf import get_settings, on_reload, require_valid
-from django_bearer_guard.exceptions import BearerGuardError, InvalidToken
+from django_bearer_guard.exceptions import BearerGuardError, InvalidToken, KeysUnavailable
 from django_bearer_guard.identity.principal import resolve_user
 from django_bearer_guard.signals import token_rejected, token_validated
 from django_bearer_guard.tokens.credentials import parse_authorization
@@ -86,6 +87,10 @@ class BearerTokenAuthentication(BaseAuthentication):
             user = resolve_user(token)
         except BearerGuardError as error:
             raise self.reject(request, error) from None
+        except ImproperlyConfigured as exc:
+            # Misconfiguration fails closed; `manage.py check` names the setting to fix.
+            logger.error("bearer tokens are refused: %s", exc)
+            raise self.reject(request, KeysUnavailable(f"misconfigured: {exc}")) from None
         except Exception as exc:
             # Never a 500 for client input: an unexpected failure is logged and fails closed.
             logger.exception("bearer token validation failed unexpectedly")

@@ -6,9 +6,11 @@ from collections.abc import Collection
 from typing import Any
 
 from django.conf import settings as django_settings
+from django.contrib.auth import get_user_model
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.core.exceptions import FieldDoesNotExist
 
-from django_bearer_guard.conf import get_settings
+from django_bearer_guard.conf import GuardSettings, get_settings
 from django_bearer_guard.exceptions import KeySetError
 from django_bearer_guard.issuers import database
 from django_bearer_guard.jwks.keyset import KeySet
@@ -16,6 +18,25 @@ from django_bearer_guard.jwks.keyset import KeySet
 __all__ = ["check_settings", "check_views"]
 
 _LOCMEM = "django.core.cache.backends.locmem.LocMemCache"
+
+
+def _user_lookup_messages(settings: GuardSettings) -> list[CheckMessage]:
+    lookup = settings.user_lookup
+    if lookup is None:
+        return []
+    model = get_user_model()
+    try:
+        model._meta.get_field(lookup.field)
+    except FieldDoesNotExist:
+        return [
+            Error(
+                f"BEARER_GUARD['USER_LOOKUP'] names the field {lookup.field!r}, which "
+                f"{model._meta.label} does not have: every token would be refused.",
+                hint="Name a unique field of the user model, e.g. 'username'.",
+                id="bearer_guard.E009",
+            )
+        ]
+    return []
 
 
 @register(Tags.security)
@@ -91,6 +112,7 @@ def check_settings(
                 id="bearer_guard.W002",
             )
         )
+    messages.extend(_user_lookup_messages(settings))
     if settings.leeway > 300:
         messages.append(
             Warning(

@@ -40,16 +40,17 @@ DEFAULTS: dict[str, Any] = {
     },
 }
 
-# name → (accepted types, minimum)
-_NUMBERS: dict[str, tuple[tuple[type, ...], float]] = {
-    "LEEWAY": ((int,), 0),
-    "MAX_TOKEN_BYTES": ((int,), 256),
-    "JWKS_TIMEOUT": ((int, float), 0.1),
-    "JWKS_MAX_BYTES": ((int,), 1024),
-    "JWKS_MIN_TTL": ((int,), 0),
-    "JWKS_MAX_TTL": ((int,), 0),
-    "JWKS_REFETCH_COOLDOWN": ((int, float), 0),
-    "JWKS_STALE_WINDOW": ((int,), 0),
+_YEAR = 366 * 86400
+# name → (accepted types, minimum, maximum); NaN and infinity never pass.
+_NUMBERS: dict[str, tuple[tuple[type, ...], float, float]] = {
+    "LEEWAY": ((int,), 0, 86400),
+    "MAX_TOKEN_BYTES": ((int,), 256, 1024 * 1024),
+    "JWKS_TIMEOUT": ((int, float), 0.1, 60),
+    "JWKS_MAX_BYTES": ((int,), 1024, 16 * 1024 * 1024),
+    "JWKS_MIN_TTL": ((int,), 0, _YEAR),
+    "JWKS_MAX_TTL": ((int,), 0, _YEAR),
+    "JWKS_REFETCH_COOLDOWN": ((int, float), 0, _YEAR),
+    "JWKS_STALE_WINDOW": ((int,), 0, _YEAR),
 }
 _TRANSPORT_SOURCES = (None, "environ", "xfcc", "pem_header")
 
@@ -112,10 +113,18 @@ def _parse(raw: Any) -> GuardSettings:  # noqa: C901, PLR0912, PLR0915 - one fla
         bad("bearer_guard.E001", f"BEARER_GUARD has unknown keys {unknown}.", "Remove them or fix their spelling.")
     values: dict[str, Any] = {**DEFAULTS, **{k: v for k, v in raw.items() if k in DEFAULTS}}
 
-    for name, (types, minimum) in _NUMBERS.items():
+    for name, (types, minimum, maximum) in _NUMBERS.items():
         value = values[name]
-        if isinstance(value, bool) or not isinstance(value, types) or cast(float, value) < minimum:
-            bad("bearer_guard.E002", f"BEARER_GUARD['{name}'] must be a number >= {minimum}.", f"Fix {name}.")
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, types)
+            or not minimum <= cast(float, value) <= maximum  # also false for NaN
+        ):
+            bad(
+                "bearer_guard.E002",
+                f"BEARER_GUARD['{name}'] must be a number from {minimum:g} to {maximum:g}.",
+                f"Fix {name}.",
+            )
             values[name] = DEFAULTS[name]
     if values["JWKS_MIN_TTL"] > values["JWKS_MAX_TTL"]:
         bad("bearer_guard.E002", "JWKS_MIN_TTL is larger than JWKS_MAX_TTL.", "Make JWKS_MIN_TTL <= JWKS_MAX_TTL.")

@@ -8,6 +8,8 @@ from django_bearer_guard.exceptions import MalformedCredentials, TokenTooLarge
 
 __all__ = ["parse_authorization"]
 
+# RFC 7230 §3.2.6 tchar: the auth-scheme is a token.
+_SCHEME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 # RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 
@@ -23,15 +25,20 @@ def parse_authorization(header: str | None, *, schemes: tuple[str, ...] = ("bear
     """
     if header is None:
         return None
-    scheme, sep, rest = header.partition(" ")
-    rest = rest.lstrip(" ")  # RFC 7235 §2.1: 1*SP between scheme and credential
+    match = _SCHEME.match(header)
+    scheme = match.group() if match else ""
     scheme_lower = scheme.lower()
     if scheme_lower not in schemes:
         return None
-    # Size cap first, so no oversized input reaches the parser (resource exhaustion).
+    rest = header[len(scheme):]
+    if not rest.startswith(" "):
+        # "Bearer\ttoken", "Bearer" alone: our scheme, but not the RFC 7235 grammar.
+        raise MalformedCredentials(f"{scheme} scheme without a space and a token")
+    rest = rest.lstrip(" ")  # RFC 7235 §2.1: 1*SP between scheme and credential
+    # Size cap before the grammar check, so no oversized input reaches a parser.
     if len(rest) > max_bytes:
         raise TokenTooLarge(f"credential of {len(rest)} characters, over {max_bytes}")
-    if not sep or not rest:
+    if not rest:
         raise MalformedCredentials(f"{scheme} scheme without a token")
     if not _B64TOKEN.fullmatch(rest):
         # Two credentials, a comma-separated list, stray spaces or foreign characters.

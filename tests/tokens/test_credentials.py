@@ -39,6 +39,10 @@ def test_parse_authorization_leaves_other_schemes_to_other_authenticators(header
         "Bearer tok\u00e9n",
         "Bearer tok\x00en",
         "Bearer tok en",
+        f"Bearer\t{TOKEN}",
+        f"Bearer\x00{TOKEN}",
+        f"Bearer,{TOKEN}",
+        "Bearer\t",
     ],
 )
 def test_parse_authorization_refuses_malformed_bearer_with_invalid_request(header: str) -> None:
