@@ -72,6 +72,7 @@ def test_check_settings_reports_global_problem() -> None:
     assert "bearer_guard.E001" in run(ISSUERS=[ISSUER], JWKS_TTL=3)
 
 
+@pytest.mark.django_db  # Django 6.1 hands every database to the checks
 def test_view_declaration_check_is_registered() -> None:
     from django.core.checks import run_checks
 

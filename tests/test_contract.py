@@ -318,6 +318,8 @@ def test_small_timing_values_are_legal(guard: Callable[..., None]) -> None:
     assert [m for m in check_settings() if isinstance(m, Error)] == []
 
 
+# Django 6.1 hands every database to the checks, which then read TrustedIssuer rows.
+@pytest.mark.django_db
 def test_http_key_url_without_loopback_setting_fails_closed_logged_and_checked(
     client: Client, idp: LocalIssuer, guard: Callable[..., None], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -332,6 +334,8 @@ def test_http_key_url_without_loopback_setting_fails_closed_logged_and_checked(
         call_command("check")
 
 
+# Django 6.1 hands every database to the checks, which then read TrustedIssuer rows.
+@pytest.mark.django_db
 def test_global_misconfiguration_fails_closed_not_500(
     client: Client, idp: LocalIssuer, guard: Callable[..., None], caplog: pytest.LogCaptureFixture
 ) -> None:
