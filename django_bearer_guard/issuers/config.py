@@ -89,6 +89,11 @@ class IssuerConfig:
         return self.enabled and not self.problems
 
     @cached_property
+    def audience_set(self) -> frozenset[str]:
+        """``audiences`` as a set, for the per-request audience check."""
+        return frozenset(self.audiences)
+
+    @cached_property
     def source_id(self) -> str:
         """Identifies the issuer and its key source, for shared cache keys."""
         if self.jwks_uri:

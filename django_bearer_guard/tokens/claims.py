@@ -69,11 +69,11 @@ def check_claims(claims: Mapping[str, Any], issuer: IssuerConfig, *, now: float,
     aud = claims.get("aud")
     if aud is None:
         raise MissingClaim("'aud' is required")
-    audiences = [aud] if isinstance(aud, str) else aud
-    if not isinstance(audiences, list) or not audiences or not all(isinstance(a, str) for a in audiences):
+    audiences = [aud] if type(aud) is str else aud
+    if type(audiences) is not list or not audiences or not all(type(a) is str for a in audiences):
         raise InvalidClaim("'aud' must be a string or a list of strings")
     # RFC 8725 §3.9: a token for another service must not be replayed here.
-    if not set(audiences).intersection(issuer.audiences):
+    if issuer.audience_set.isdisjoint(audiences):
         raise WrongAudience(f"aud {audiences!r} names none of {list(issuer.audiences)}")
 
     for name in issuer.required_claims:

@@ -41,7 +41,8 @@ class TokenValidator:
         verify_signature(jws, key)
 
         # Only now, with the signature verified, are the claims worth reading.
-        check_type(jws.header, issuer.required_typ)
+        if issuer.required_typ is not None:
+            check_type(jws.header, issuer.required_typ)
         leeway = self.settings.leeway if issuer.leeway is None else issuer.leeway
         expires_at = check_claims(claims, issuer, now=_clock.now(), leeway=leeway)
         jti = claims.get("jti")
