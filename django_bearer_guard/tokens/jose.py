@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import binascii
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from django_bearer_guard._json import JSONError, loads_object
@@ -30,7 +31,7 @@ MAX_KID_LENGTH = 256
 # attacker can only churn it, never grow it.
 _HEADER_CACHE_SIZE = 1024
 _HEADER_CACHE_MAX_LENGTH = 512
-_checked_headers: dict[str, dict[str, Any]] = {}
+_checked_headers: dict[str, Mapping[str, Any]] = {}
 _COMPACT = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]*)\.([A-Za-z0-9_-]+)")
 _TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 _PADDING = {0: b"", 2: b"==", 3: b"="}
@@ -45,7 +46,7 @@ _CANONICAL_LAST = {
 class CompactJWS(NamedTuple):
     """The decoded parts of a compact JWS; nothing in it is verified yet."""
 
-    header: dict[str, Any]
+    header: Mapping[str, Any]
     payload: bytes
     signing_input: bytes
     signature: bytes
@@ -53,7 +54,8 @@ class CompactJWS(NamedTuple):
     @property
     def alg(self) -> str:
         """The ``alg`` header (checked to be a string by :func:`parse_compact`)."""
-        return str(self.header["alg"])
+        alg: str = self.header["alg"]
+        return alg
 
     @property
     def kid(self) -> str | None:
@@ -117,13 +119,14 @@ def parse_compact(token: str) -> CompactJWS:
     # Tokens of one key share their header: a checked header is parsed once per process.
     header = _checked_headers.get(header_b64)
     if header is None:
-        header = _check_header(header_b64)
+        # Read-only, as it is shared by every token with this header.
+        header = MappingProxyType(_check_header(header_b64))
         if len(header_b64) <= _HEADER_CACHE_MAX_LENGTH:
             if len(_checked_headers) >= _HEADER_CACHE_SIZE:
                 _checked_headers.clear()
             _checked_headers[header_b64] = header
     return CompactJWS(
-        header=dict(header),  # a copy: callers may not change the cached one
+        header=header,
         payload=_b64decode(payload_b64, "payload"),
         signing_input=f"{header_b64}.{payload_b64}".encode("ascii"),
         signature=_b64decode(signature_b64, "signature"),
@@ -158,4 +161,4 @@ def verify_compact(token: str, keyset: KeySet, algorithms: Collection[str]) -> t
     if key is None:
         raise UnknownKey(f"no key for kid {jws.kid!r} and alg {jws.alg}")
     verify_signature(jws, key)
-    return jws.header, jws.payload
+    return dict(jws.header), jws.payload
