@@ -25,8 +25,11 @@ def parse_authorization(header: str | None, *, schemes: tuple[str, ...] = ("bear
     """
     if header is None:
         return None
-    match = _SCHEME.match(header)
-    scheme = match.group() if match else ""
+    if header[:7] in ("Bearer ", "bearer "):
+        scheme = header[:6]  # the common spelling, without the scheme regex
+    else:
+        match = _SCHEME.match(header)
+        scheme = match.group() if match else ""
     scheme_lower = scheme.lower()
     if scheme_lower not in schemes:
         return None
