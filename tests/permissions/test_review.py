@@ -21,6 +21,7 @@ from django.db import connections
 from django.urls import path
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action, api_view
+from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import DjangoModelPermissions
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -68,7 +69,8 @@ class ActionScopedViewSet(viewsets.ModelViewSet[Document]):
         return Response({"count": 0})
 
 
-class MethodScopedView(APIView):
+class MethodScopedView(GenericAPIView[Document]):
+    serializer_class = _DocumentSerializer
     permission_classes = [HasScopes]
     required_scopes_by_method = {
         "GET": ["api://files-app/files.read"],
@@ -315,8 +317,13 @@ def test_workload_or_scope_composition_admits_workload(client, guard, bearer):
 
 def test_auth0_permissions_list_not_scope_string(client, idp, guard, bearer):
     guard(issuers=[idp.issuer_settings(scope_claim="permissions")])
-    auth0 = {"scope": "openid profile admin", "permissions": ["reports:read", "reports:list"], "azp": "c1",
-             "gty": "client-credentials", "sub": "c1@clients"}
+    auth0 = {
+        "scope": "openid profile admin",
+        "permissions": ["reports:read", "reports:list"],
+        "azp": "c1",
+        "gty": "client-credentials",
+        "sub": "c1@clients",
+    }
     assert client.get("/alternatives/", **bearer(**auth0)).status_code == 200
     assert client.post("/method/", **bearer(**auth0)).status_code == 403
 
@@ -342,15 +349,24 @@ def test_entra_v2_app_roles_list(client, idp, guard, bearer):
 
 def test_keycloak_realm_roles(client, idp, guard, bearer):
     guard(issuers=[idp.issuer_settings(scope_claim="realm_access.roles")])
-    keycloak = {"realm_access": {"roles": ["admin", "offline_access"]}, "scope": "openid email",
-                "typ": "Bearer", "azp": "web"}
+    keycloak = {
+        "realm_access": {"roles": ["admin", "offline_access"]},
+        "scope": "openid email",
+        "typ": "Bearer",
+        "azp": "web",
+    }
     assert client.post("/method/", **bearer(**keycloak)).status_code == 201
 
 
 def test_keycloak_client_roles_with_dotted_client_id(client, idp, guard, bearer):
     guard(issuers=[idp.issuer_settings(scope_claim="resource_access.api.example.com.roles")])
-    roles = {"resource_access": {"api.example.com": {"roles": ["admin"]}, "api": {"roles": ["x"]},
-                                 "account": {"roles": ["manage-account"]}}}
+    roles = {
+        "resource_access": {
+            "api.example.com": {"roles": ["admin"]},
+            "api": {"roles": ["x"]},
+            "account": {"roles": ["manage-account"]},
+        }
+    }
     assert client.post("/method/", **bearer(**roles)).status_code == 201
     other = {"resource_access": {"api": {"example": {"com": {"roles": ["reports:read"]}}}}}
     assert client.post("/method/", **bearer(**other)).status_code == 403
@@ -363,8 +379,7 @@ def test_okta_scp_list(client, idp, guard, bearer):
 
 
 def test_google_token_without_scopes_is_insufficient_scope(client, guard, bearer):
-    google = {"azp": "123.apps.googleusercontent.com", "email": "sa@p.iam.gserviceaccount.com",
-              "email_verified": True}
+    google = {"azp": "123.apps.googleusercontent.com", "email": "sa@p.iam.gserviceaccount.com", "email_verified": True}
     response = client.get("/alternatives/", **bearer(**google))
     assert response.status_code == 403
     assert response["WWW-Authenticate"] == challenge("reports:read reports:list")
@@ -561,12 +576,18 @@ print(json.dumps(out))
 
 def run_global(idp: LocalIssuer, mode: str) -> subprocess.CompletedProcess[bytes]:
     guard = {"ISSUERS": [idp.issuer_settings()], "ALLOW_HTTP_LOOPBACK": True}
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "BG_REVIEW_GUARD": json.dumps(guard),
-           "BG_REVIEW_TOKEN": idp.mint(scope="reports:read"), "BG_REVIEW_MODE": mode}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "BG_REVIEW_GUARD": json.dumps(guard),
+        "BG_REVIEW_TOKEN": idp.mint(scope="reports:read"),
+        "BG_REVIEW_MODE": mode,
+    }
     env.pop("DJANGO_SETTINGS_MODULE", None)
     env.pop("PYTHONDEVMODE", None)
-    return subprocess.run([sys.executable, "-c", _GLOBAL_SCRIPT], env=env, capture_output=True, timeout=60,
-                          check=False, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-c", _GLOBAL_SCRIPT], env=env, capture_output=True, timeout=60, check=False, cwd=ROOT
+    )
 
 
 @pytest.mark.xfail(
