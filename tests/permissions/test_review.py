@@ -32,6 +32,7 @@ from django_bearer_guard.identity.principal import resolve_user
 from django_bearer_guard.permissions import AllowedWorkloads, HasScopes, require_scopes
 from django_bearer_guard.testing import LocalIssuer
 from django_bearer_guard.tokens.verified import VerifiedToken
+from tests.attacks import test_live_server_fuzz as live
 from tests.testapp.models import Document
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -142,6 +143,8 @@ urlpatterns = [
 ]
 
 pytestmark = pytest.mark.urls(__name__)
+# The live-server fixtures of the fuzz tests, reused.
+gunicorn_server, runserver, send = live.gunicorn_server, live.runserver, live.send
 
 SCOPE_PERMISSIONS = {
     "docs:read": ["testapp.view_document"],
@@ -612,3 +615,24 @@ def test_global_has_scopes_default_fails_closed_and_leaves_schema_and_browsable_
     assert out["schema"] == 200
     assert out["schema_security"] == [{"bearerAuth": ["reports:read"]}]
     assert "bearer_guard.E020" in out["checks"]
+
+
+# --- real servers: gunicorn (tests.urls) and the development server (this URLconf) ---------------
+
+
+def test_insufficient_scope_challenge_through_gunicorn_and_runserver(idp, gunicorn_server, runserver):
+    targets = [
+        (gunicorn_server, "/scoped/reports/", "reports:read"),
+        (runserver, "/method/", "api://files-app/files.read"),
+    ]
+    for address, url, needed in targets:
+        status, headers = send(address, url, [f"Bearer {idp.mint(scope=needed)}".encode()])
+        assert status == 200, url
+        status, headers = send(address, url, [f"Bearer {idp.mint(scope='openid')}".encode()])
+        assert status == 403, url
+        assert headers.get_all("WWW-Authenticate") == [challenge(needed)]
+        status, headers = send(address, url, [f"Bearer {idp.mint(scope=['x', {'y': 1}])}".encode()])
+        assert status == 401, url
+        assert headers["WWW-Authenticate"].startswith('Bearer realm="api", error="invalid_token"')
+        status, headers = send(address, url, [])
+        assert (status, headers["WWW-Authenticate"]) == (401, 'Bearer realm="api"')
