@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.db import connections
+from django.test import override_settings
 from django.urls import path
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action, api_view
@@ -636,3 +637,50 @@ def test_insufficient_scope_challenge_through_gunicorn_and_runserver(idp, gunico
         assert headers["WWW-Authenticate"].startswith('Bearer realm="api", error="invalid_token"')
         status, headers = send(address, url, [])
         assert (status, headers["WWW-Authenticate"]) == (401, 'Bearer realm="api"')
+
+
+# --- drf-spectacular ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def openapi(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    pytest.importorskip("drf_spectacular", reason="drf-spectacular is not installed")
+    from drf_spectacular.generators import SchemaGenerator
+    from drf_spectacular.openapi import AutoSchema
+
+    # @api_view fixed the function view's schema class at import, before these settings.
+    monkeypatch.setattr(alternatives_view.cls, "schema", AutoSchema())
+    rest_framework = {
+        "DEFAULT_AUTHENTICATION_CLASSES": ["django_bearer_guard.authentication.BearerTokenAuthentication"],
+        "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+        "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    }
+    with override_settings(REST_FRAMEWORK=rest_framework):
+        schema: dict[str, Any] = SchemaGenerator(urlconf=__name__).get_schema(request=None, public=True)
+    return schema
+
+
+def test_schema_lists_scopes_per_action_method_and_alternative(openapi):
+    security = {(m.upper(), p): op["security"] for p, ops in openapi["paths"].items() for m, op in ops.items()}
+    assert openapi["components"]["securitySchemes"]["bearerAuth"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+    }
+    assert security[("GET", "/docs/")] == [{"bearerAuth": ["docs:read"]}]
+    assert security[("POST", "/docs/{id}/publish/")] == [{"bearerAuth": ["docs:publish"]}]
+    assert security[("GET", "/method/")] == [{"bearerAuth": ["api://files-app/files.read"]}]
+    assert security[("POST", "/method/")] == [{"bearerAuth": ["files:write", "files:read"]}, {"bearerAuth": ["admin"]}]
+    assert security[("POST", "/alternatives/")] == [
+        {"bearerAuth": ["reports:read", "reports:list"]},
+        {"bearerAuth": ["admin"]},
+    ]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="an operation HasScopes refuses for every token (no declaration) is documented as "
+    "bearerAuth: [] - any valid token - in the OpenAPI schema",
+)
+def test_schema_does_not_advertise_fail_closed_operation_as_open_to_any_token(openapi):
+    assert openapi["paths"]["/docs/stats/"]["get"]["security"] != [{"bearerAuth": []}]
