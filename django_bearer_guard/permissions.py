@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 from uuid import UUID
 
 from django.core import checks
 from django.urls import URLResolver, get_resolver
 from rest_framework.exceptions import APIException
-from rest_framework.permissions import BasePermission
+from rest_framework.permissions import BasePermission, BasePermissionMetaclass, OperandHolder
 from rest_framework.request import Request
-from rest_framework.views import APIView
 
 from django_bearer_guard.authentication import BearerGuardAPIException
 from django_bearer_guard.challenges import bearer_challenge
@@ -36,6 +35,11 @@ __all__ = [
     "uses_permission",
     "workload_allowed",
 ]
+
+if TYPE_CHECKING:
+    # Imported lazily at run time: rest_framework.views reads DEFAULT_PERMISSION_CLASSES while
+    # it loads, so a module-level import would be circular when HasScopes is the default.
+    from rest_framework.views import APIView
 
 logger = logging.getLogger("django_bearer_guard.permissions")
 ScopeSets = tuple[tuple[str, ...], ...]
@@ -85,6 +89,9 @@ def required_scope_sets(view: Any, method: str) -> ScopeSets | None:
         return None
     by_method = {str(key).upper(): value for key, value in by_method.items()}
     action = getattr(view, "action", None)
+    if action == "metadata" and action not in by_action:
+        # DRF names OPTIONS on a ViewSet "metadata": it follows the GET action of the route.
+        action = (getattr(view, "action_map", None) or {}).get("get", action)
     if action is not None and action in by_action:
         declared = by_action[action]
     elif method in by_method:
@@ -96,6 +103,46 @@ def required_scope_sets(view: Any, method: str) -> ScopeSets | None:
     return _scope_sets(declared)
 
 
+class _EitherAllows:
+    """``A | B`` for permissions that refuse by raising their RFC 6750 error.
+
+    DRF's ``OR`` stops at the first exception; this one tries the other operand first and
+    re-raises the first refusal only when neither allows.
+    """
+
+    def __init__(self, op1: Any, op2: Any) -> None:
+        self.op1, self.op2 = op1, op2
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        return _first_that_allows(
+            lambda: self.op1.has_permission(request, view), lambda: self.op2.has_permission(request, view)
+        )
+
+    def has_object_permission(self, request: Request, view: APIView, obj: Any) -> bool:
+        return _first_that_allows(
+            lambda: self.op1.has_permission(request, view) and self.op1.has_object_permission(request, view, obj),
+            lambda: self.op2.has_permission(request, view) and self.op2.has_object_permission(request, view, obj),
+        )
+
+
+def _first_that_allows(*checks: Callable[[], bool]) -> bool:
+    refusal: APIException | None = None
+    for check in checks:
+        try:
+            if check():
+                return True
+        except (BearerGuardAPIException, AccessDenied) as exc:
+            refusal = refusal or exc
+    if refusal is not None:
+        raise refusal
+    return False
+
+
+class _ComposesMeta(BasePermissionMetaclass):
+    def __or__(cls, other: Any) -> Any:
+        return OperandHolder(cast(Any, _EitherAllows), cast(Any, cls), other)
+
+
 def _insufficient_scope(scopes: tuple[str, ...]) -> BearerGuardAPIException:
     error = InsufficientScope(f"needs all of {scopes}", scopes=scopes)
     # RFC 6750 §3.1: a 403 insufficient_scope names the scope the resource needs.
@@ -103,7 +150,7 @@ def _insufficient_scope(scopes: tuple[str, ...]) -> BearerGuardAPIException:
     return BearerGuardAPIException(error, challenge)
 
 
-class HasScopes(BasePermission):
+class HasScopes(BasePermission, metaclass=_ComposesMeta):
     """The token must hold every scope of one of the view's declared scope sets.
 
     Declare ``required_scopes`` on the view, optionally ``required_scopes_by_method`` and
@@ -117,7 +164,12 @@ class HasScopes(BasePermission):
         token = request.auth
         if not isinstance(token, VerifiedToken):
             return False
-        scope_sets = required_scope_sets(view, request.method or "GET")
+        method = (request.method or "GET").lower()
+        names = getattr(view, "http_method_names", None)
+        unhandled = names is not None and (method not in names or not hasattr(view, method))
+        if unhandled and getattr(view, "action", None) is None:
+            return True  # DRF answers 405 Method Not Allowed next; nothing to protect here
+        scope_sets = required_scope_sets(view, method)
         if scope_sets is None:
             # Fail closed: a forgotten declaration must not open the view to every token.
             logger.error(
@@ -164,7 +216,7 @@ def workload_allowed(workload: str | None, allowed: Iterable[str]) -> bool:
     return False
 
 
-class AllowedWorkloads(BasePermission):
+class AllowedWorkloads(BasePermission, metaclass=_ComposesMeta):
     """The token's workload must be allowed by the view's ``allowed_workloads``.
 
     See :func:`workload_allowed` for the matching rule. Refusals are 403 ``access_denied``;
@@ -198,7 +250,7 @@ def _attribute(obj: Any, path: str) -> Any:
     return obj
 
 
-class TokenOwnsObject(BasePermission):
+class TokenOwnsObject(BasePermission, metaclass=_ComposesMeta):
     """Object permission: the token's ``owner_claim`` must equal the object's ``owner_field``.
 
     ``owner_claim`` (view attribute, default ``"sub"``) is a claim name or dotted path, or
@@ -253,6 +305,8 @@ def require_scopes(
     """
 
     def decorate(view: _View) -> _View:
+        from rest_framework.views import APIView
+
         cls = getattr(view, "cls", None)
         if not (isinstance(cls, type) and issubclass(cls, APIView)):
             raise TypeError("@require_scopes decorates a DRF view: place it above @api_view.")
@@ -298,6 +352,8 @@ def _callbacks(patterns: Iterable[Any], prefix: str = "") -> Iterator[tuple[str,
 def check_scope_declarations(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """System check: DRF views in the URLconf that use ``HasScopes`` or ``AllowedWorkloads``
     without declaring scopes (``bearer_guard.E020``) or workloads (``bearer_guard.E021``)."""
+    from rest_framework.views import APIView
+
     messages: list[checks.CheckMessage] = []
     for route, callback in _callbacks(get_resolver().url_patterns):
         cls = getattr(callback, "cls", None)

@@ -29,6 +29,7 @@ from django_bearer_guard.exceptions import BearerGuardError
 from django_bearer_guard.files.paths import FileMissing, check_policy, contain, render_root, root_fields
 from django_bearer_guard.files.responses import (
     BLOCK_SIZE,
+    BoundedReader,
     RangeStream,
     content_disposition,
     content_type,
@@ -120,6 +121,7 @@ class ProtectedFileView(APIView):
             relative = contain(path)
             check_policy(relative, allow_hidden=self.allow_hidden, extensions=self._extensions())
             opened = open_file(self.get_storage(), contain(relative, root), root)
+            self._check_resolved(relative, opened)
         except BearerGuardError as error:
             self._log(request, error.reason)
             challenge = bearer_challenge(get_settings().realm, error.error, error.description)
@@ -128,6 +130,17 @@ class ProtectedFileView(APIView):
             self._log(request, missing.reason)
             raise NotFound from None
         return self._respond(request, relative, opened)
+
+    def _check_resolved(self, relative: str, opened: OpenedFile) -> None:
+        # A symlink inside the root must not reach a hidden name or another extension.
+        target = opened.resolved_name
+        if target is None or target == relative:
+            return
+        try:
+            check_policy(target, allow_hidden=self.allow_hidden, extensions=self._extensions())
+        except (BearerGuardError, FileMissing):
+            opened.file.close()
+            raise FileMissing(f"{relative!r} resolves to {target!r}, which the policy refuses") from None
 
     def _extensions(self) -> frozenset[str] | None:
         return None if self.extensions is None else frozenset(self.extensions)
@@ -169,8 +182,10 @@ class ProtectedFileView(APIView):
         elif plan.range is None or plan.range.end == plan.range.size - 1:
             if plan.range is not None:
                 opened.file.seek(plan.range.start)
-            # A real file lets the server's wsgi.file_wrapper use sendfile.
-            response = FileResponse(opened.file, status=plan.status)
+            # A real file lets the server's wsgi.file_wrapper use sendfile; the bounded reader
+            # keeps a growing file from running past Content-Length (response desync).
+            length = plan.range.length if plan.range is not None else opened.info.size
+            response = FileResponse(BoundedReader(opened.file, length), status=plan.status)
             response.block_size = self.block_size
         else:
             opened.file.seek(plan.range.start)
@@ -184,5 +199,7 @@ class ProtectedFileView(APIView):
         if self.offload == "x-sendfile":
             if opened.real_path is None:
                 raise ImproperlyConfigured("offload='x-sendfile' needs a storage with local paths")
-            return {"X-Sendfile": opened.real_path}
+            # Percent-encoded (mod_xsendfile unescapes it by default): no CR/LF or non-ASCII
+            # byte ever reaches the header.
+            return {"X-Sendfile": quote(opened.real_path)}
         return {"X-Accel-Redirect": self.offload_prefix.rstrip("/") + "/" + quote(opened.offload_name())}

@@ -18,7 +18,7 @@ def test_installed_package_is_the_one_imported() -> None:
     if os.environ.get("BG_EXPECT_INSTALLED") != "1":
         pytest.skip("runs in the tox 'wheel' environment, against the installed wheel")
     assert "site-packages" in PACKAGE_DIR.parts
-    assert PACKAGE_DIR != SOURCE_DIR.resolve()
+    assert SOURCE_DIR.resolve() != PACKAGE_DIR
     assert metadata.version("django-bearer-guard") == django_bearer_guard.__version__
 
 

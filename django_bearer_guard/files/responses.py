@@ -15,10 +15,12 @@ from urllib.parse import quote
 
 from django.utils.http import http_date, parse_http_date_safe
 
+from django_bearer_guard import _clock
 from django_bearer_guard.files.ranges import ByteRange, RangeNotSatisfiable, parse_range
 
 __all__ = [
     "BLOCK_SIZE",
+    "BoundedReader",
     "FileInfo",
     "Plan",
     "RangeStream",
@@ -126,7 +128,10 @@ def _if_range_holds(value: str, info: FileInfo) -> bool:
         # RFC 9110 §13.1.5: strong comparison only; a weak tag never matches.
         return info.etag is not None and value == info.etag
     date = parse_http_date_safe(value)
-    return date is not None and date == info.last_modified
+    # RFC 9110 §13.1.5: a date is a strong validator only when the file is at least one
+    # second older than now; otherwise it may hide a change within the same second.
+    modified = info.last_modified
+    return date is not None and date == modified and modified <= _clock.now() - 1
 
 
 def plan_response(method: str, headers: Mapping[str, str], info: FileInfo) -> Plan:
@@ -151,6 +156,44 @@ def plan_response(method: str, headers: Mapping[str, str], info: FileInfo) -> Pl
         return Plan(200, {**validators, "Content-Length": str(info.size)})
     partial = {"Content-Range": byte_range.content_range, "Content-Length": str(byte_range.length)}
     return Plan(206, {**validators, **partial}, byte_range)
+
+
+class BoundedReader:
+    """A file that reads at most ``length`` bytes from its current position.
+
+    ``fileno()`` passes through, so a server can still ``sendfile`` (bounded by the response's
+    ``Content-Length``); readers stop at ``length`` even when the file grows meanwhile, so the
+    body never runs past the announced length.
+    """
+
+    def __init__(self, file: IO[Any], length: int) -> None:
+        self.file = file
+        self.remaining = length
+
+    def read(self, size: int = -1) -> bytes:
+        """Up to ``size`` bytes, never past ``length`` in total."""
+        if self.remaining <= 0:
+            return b""
+        size = self.remaining if size < 0 else min(size, self.remaining)
+        block: bytes = self.file.read(size)
+        self.remaining -= len(block)
+        return block
+
+    def fileno(self) -> int:
+        """The descriptor of the underlying file."""
+        return self.file.fileno()
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        """Move the underlying file (``socket.sendfile``'s fallback seeks before reading)."""
+        return int(self.file.seek(offset, whence))
+
+    def tell(self) -> int:
+        """The position in the underlying file."""
+        return int(self.file.tell())
+
+    def close(self) -> None:
+        """Close the underlying file."""
+        self.file.close()
 
 
 class RangeStream:

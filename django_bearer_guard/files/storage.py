@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import IO, Any, BinaryIO
 
-from django.core.files.storage import Storage
+from django.core.files.storage import FileSystemStorage, Storage
 
 from django_bearer_guard.files.paths import FileMissing
 from django_bearer_guard.files.responses import FileInfo
@@ -30,6 +30,8 @@ class OpenedFile:
     name: str
     real_path: str | None = None
     location: str | None = None
+    resolved_name: str | None = None
+    """For filesystem storages: the name relative to the root after following symlinks."""
 
     def offload_name(self) -> str:
         """The name a front server finds the file under: the resolved name for filesystem storages."""
@@ -42,20 +44,26 @@ def _inside(real: str, real_root: str) -> bool:
     return real == real_root or os.path.commonpath([real, real_root]) == real_root
 
 
-def open_inside(location: str, name: str, root: str = "") -> tuple[BinaryIO, os.stat_result, str]:
+def open_inside(location: str, name: str, root: str = "") -> tuple[BinaryIO, os.stat_result, str, str]:
     """Open ``name`` (from :func:`contain`) under the local directory ``location``.
 
+    Returns the file, its ``fstat``, its real path and its name relative to the real root.
     Symlinks that resolve inside ``location/root`` are followed; any other is refused, and the
     resolved path is opened one component at a time with ``O_NOFOLLOW`` from a descriptor on
     the real root, so a symlink swapped in after the check cannot lead outside. Raises
     :class:`FileMissing` for anything that is not a regular file inside the root.
     """
-    real_root = os.path.realpath(os.path.join(location, root))
-    real = os.path.realpath(os.path.join(location, name))
+    try:
+        real_root = os.path.realpath(os.path.join(location, root))
+        real = os.path.realpath(os.path.join(location, name))
+    except OSError as exc:
+        # realpath is not atomic: a symlink swapped while it reads gives ENOENT or EINVAL.
+        raise FileMissing(f"{name!r} changed while being resolved: {exc.strerror}") from None
     # Symlinks out of the root, and a root that is a prefix of a sibling (/data vs /data-evil).
     if real == real_root or not _inside(real, real_root):
         raise FileMissing(f"{name!r} resolves outside the root")
-    components = PurePosixPath(os.path.relpath(real, real_root)).parts
+    resolved = PurePosixPath(os.path.relpath(real, real_root))
+    components = resolved.parts
     flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
     try:
         fd = os.open(real_root, flags | os.O_DIRECTORY)
@@ -79,15 +87,19 @@ def open_inside(location: str, name: str, root: str = "") -> tuple[BinaryIO, os.
         os.close(file_fd)
         raise FileMissing(f"{name!r} is not a regular file")
     os.set_blocking(file_fd, True)
-    return os.fdopen(file_fd, "rb"), info, real
+    return os.fdopen(file_fd, "rb"), info, real, resolved.as_posix()
 
 
 def local_location(storage: Storage) -> str | None:
-    """The storage's directory, or ``None`` when it has no local filesystem path."""
-    try:
-        return storage.path("")
-    except NotImplementedError:
+    """The directory of a ``FileSystemStorage`` (or subclass); ``None`` for any other storage.
+
+    Only a filesystem storage's names are files on this disk: ``InMemoryStorage`` answers
+    ``path()`` too, for files that live in memory, so ``path()`` alone decides nothing.
+    """
+    if not isinstance(storage, FileSystemStorage):
         return None
+    # A subclass that hides path() still keeps its files on disk: contain them too.
+    return os.fspath(storage.location)
 
 
 def _open_remote(storage: Storage, name: str) -> OpenedFile:
@@ -115,5 +127,5 @@ def open_file(storage: Storage, name: str, root: str = "") -> OpenedFile:
     location = local_location(storage)
     if location is None:
         return _open_remote(storage, name)
-    file, info, real = open_inside(location, name, root)
-    return OpenedFile(file, FileInfo(info.st_size, info.st_mtime_ns), name, real, location)
+    file, info, real, resolved = open_inside(location, name, root)
+    return OpenedFile(file, FileInfo(info.st_size, info.st_mtime_ns), name, real, location, resolved)

@@ -2,7 +2,7 @@
 
 Each test is one attack, sent as a raw request target (no client re-encodes it) through
 Django's development server in a thread, or through gunicorn in a subprocess running with
-PYTHONDEVMODE=1 and warnings as errors. Known gaps are strict xfails naming the weakness.
+PYTHONDEVMODE=1 and warnings as errors. Each test names the weakness it guards against.
 """
 
 from __future__ import annotations
@@ -338,11 +338,6 @@ def test_if_range_weak_or_wrong_validator_sends_the_whole_file(store, server, au
     assert (response.status, response.body) == (206, b"\x00\x01")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="If-Range with a Last-Modified date is honoured even when that date is not a strong "
-    "validator (RFC 9110 §8.8.2.2/§13.1.5: it must be at least one second before the response Date)",
-)
 def test_if_range_date_in_the_future_is_not_a_strong_validator(store, server, auth):
     target = store.public / "data.bin"
     future = time.time() + 3600
@@ -434,11 +429,6 @@ def test_resolved_name_cannot_inject_headers_through_x_accel_redirect(weird, ser
     assert response.header("Content-Disposition") == "attachment; filename=\"tidy.txt\"; filename*=UTF-8''tidy.txt"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="offload='x-sendfile' puts the raw real path in the header: a resolved name with CR/LF "
-    "makes Django raise BadHeaderError (500), non-ASCII names are MIME-encoded into a wrong path",
-)
 def test_resolved_name_with_newline_through_x_sendfile_is_not_a_server_error(weird, server, auth):
     response = raw_get(server, b"/sendfile/tidy.txt", auth)
     assert response.status in (200, 404)
@@ -456,21 +446,11 @@ def test_content_disposition_for_awkward_served_names(store, server, auth):
         assert (response.status, response.header("Content-Disposition")) == (200, expected)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the hidden-name and extension policies are checked on the requested name only: a "
-    "symlink inside the root serves .env (and X-Accel-Redirect points nginx at it)",
-)
 def test_symlink_to_a_hidden_file_does_not_bypass_the_hidden_policy(store, server, auth):
     (store.public / "visible.txt").symlink_to(".env")
     assert raw_get(server, b"/files/visible.txt", auth).status == 404
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a storage without path() (e.g. SFTP, or a FileSystemStorage subclass hiding path()) is "
-    "trusted to contain names: its symlinks out of the root are followed",
-)
 def test_storage_without_local_paths_does_not_follow_symlinks_out(store, server, auth):
     response = raw_get(server, b"/stream/link-out.txt", auth)
     assert not _leaked(store, response)
@@ -539,12 +519,6 @@ def test_every_answer_closes_the_file(store, server, bearer, extra):
         assert _wait_closed(big) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a whole-file or open-ended answer reads to end of file, not to Content-Length: a file "
-    "that grows during the download sends more bytes than announced (response desync on keep-alive "
-    "with servers that do not cut at Content-Length, e.g. the development server)",
-)
 @pytest.mark.parametrize("target", ["/files/grow.bin", "/stream/grow.bin"])
 def test_growing_file_never_sends_more_than_content_length(store, server, bearer, target):
     grow = store.write("grow.bin", b"a" * (8 << 20))

@@ -147,3 +147,23 @@ def test_range_stream_stops_when_the_file_shrank():
     assert b"".join(stream) == b"abc"
     assert list(stream) == []
     stream.close()
+
+
+def test_bounded_reader_stops_at_its_length_even_when_the_file_grows(tmp_path):
+    import io
+
+    from django_bearer_guard.files.responses import BoundedReader
+
+    path = tmp_path / "grow.bin"
+    path.write_bytes(b"0123456789")
+    with path.open("rb") as file, path.open("ab") as writer:
+        file.seek(2)
+        reader = BoundedReader(file, 5)
+        writer.write(b"EXTRA")
+        writer.flush()
+        assert reader.tell() == 2
+        assert reader.read(3) + reader.read() + reader.read(10) == b"23456"
+        assert reader.fileno() == file.fileno()
+        assert reader.seek(0, io.SEEK_SET) == 0
+    reader.close()
+    assert file.closed

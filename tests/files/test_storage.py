@@ -18,7 +18,7 @@ def built(tmp_path: Path) -> Store:
 
 
 def test_open_inside_opens_a_regular_file(built):
-    file, info, real = open_inside(str(built.location), "public/hello.txt", "public")
+    file, info, real, _ = open_inside(str(built.location), "public/hello.txt", "public")
     with file:
         assert file.read() == b"hello world\n"
         assert os.fstat(file.fileno()).st_ino == info.st_ino
@@ -26,11 +26,11 @@ def test_open_inside_opens_a_regular_file(built):
 
 
 def test_open_inside_follows_symlinks_that_stay_inside(built):
-    file, _, real = open_inside(str(built.location), "public/link-in.txt", "public")
+    file, _, real, _ = open_inside(str(built.location), "public/link-in.txt", "public")
     with file:
         assert file.read() == b"hello world\n"
     assert real.endswith("/public/hello.txt")
-    file, _, _ = open_inside(str(built.location), "public/dir-in/deep/file.txt", "public")
+    file, _, _, _ = open_inside(str(built.location), "public/dir-in/deep/file.txt", "public")
     file.close()
 
 
@@ -140,3 +140,16 @@ class _VanishingStorage(MemoryStorage):
 def test_open_file_turns_storage_errors_into_missing():
     with pytest.raises(FileMissing):
         open_file(_VanishingStorage(), "gone.txt")
+
+
+def test_local_location_falls_back_to_the_location_of_a_filesystem_storage_hiding_path(tmp_path):
+    from django.core.files.storage import FileSystemStorage, InMemoryStorage
+
+    from django_bearer_guard.files.storage import local_location
+
+    class Hidden(FileSystemStorage):
+        def path(self, name):
+            raise NotImplementedError
+
+    assert local_location(Hidden(location=tmp_path)) == str(tmp_path)
+    assert local_location(InMemoryStorage()) is None

@@ -263,21 +263,11 @@ def test_viewset_undeclared_action_fails_closed(client, guard, bearer):
         assert "WWW-Authenticate" not in response
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="OPTIONS on a ViewSet is DRF's 'metadata' action, which required_scope_sets looks up "
-    "instead of following the GET action; with only required_scopes_by_action it is refused",
-)
 @pytest.mark.django_db
 def test_viewset_options_follows_get_action(client, guard, bearer):
     assert client.options("/docs/", **bearer(scope="docs:read")).status_code == 200
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a method the view does not implement is judged by HasScopes first: 403 access_denied "
-    "plus an error log claiming the view declares no scopes, instead of DRF's 405",
-)
 def test_unimplemented_method_is_405_not_a_declaration_error(client, guard, bearer):
     response = client.put("/method/", **bearer(scope="api://files-app/files.read admin"))
     assert response.status_code == 405
@@ -302,11 +292,6 @@ def test_function_view_challenge_names_first_set(client, guard, bearer):
     assert response["WWW-Authenticate"] == challenge("reports:read reports:list")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HasScopes and AllowedWorkloads raise instead of returning False, so DRF's OR "
-    "composition never evaluates the second operand",
-)
 def test_workload_or_scope_composition_admits_either(client, guard, bearer):
     response = client.get("/either/", **bearer(sub="spiffe://td/ns/other/x", scope="billing:export"))
     assert response.status_code == 200
@@ -594,12 +579,6 @@ def run_global(idp: LocalIssuer, mode: str) -> subprocess.CompletedProcess[bytes
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="permissions.py imports rest_framework.views at module level; DRF resolves "
-    "DEFAULT_PERMISSION_CLASSES while importing rest_framework.views (schemas/__init__.py), "
-    "so naming HasScopes there is a circular ImportError at start-up",
-)
 def test_has_scopes_can_be_named_in_default_permission_classes(idp):
     done = run_global(idp, "setting")
     assert done.returncode == 0, done.stderr.decode()[-1500:]
@@ -679,8 +658,7 @@ def test_schema_lists_scopes_per_action_method_and_alternative(openapi):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="an operation HasScopes refuses for every token (no declaration) is documented as "
-    "bearerAuth: [] - any valid token - in the OpenAPI schema",
+    reason="an operation that declares no scopes (refused at run time) is listed as requiring a bare bearer token",
 )
 def test_schema_does_not_advertise_fail_closed_operation_as_open_to_any_token(openapi):
     assert openapi["paths"]["/docs/stats/"]["get"]["security"] != [{"bearerAuth": []}]
