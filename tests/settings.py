@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 SECRET_KEY = "tests-only-not-secret"
 DEBUG = False
@@ -63,7 +64,12 @@ if os.environ.get("BG_SERVICES") == "1":
         }
     }
 else:
-    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+    # A file, not memory, for the test database: threads of the live servers in the suite then
+    # share it, and Django closes their connections when their requests end.
+    _TEST_DB = os.path.join(tempfile.gettempdir(), f"bearer-guard-tests-{os.getpid()}.sqlite3")
+    DATABASES = {
+        "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:", "TEST": {"NAME": _TEST_DB}}
+    }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 REST_FRAMEWORK = {
