@@ -46,6 +46,7 @@ TEMPLATES = [
 ]
 STATIC_URL = "/static/"
 
+DATABASES: dict[str, dict[str, object]]
 if os.environ.get("BG_SERVICES") == "1":
     DATABASES = {
         "default": {
