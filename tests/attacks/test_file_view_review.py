@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from django_bearer_guard.testing import LocalIssuer
-from tests.files.fixtures import Store, bearer, build_store, store
+from tests.files.fixtures import Store, bearer, build_store, flip_symlinks, store
 from tests.files.server import RawResponse, raw_get, running_server
 
 __all__ = ["bearer", "store"]  # fixtures
@@ -547,18 +547,7 @@ def test_symlink_swaps_during_requests_never_leak(store, server, auth):
     store.write("swapfile.txt", b"benign\n")
     stop = threading.Event()
 
-    def flip() -> None:
-        while not stop.is_set():
-            os.rename(public / "swapdir", public / "swapdir.real")
-            os.symlink("../private", public / "swapdir")
-            os.rename(public / "swapfile.txt", public / "swapfile.real")
-            os.symlink("../secret.txt", public / "swapfile.txt")
-            os.unlink(public / "swapdir")
-            os.rename(public / "swapdir.real", public / "swapdir")
-            os.unlink(public / "swapfile.txt")
-            os.rename(public / "swapfile.real", public / "swapfile.txt")
-
-    flipper = threading.Thread(target=flip)
+    flipper = threading.Thread(target=flip_symlinks, args=(public, stop))
     flipper.start()
     statuses: dict[int, int] = {}
     try:

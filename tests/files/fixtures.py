@@ -23,6 +23,19 @@ AWKWARD = {
 }
 
 
+def flip_symlinks(public: Path, stop: Any) -> None:
+    """Swap ``swapdir`` and ``swapfile.txt`` for symlinks out of the root and back until ``stop``."""
+    while not stop.is_set():
+        os.rename(public / "swapdir", public / "swapdir.real")
+        os.symlink("../private", public / "swapdir")
+        os.rename(public / "swapfile.txt", public / "swapfile.real")
+        os.symlink("../secret.txt", public / "swapfile.txt")
+        os.unlink(public / "swapdir")
+        os.rename(public / "swapdir.real", public / "swapdir")
+        os.unlink(public / "swapfile.txt")
+        os.rename(public / "swapfile.real", public / "swapfile.txt")
+
+
 @dataclass
 class Store:
     location: Path

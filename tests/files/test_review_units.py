@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from django_bearer_guard.files.paths import FileMissing, PathRefused, RootUnavai
 from django_bearer_guard.files.ranges import parse_range
 from django_bearer_guard.files.responses import content_disposition
 from django_bearer_guard.files.storage import open_inside
+from tests.files.fixtures import flip_symlinks
 
 
 def _swapping_tree(base: Path) -> tuple[Path, threading.Event, threading.Thread]:
@@ -27,18 +27,7 @@ def _swapping_tree(base: Path) -> tuple[Path, threading.Event, threading.Thread]
     (public / "swapfile.txt").write_text("benign")
     stop = threading.Event()
 
-    def flip() -> None:
-        while not stop.is_set():
-            os.rename(public / "swapdir", public / "swapdir.real")
-            os.symlink("../private", public / "swapdir")
-            os.rename(public / "swapfile.txt", public / "swapfile.real")
-            os.symlink("../secret.txt", public / "swapfile.txt")
-            os.unlink(public / "swapdir")
-            os.rename(public / "swapdir.real", public / "swapdir")
-            os.unlink(public / "swapfile.txt")
-            os.rename(public / "swapfile.real", public / "swapfile.txt")
-
-    return location, stop, threading.Thread(target=flip)
+    return location, stop, threading.Thread(target=flip_symlinks, args=(public, stop))
 
 
 def _hammer(location: Path, rounds: int) -> list[bytes]:
