@@ -13,7 +13,7 @@ from django.core.exceptions import FieldDoesNotExist
 from django_bearer_guard.conf import GuardSettings, get_settings
 from django_bearer_guard.exceptions import KeySetError
 from django_bearer_guard.issuers import database
-from django_bearer_guard.jwks.keyset import KeySet
+from django_bearer_guard.jwks.fetch import static_keyset
 
 __all__ = ["check_settings", "check_views"]
 
@@ -61,7 +61,7 @@ def check_settings(
     for issuer in issuers:
         if issuer.jwks is not None and not issuer.problems:
             try:
-                KeySet.from_jwks(issuer.jwks, allow_symmetric=False)
+                static_keyset(issuer)  # the same parse, memoised, that requests use
             except KeySetError as exc:
                 messages.append(
                     Error(

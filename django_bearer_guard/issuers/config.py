@@ -88,6 +88,11 @@ class IssuerConfig:
         """True when the issuer is enabled and correctly configured."""
         return self.enabled and not self.problems
 
+    @property
+    def problem_summary(self) -> str:
+        """The problems' messages in one line, for logs and errors."""
+        return "; ".join(problem.msg for problem in self.problems)
+
     @cached_property
     def audience_set(self) -> frozenset[str]:
         """``audiences`` as a set, for the per-request audience check."""

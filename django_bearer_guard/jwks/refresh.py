@@ -220,7 +220,7 @@ def get_key(issuer: IssuerConfig, kid: str | None, alg: str) -> JsonWebKey:
     settings = get_settings()
     if issuer.problems:
         # A misconfigured issuer (http:// key URL…) is never fetched from: fail closed.
-        reason = "; ".join(problem.msg for problem in issuer.problems)
+        reason = issuer.problem_summary
         _report_once(issuer, reason)
         raise KeysUnavailable(f"issuer {issuer.issuer!r} is misconfigured: {reason}")
     if not is_fetched(issuer):
@@ -252,7 +252,7 @@ def refresh_now(issuer: IssuerConfig) -> KeySet:
     """
     settings = get_settings()
     if issuer.problems:
-        raise KeyFetchError("misconfigured: " + "; ".join(problem.msg for problem in issuer.problems))
+        raise KeyFetchError("misconfigured: " + issuer.problem_summary)
     if not is_fetched(issuer):
         return static_keyset(issuer)
     snap = _snapshot(issuer)
@@ -264,7 +264,7 @@ def key_status(issuer: IssuerConfig) -> KeyStatus:
     """What this process knows of the issuer's keys, after a look at the shared cache; never fetches."""
     settings = get_settings()
     if issuer.problems:
-        return KeyStatus((), None, None, None, None, "; ".join(problem.msg for problem in issuer.problems))
+        return KeyStatus((), None, None, None, None, issuer.problem_summary)
     if not is_fetched(issuer):
         try:
             return KeyStatus(static_keyset(issuer).kids, None, None, None, None, None)
