@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from jwt.algorithms import HMACAlgorithm
 
-__all__ = ["ALGORITHMS", "AlgorithmSpec", "spec_for"]
+__all__ = ["ALGORITHMS", "AlgorithmSpec"]
 
 
 Verifier = Callable[[bytes, Any, bytes], bool]
@@ -107,8 +107,3 @@ def _specs() -> dict[str, AlgorithmSpec]:
 
 
 ALGORITHMS: dict[str, AlgorithmSpec] = _specs()
-
-
-def spec_for(alg: str) -> AlgorithmSpec | None:
-    """The spec of a supported algorithm, or ``None`` (``none`` and unknown names)."""
-    return ALGORITHMS.get(alg)
