@@ -29,6 +29,7 @@ __all__ = [
     "AllowedWorkloads",
     "HasScopes",
     "TokenOwnsObject",
+    "check_issuer_allowed",
     "check_scope_declarations",
     "require_scopes",
     "required_scope_sets",
@@ -58,6 +59,35 @@ class AccessDenied(APIException):
 
     def __init__(self, description: str) -> None:
         super().__init__(detail={"error": "access_denied", "error_description": description})
+
+
+def _allowed_issuers(view: Any) -> frozenset[str] | None:
+    allowed = getattr(view, "allowed_issuers", None)
+    if allowed is None:
+        return None
+    if isinstance(allowed, str) or not isinstance(allowed, (list, tuple, set, frozenset)):
+        raise TypeError("allowed_issuers must be a list of exact 'iss' values")
+    if not all(isinstance(entry, str) and entry for entry in allowed):
+        raise TypeError("allowed_issuers must hold non-empty strings")
+    return frozenset(allowed)
+
+
+def check_issuer_allowed(view: Any, token: VerifiedToken) -> None:
+    """Raise :class:`AccessDenied` unless ``token.issuer`` is in the view's ``allowed_issuers``.
+
+    ``allowed_issuers`` is a list of exact ``iss`` values; absent or ``None`` admits every
+    trusted issuer. A value that is not a list of non-empty strings refuses every request
+    (logged), so a typo never opens the view to every issuer.
+    """
+    try:
+        allowed = _allowed_issuers(view)
+    except TypeError as exc:
+        logger.error("%s: %s; request refused", type(view).__qualname__, exc)
+        raise AccessDenied("This resource does not accept tokens of this issuer.") from None
+    # An issuer speaks only for itself: a partner's token must not reach another issuer's views.
+    if allowed is not None and token.issuer not in allowed:
+        logger.info("%s refuses issuer %r (allowed_issuers)", type(view).__qualname__, token.issuer)
+        raise AccessDenied("This resource does not accept tokens of this issuer.")
 
 
 def _scope_sets(declared: Any) -> ScopeSets | None:
@@ -164,6 +194,7 @@ class HasScopes(BasePermission, metaclass=_ComposesMeta):
         token = request.auth
         if not isinstance(token, VerifiedToken):
             return False
+        check_issuer_allowed(view, token)
         method = (request.method or "GET").lower()
         names = getattr(view, "http_method_names", None)
         unhandled = names is not None and (method not in names or not hasattr(view, method))
@@ -228,6 +259,7 @@ class AllowedWorkloads(BasePermission, metaclass=_ComposesMeta):
         token = request.auth
         if not isinstance(token, VerifiedToken):
             return False
+        check_issuer_allowed(view, token)
         allowed = _allowed(view)
         if allowed is None:
             logger.error("%s uses AllowedWorkloads without allowed_workloads", type(view).__qualname__)
@@ -261,8 +293,12 @@ class TokenOwnsObject(BasePermission, metaclass=_ComposesMeta):
     """
 
     def has_permission(self, request: Request, view: APIView) -> bool:
-        """Only token-authenticated requests get as far as the object check."""
-        return isinstance(request.auth, VerifiedToken)
+        """Only token-authenticated requests of an allowed issuer get as far as the object check."""
+        token = request.auth
+        if not isinstance(token, VerifiedToken):
+            return False
+        check_issuer_allowed(view, token)
+        return True
 
     def has_object_permission(self, request: Request, view: APIView, obj: Any) -> bool:
         """Compare the token's owner claim with the object's owner attribute."""
