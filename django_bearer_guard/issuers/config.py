@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -18,6 +19,7 @@ __all__ = [
     "HMAC_ALGORITHMS",
     "ISSUER_KEYS",
     "IssuerConfig",
+    "TRUST_DOMAIN",
     "Problem",
     "parse_issuer",
 ]
@@ -47,6 +49,9 @@ ISSUER_KEYS = frozenset(
         "leeway",
         "binding",
         "enabled",
+        "allowed_scopes",
+        "workload_trust_domains",
+        "jwks_hosts",
     }
 )
 
@@ -81,6 +86,9 @@ class IssuerConfig:
     leeway: int | None = None
     binding: str | None = None
     enabled: bool = True
+    allowed_scopes: frozenset[str] | None = None
+    workload_trust_domains: frozenset[str] | None = None
+    jwks_hosts: frozenset[str] | None = None
     problems: tuple[Problem, ...] = ()
 
     @property
@@ -121,6 +129,26 @@ def _str_tuple(value: Any) -> tuple[str, ...] | None:
     if isinstance(value, (list, tuple)) and all(isinstance(v, str) and v for v in value):
         return tuple(value)
     return None
+
+
+# RFC 6749 §3.3 scope-token; the SPIFFE ID spec's trust-domain charset; a DNS name or IP, optional port.
+_SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,256}")
+TRUST_DOMAIN = re.compile(r"[a-z0-9._-]{1,255}")
+_HOST = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*(?::[0-9]{1,5})?")
+_INVALID: Any = object()
+
+
+def _token_set(value: Any, pattern: re.Pattern[str]) -> tuple[str, ...] | None:
+    """``None`` for an absent value; ``_INVALID`` unless a list of strings matching ``pattern``."""
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) and pattern.fullmatch(v) for v in value):
+        return tuple(value)
+    return _INVALID  # type: ignore[no-any-return]
+
+
+def _frozen(value: tuple[str, ...] | None) -> frozenset[str] | None:
+    return None if value is None or value is _INVALID else frozenset(value)
 
 
 def parse_issuer(  # noqa: C901, PLR0912, PLR0915 - one flat list of field rules
@@ -260,6 +288,35 @@ def parse_issuer(  # noqa: C901, PLR0912, PLR0915 - one flat list of field rules
         bad("bearer_guard.E003", "'enabled' must be True or False.", "Fix 'enabled'.")
         enabled = False
 
+    allowed_scopes = _token_set(entry.get("allowed_scopes"), _SCOPE_TOKEN)
+    if allowed_scopes is _INVALID:
+        bad(
+            "bearer_guard.E003",
+            "'allowed_scopes' must be a list of scopes (no spaces or control characters).",
+            "List the scopes this issuer may grant, or leave it out to accept any.",
+        )
+    trust_domains = _token_set(entry.get("workload_trust_domains"), TRUST_DOMAIN)
+    if trust_domains is _INVALID:
+        bad(
+            "bearer_guard.E003",
+            "'workload_trust_domains' must be a list of bare SPIFFE trust domains such as 'prod.example.com'.",
+            "Use lower-case letters, digits, '.', '-' and '_' only, without 'spiffe://'.",
+        )
+    jwks_hosts = _token_set(entry.get("jwks_hosts"), _HOST)
+    if jwks_hosts is _INVALID:
+        bad(
+            "bearer_guard.E003",
+            "'jwks_hosts' must be a list of host names, optionally with ':port'.",
+            "Use lower-case host names, for example ['www.googleapis.com'].",
+        )
+    if binding is not None:
+        # Parsed but not enforced yet: a bound token must never pass as a bare Bearer token.
+        bad(
+            "bearer_guard.E014",
+            f"'binding' is {binding!r}, which this version does not enforce yet: the issuer's tokens are refused.",
+            "Remove 'binding' (or set it to None) until sender-constrained tokens are supported.",
+        )
+
     return IssuerConfig(
         issuer=issuer,
         name=name,
@@ -277,5 +334,8 @@ def parse_issuer(  # noqa: C901, PLR0912, PLR0915 - one flat list of field rules
         leeway=leeway,
         binding=binding,
         enabled=enabled,
+        allowed_scopes=_frozen(allowed_scopes),
+        workload_trust_domains=_frozen(trust_domains),
+        jwks_hosts=_frozen(jwks_hosts),
         problems=tuple(problems),
     )
