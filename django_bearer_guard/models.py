@@ -51,6 +51,18 @@ class TrustedIssuer(models.Model):
         ],
     )
     enabled = models.BooleanField(default=True)
+    allowed_scopes = models.JSONField(
+        null=True, blank=True, default=None, help_text="Scopes this issuer may grant (others are dropped); null: any, []: none."
+    )
+    workload_trust_domains = models.JSONField(
+        null=True,
+        blank=True,
+        default=None,
+        help_text="SPIFFE trust domains this issuer may assert workloads in, e.g. [\"prod.example.com\"].",
+    )
+    jwks_hosts = models.JSONField(
+        null=True, blank=True, default=None, help_text="Hosts a discovered jwks_uri may use; null: any public host."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -79,6 +91,9 @@ class TrustedIssuer(models.Model):
             "leeway": self.leeway,
             "binding": self.binding or None,
             "enabled": self.enabled,
+            "allowed_scopes": self.allowed_scopes,
+            "workload_trust_domains": self.workload_trust_domains,
+            "jwks_hosts": self.jwks_hosts,
         }
 
     def _where(self) -> str:
