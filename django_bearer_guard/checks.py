@@ -15,22 +15,43 @@ from django_bearer_guard.exceptions import KeySetError
 from django_bearer_guard.issuers import database
 from django_bearer_guard.jwks.fetch import static_keyset
 
-__all__ = ["check_settings", "check_views"]
+__all__ = ["check_settings", "check_views", "trusted_issuer_count"]
 
 _LOCMEM = "django.core.cache.backends.locmem.LocMemCache"
+
+
+def trusted_issuer_count(databases: Collection[str] | None) -> int:
+    """How many issuers are trusted: the settings' plus the enabled rows the checks may read."""
+    settings_issuers = {issuer.issuer for issuer in get_settings().issuers}
+    rows = {row.issuer for row in database.read_for_checks(databases) if row.enabled}
+    return len(settings_issuers | rows)
 
 
 def _user_lookup_messages(settings: GuardSettings) -> list[CheckMessage]:
     lookup = settings.user_lookup
     if lookup is None:
         return []
+    if lookup.issuers is None and len(settings.issuers) > 1:
+        return [
+            Warning(
+                f"BEARER_GUARD['USER_LOOKUP'] maps the tokens of all {len(settings.issuers)} settings issuers to "
+                "Django users by a bare claim: one issuer's 'admin' is every issuer's 'admin'.",
+                hint="Set USER_LOOKUP['issuers'] to the exact 'iss' values whose subjects are your users.",
+                id="bearer_guard.W007",
+            ),
+            *_user_field_messages(lookup.field),
+        ]
+    return _user_field_messages(lookup.field)
+
+
+def _user_field_messages(field: str) -> list[CheckMessage]:
     model = get_user_model()
     try:
-        model._meta.get_field(lookup.field)
+        model._meta.get_field(field)
     except FieldDoesNotExist:
         return [
             Error(
-                f"BEARER_GUARD['USER_LOOKUP'] names the field {lookup.field!r}, which "
+                f"BEARER_GUARD['USER_LOOKUP'] names the field {field!r}, which "
                 f"{model._meta.label} does not have: every token would be refused.",
                 hint="Name a unique field of the user model, e.g. 'username'.",
                 id="bearer_guard.E009",
@@ -128,5 +149,6 @@ def check_settings(
 def check_views(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Report DRF views that use ``HasScopes`` or ``AllowedWorkloads`` without declaring what they need."""
     from django_bearer_guard.permissions import check_scope_declarations
+    from django_bearer_guard.views import check_file_roots
 
-    return check_scope_declarations(app_configs, **kwargs)
+    return [*check_scope_declarations(app_configs, **kwargs), *check_file_roots(app_configs, **kwargs)]

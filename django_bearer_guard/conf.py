@@ -62,6 +62,8 @@ class UserLookup:
     claim: str = "sub"
     field: str = "username"
     create: bool = False
+    issuers: frozenset[str] | None = None
+    """The exact ``iss`` values whose tokens map to users; ``None``: the settings issuers."""
 
 
 @dataclass(frozen=True)
@@ -154,21 +156,7 @@ def _parse(raw: Any) -> GuardSettings:  # noqa: C901, PLR0912, PLR0915 - one fla
         seen.add(config.issuer)
         issuers.append(config)
 
-    user_lookup = None
-    lookup = values["USER_LOOKUP"]
-    if lookup is not None:
-        if isinstance(lookup, Mapping) and set(lookup) <= {"claim", "field", "create"}:
-            user_lookup = UserLookup(**lookup)
-        if user_lookup is None or not (
-            isinstance(user_lookup.claim, str) and isinstance(user_lookup.field, str)
-            and isinstance(user_lookup.create, bool)
-        ):
-            bad(
-                "bearer_guard.E009",
-                "USER_LOOKUP must be None or {'claim': str, 'field': str, 'create': bool}.",
-                "Fix USER_LOOKUP.",
-            )
-            user_lookup = None
+    user_lookup = _user_lookup(values["USER_LOOKUP"], bad)
 
     scope_permissions: dict[str, tuple[str, ...]] = {}
     mapping = values["SCOPE_PERMISSIONS"]
@@ -202,6 +190,16 @@ def _parse(raw: Any) -> GuardSettings:  # noqa: C901, PLR0912, PLR0915 - one fla
         )
     else:
         transport = TransportIdentity(merged["source"], merged["header"], tuple(merged["trusted_proxies"]))
+        if transport.source is not None:
+            problems.append(
+                Problem(
+                    "bearer_guard.W005",
+                    f"TRANSPORT_IDENTITY['source'] is {transport.source!r}, which has no effect yet: no client "
+                    "certificate is read, and tokens bound to one ('cnf') are refused.",
+                    "Remove TRANSPORT_IDENTITY until workload binding is supported.",
+                    warning=True,
+                )
+            )
 
     return GuardSettings(
         issuers=tuple(issuers),
@@ -221,6 +219,25 @@ def _parse(raw: Any) -> GuardSettings:  # noqa: C901, PLR0912, PLR0915 - one fla
         transport_identity=transport,
         problems=tuple(problems),
     )
+
+
+def _user_lookup(lookup: Any, bad: Callable[[str, str, str], None]) -> UserLookup | None:
+    if lookup is None:
+        return None
+    if isinstance(lookup, Mapping) and set(lookup) <= {"claim", "field", "create", "issuers"}:
+        claim, field_name = lookup.get("claim", "sub"), lookup.get("field", "username")
+        create, issuers = lookup.get("create", False), lookup.get("issuers")
+        issuers_ok = issuers is None or (
+            isinstance(issuers, (list, tuple)) and all(isinstance(i, str) and i for i in issuers)
+        )
+        if isinstance(claim, str) and isinstance(field_name, str) and isinstance(create, bool) and issuers_ok:
+            return UserLookup(claim, field_name, create, None if issuers is None else frozenset(issuers))
+    bad(
+        "bearer_guard.E009",
+        "USER_LOOKUP must be None or {'claim': str, 'field': str, 'create': bool, 'issuers': [exact iss, ...]}.",
+        "Fix USER_LOOKUP.",
+    )
+    return None
 
 
 _current: GuardSettings | None = None

@@ -52,7 +52,10 @@ class TrustedIssuer(models.Model):
     )
     enabled = models.BooleanField(default=True)
     allowed_scopes = models.JSONField(
-        null=True, blank=True, default=None, help_text="Scopes this issuer may grant (others are dropped); null: any, []: none."
+        null=True,
+        blank=True,
+        default=None,
+        help_text="Scopes this issuer may grant (others are dropped); null: any, []: none.",
     )
     workload_trust_domains = models.JSONField(
         null=True,

@@ -288,8 +288,11 @@ class TokenOwnsObject(BasePermission, metaclass=_ComposesMeta):
     ``owner_claim`` (view attribute, default ``"sub"``) is a claim name or dotted path, or
     ``"workload"`` for the token's workload. ``owner_field`` (default ``"owner"``) is an
     attribute path, dotted through related objects (``"project.tenant_id"``). Strings, integers
-    and UUIDs are compared as text; anything else never matches. A mismatch is a 403
-    ``access_denied``; filter ``get_queryset()`` by the same claim to answer 404 instead.
+    and UUIDs are compared as text; anything else never matches. ``owner_issuer_field``
+    (default ``None``) names the attribute holding the owner's issuer: when set, it must equal
+    the token's ``iss`` exactly as well, so identities of different issuers never meet. A
+    mismatch is a 403 ``access_denied``; filter ``get_queryset()`` by the same claim (and
+    issuer) to answer 404 instead.
     """
 
     def has_permission(self, request: Request, view: APIView) -> bool:
@@ -309,7 +312,12 @@ class TokenOwnsObject(BasePermission, metaclass=_ComposesMeta):
         mine = token.workload if claim == "workload" else claim_at(token.claims, claim)
         theirs = _attribute(obj, getattr(view, "owner_field", "owner"))
         key = _owner_key(mine)
-        if key is not None and key == _owner_key(theirs):
+        owned = key is not None and key == _owner_key(theirs)
+        issuer_field = getattr(view, "owner_issuer_field", None)
+        if owned and issuer_field is not None:
+            # An issuer speaks only for itself: a partner's "alice" does not own the local alice's objects.
+            owned = _attribute(obj, issuer_field) == token.issuer
+        if owned:
             return True
         raise AccessDenied("The access token does not own this object.")
 
@@ -387,9 +395,14 @@ def _callbacks(patterns: Iterable[Any], prefix: str = "") -> Iterator[tuple[str,
 
 def check_scope_declarations(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """System check: DRF views in the URLconf that use ``HasScopes`` or ``AllowedWorkloads``
-    without declaring scopes (``bearer_guard.E020``) or workloads (``bearer_guard.E021``)."""
+    without declaring scopes (``bearer_guard.E020``) or workloads (``bearer_guard.E021``), and
+    ``TokenOwnsObject`` without ``owner_issuer_field`` while several issuers are trusted
+    (``bearer_guard.W008``)."""
     from rest_framework.views import APIView
 
+    from django_bearer_guard.checks import trusted_issuer_count
+
+    several_issuers = trusted_issuer_count(kwargs.get("databases")) > 1
     messages: list[checks.CheckMessage] = []
     for route, callback in _callbacks(get_resolver().url_patterns):
         cls = getattr(callback, "cls", None)
@@ -417,7 +430,20 @@ def check_scope_declarations(app_configs: Any = None, **kwargs: Any) -> list[che
                         id="bearer_guard.E020",
                     )
                 )
-        no_workloads = _allowed(_Probe(cls, initkwargs, None)) is None
+        probe = _Probe(cls, initkwargs, None)
+        bare_owner = getattr(probe, "owner_issuer_field", None) is None
+        if several_issuers and uses_permission(permission_classes, TokenOwnsObject) and bare_owner:
+            messages.append(
+                checks.Warning(
+                    f"{name} uses TokenOwnsObject without owner_issuer_field while several issuers are "
+                    "trusted: a token of one issuer owns the objects of another issuer's subject of the same name.",
+                    hint="Store the owner's issuer beside the owner and name it in owner_issuer_field, "
+                    "or restrict the view with allowed_issuers.",
+                    obj=cls,
+                    id="bearer_guard.W008",
+                )
+            )
+        no_workloads = _allowed(probe) is None
         if uses_permission(permission_classes, AllowedWorkloads) and no_workloads:
             messages.append(
                 checks.Error(

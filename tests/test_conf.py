@@ -177,7 +177,7 @@ def test_valid_optional_settings_are_parsed() -> None:
     settings = parsed(
         USER_LOOKUP={"claim": "email", "field": "email", "create": True},
         SCOPE_PERMISSIONS={"docs:write": ["docs.add_doc", "docs.change_doc"]},
-        TRANSPORT_IDENTITY={"source": "xfcc", "trusted_proxies": ["10.0.0.0/8"]},
+        TRANSPORT_IDENTITY={"trusted_proxies": ["10.0.0.0/8"]},
         ISSUERS=[
             {
                 **ISSUER,
@@ -185,11 +185,12 @@ def test_valid_optional_settings_are_parsed() -> None:
                 "leeway": 0,
                 "required_claims": ["sub"],
                 "required_typ": "at+jwt",
-                "binding": "workload",
+                "allowed_scopes": ["docs:write"],
             }
         ],
     )
     assert settings.user_lookup == conf.UserLookup("email", "email", True)
+    assert settings.issuers[0].allowed_scopes == frozenset({"docs:write"})
     assert settings.scope_permissions == {"docs:write": ("docs.add_doc", "docs.change_doc")}
     assert settings.transport_identity.trusted_proxies == ("10.0.0.0/8",)
     assert settings.issuers[0].scope_prefixes == (("api://a/", ""), ("api://", "x:"))

@@ -46,11 +46,13 @@ def test_as_entry_turns_blank_optional_strings_into_none() -> None:
 
 def test_to_config_matches_the_same_settings_entry() -> None:
     extra = {"scope_claim": "scp", "scope_prefixes": {"api://x/": ""}, "required_typ": "at+jwt",
-             "required_claims": ["sub"], "leeway": 5, "binding": "cnf", "name": "IdP"}
+             "required_claims": ["sub"], "leeway": 5, "name": "IdP", "allowed_scopes": ["a:read"],
+             "workload_trust_domains": ["prod.example"], "jwks_hosts": ["keys.example"]}
     config = row(**extra).to_config()
     expected = parse_issuer({**ENTRY, **extra}, allow_http_loopback=False, where="ISSUERS[0]")
     fields = ("issuer", "name", "audiences", "algorithms", "jwks_uri", "scope_claim", "scope_prefixes",
-              "workload_claim", "required_typ", "required_claims", "leeway", "binding", "enabled")
+              "workload_claim", "required_typ", "required_claims", "leeway", "binding", "enabled",
+              "allowed_scopes", "workload_trust_domains", "jwks_hosts")
     assert {f: getattr(config, f) for f in fields} == {f: getattr(expected, f) for f in fields}
     assert config.problems == () and config.usable
 
@@ -63,7 +65,15 @@ def test_defaults_follow_the_settings_defaults() -> None:
 
 @pytest.mark.django_db
 def test_full_clean_accepts_a_good_row() -> None:
-    row(name="IdP", binding="dpop", leeway=0).full_clean()
+    row(name="IdP", leeway=0, allowed_scopes=["a:read"], workload_trust_domains=["prod.example"]).full_clean()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("binding", ["workload", "cnf", "dpop"])
+def test_full_clean_refuses_a_binding_that_is_not_enforced(binding: str) -> None:
+    with pytest.raises(ValidationError) as raised:
+        row(binding=binding).full_clean()
+    assert "does not enforce" in str(raised.value.message_dict["binding"])
 
 
 @pytest.mark.django_db

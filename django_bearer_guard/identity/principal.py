@@ -8,14 +8,15 @@ it, so a token never lets a user do more than the user may, nor more than the to
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
-from django.core.exceptions import FieldDoesNotExist
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 
-from django_bearer_guard.conf import get_settings
+from django_bearer_guard.conf import UserLookup, get_settings
 from django_bearer_guard.exceptions import UserRejected
 from django_bearer_guard.identity.scopes import claim_at
 from django_bearer_guard.tokens.verified import VerifiedToken
@@ -174,18 +175,15 @@ def _narrow(user: Any, token: VerifiedToken) -> Any:
     return user
 
 
-def resolve_user(token: VerifiedToken) -> Any:
-    """The user ``token`` speaks for, per ``USER_LOOKUP``.
+def _normalised(model: Any, field: str, value: str) -> str:
+    # The user model's own rule for its username field (NFKC in AbstractBaseUser), NFKC otherwise.
+    if field == getattr(model, "USERNAME_FIELD", None) and hasattr(model, "normalize_username"):
+        return str(model.normalize_username(value))
+    return unicodedata.normalize("NFKC", value)
 
-    Without ``USER_LOOKUP``, a :class:`TokenUser` (no database query). With it, the Django user
-    whose ``field`` equals the token's ``claim``, created with an unusable password when
-    ``create`` is true, its permissions narrowed by the token's scopes. Raises
-    :class:`~django_bearer_guard.exceptions.UserRejected` when the claim is unusable or the
-    user is missing, ambiguous or inactive.
-    """
-    lookup = get_settings().user_lookup
-    if lookup is None:
-        return TokenUser(token)
+
+def _lookup_value(token: VerifiedToken, lookup: UserLookup) -> str:
+    """The token's ``lookup.claim``, checked to be a usable value of the user model's field."""
     value = claim_at(token.claims, lookup.claim)
     if not isinstance(value, str) or not value or not value.isprintable():
         raise UserRejected(f"claim {lookup.claim!r} does not hold a usable user name")
@@ -197,6 +195,41 @@ def resolve_user(token: VerifiedToken) -> Any:
     max_length = getattr(field, "max_length", None)
     if max_length is not None and len(value) > max_length:
         raise UserRejected(f"claim {lookup.claim!r} is longer than {model.__name__}.{lookup.field}")
+    # Look-alikes (full-width letters, decomposed accents) are refused, never mapped to the
+    # account they imitate nor created beside it.
+    if _normalised(model, lookup.field, value) != value:
+        raise UserRejected(f"claim {lookup.claim!r} = {value!r} is not in the user model's normal form")
+    validators = getattr(field, "run_validators", None)
+    if lookup.create and validators is not None:
+        try:
+            validators(value)
+        except ValidationError as exc:
+            raise UserRejected(f"claim {lookup.claim!r} = {value!r} fails the field's validators: {exc}") from None
+    return value
+
+
+def resolve_user(token: VerifiedToken) -> Any:
+    """The user ``token`` speaks for, per ``USER_LOOKUP``.
+
+    Without ``USER_LOOKUP``, or for a token whose issuer is not in ``USER_LOOKUP["issuers"]``
+    (default: the issuers of the settings), a :class:`TokenUser` (no database query). Otherwise
+    the Django user whose ``field`` equals the token's ``claim``, created with an unusable
+    password when ``create`` is true (after the field's validators), its permissions narrowed
+    by the token's scopes. A claim that the user model's normalisation (NFKC) would change is
+    refused, so look-alikes of existing users never map to them nor become accounts. Raises
+    :class:`~django_bearer_guard.exceptions.UserRejected` when the claim is unusable or the
+    user is missing, ambiguous or inactive.
+    """
+    settings = get_settings()
+    lookup = settings.user_lookup
+    if lookup is None:
+        return TokenUser(token)
+    issuers = lookup.issuers if lookup.issuers is not None else {i.issuer for i in settings.issuers}
+    if token.issuer not in issuers:
+        # An issuer speaks only for itself: a partner's sub "admin" is not the local admin.
+        return TokenUser(token)
+    value = _lookup_value(token, lookup)
+    model = get_user_model()
     manager = model._default_manager
     try:
         if lookup.create:

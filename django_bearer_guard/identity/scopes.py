@@ -9,6 +9,7 @@ name walks into nested objects.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,6 +18,7 @@ from django_bearer_guard.issuers.config import IssuerConfig
 
 __all__ = ["MAX_SCOPES", "MAX_SCOPE_LENGTH", "claim_at", "extract_scopes", "map_prefix"]
 
+logger = logging.getLogger("django_bearer_guard")
 MAX_SCOPES = 256
 MAX_SCOPE_LENGTH = 256
 
@@ -118,7 +120,8 @@ def extract_scopes(claims: Mapping[str, Any], issuer: IssuerConfig) -> frozenset
     only strings. At most :data:`MAX_SCOPES` scopes of at most :data:`MAX_SCOPE_LENGTH`
     characters each, none empty, none with whitespace or control characters: anything else
     raises :class:`~django_bearer_guard.exceptions.InvalidClaim`. A scope that maps to the
-    empty string is dropped.
+    empty string is dropped. When the issuer has ``allowed_scopes``, scopes outside it (after
+    the prefix mapping) are dropped and logged.
     """
     claim = issuer.scope_claim
     try:
@@ -128,7 +131,16 @@ def extract_scopes(claims: Mapping[str, Any], issuer: IssuerConfig) -> frozenset
     if value is _ABSENT or value is None:
         return frozenset()
     scopes = _split(value, claim)
-    if not issuer.scope_prefixes:
-        return frozenset(scopes)
-    mapped = (map_prefix(scope, issuer.scope_prefixes) for scope in scopes)
-    return frozenset(scope for scope in mapped if scope)
+    if issuer.scope_prefixes:
+        mapped = (map_prefix(scope, issuer.scope_prefixes) for scope in scopes)
+        scopes = [scope for scope in mapped if scope]
+    granted = frozenset(scopes)
+    if issuer.allowed_scopes is None:
+        return granted
+    # An issuer speaks only for itself: a partner IdP cannot grant scopes it was not trusted with.
+    dropped = granted - issuer.allowed_scopes
+    if dropped:
+        logger.warning(
+            "issuer %r granted scopes outside its allowed_scopes, dropped: %s", issuer.issuer, sorted(dropped)
+        )
+    return granted & issuer.allowed_scopes

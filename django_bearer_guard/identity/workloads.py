@@ -2,15 +2,38 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
+from django_bearer_guard.exceptions import InvalidClaim
 from django_bearer_guard.identity.scopes import claim_at
-from django_bearer_guard.issuers.config import IssuerConfig
+from django_bearer_guard.issuers.config import TRUST_DOMAIN, IssuerConfig
 
-__all__ = ["MAX_WORKLOAD_LENGTH", "workload_from"]
+__all__ = ["MAX_WORKLOAD_LENGTH", "spiffe_trust_domain", "workload_from"]
 
 MAX_WORKLOAD_LENGTH = 2048
+_SPIFFE_SEGMENT = re.compile(r"[A-Za-z0-9._-]+")
+
+
+def spiffe_trust_domain(value: str) -> str | None:
+    """The trust domain of ``value`` when it is a valid SPIFFE ID, else ``None``.
+
+    Follows the SPIFFE ID specification: the scheme ``spiffe://`` in lower case, a trust domain
+    of lower-case letters, digits, ``.``, ``-`` and ``_``, then an optional path of segments of
+    letters, digits, ``.``, ``-`` and ``_`` (none empty, ``.`` or ``..``, no trailing ``/``); no
+    port, user info, query or fragment; at most 2048 bytes.
+    """
+    if not value.startswith("spiffe://") or len(value.encode()) > MAX_WORKLOAD_LENGTH:
+        return None
+    trust_domain, slash, path = value[len("spiffe://") :].partition("/")
+    if not TRUST_DOMAIN.fullmatch(trust_domain):
+        return None
+    if slash:
+        segments = path.split("/")
+        if not all(_SPIFFE_SEGMENT.fullmatch(s) and s not in (".", "..") for s in segments):
+            return None
+    return trust_domain
 
 
 def workload_from(claims: Mapping[str, Any], issuer: IssuerConfig) -> str | None:
@@ -18,9 +41,19 @@ def workload_from(claims: Mapping[str, Any], issuer: IssuerConfig) -> str | None
 
     Only a non-empty printable string of at most :data:`MAX_WORKLOAD_LENGTH` characters names
     a workload; any other value (absent, a number, a list, a string with control characters)
-    gives ``None``, which no ``allowed_workloads`` entry matches.
+    gives ``None``, which no ``allowed_workloads`` entry matches. When the issuer has
+    ``workload_trust_domains``, a workload it names must be a SPIFFE ID in one of them, or
+    :class:`~django_bearer_guard.exceptions.InvalidClaim` is raised.
     """
     value = claim_at(claims, issuer.workload_claim)
+    domains = issuer.workload_trust_domains
+    if domains is not None and value is not None:
+        # An issuer speaks only for itself: it may not assert workloads of another trust domain.
+        trust_domain = spiffe_trust_domain(value) if isinstance(value, str) else None
+        if trust_domain is None:
+            raise InvalidClaim(f"workload {value!r:.100} is not a SPIFFE ID, and the issuer has workload_trust_domains")
+        if trust_domain not in domains:
+            raise InvalidClaim(f"workload {value!r:.100} is outside the issuer's trust domains {sorted(domains)}")
     # Control characters could forge log lines or defeat exact matching.
     if isinstance(value, str) and value and len(value) <= MAX_WORKLOAD_LENGTH and value.isprintable():
         return value

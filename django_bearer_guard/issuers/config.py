@@ -18,8 +18,8 @@ __all__ = [
     "BINDINGS",
     "HMAC_ALGORITHMS",
     "ISSUER_KEYS",
-    "IssuerConfig",
     "TRUST_DOMAIN",
+    "IssuerConfig",
     "Problem",
     "parse_issuer",
 ]
@@ -134,7 +134,8 @@ def _str_tuple(value: Any) -> tuple[str, ...] | None:
 # RFC 6749 §3.3 scope-token; the SPIFFE ID spec's trust-domain charset; a DNS name or IP, optional port.
 _SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,256}")
 TRUST_DOMAIN = re.compile(r"[a-z0-9._-]{1,255}")
-_HOST = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*(?::[0-9]{1,5})?")
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_HOST = re.compile(rf"{_LABEL}(?:\.{_LABEL})*(?::[0-9]{{1,5}})?")
 _INVALID: Any = object()
 
 

@@ -43,7 +43,7 @@ def lookup(**value: Any):
     return override_settings(
         BEARER_GUARD={
             "SCOPE_PERMISSIONS": SCOPE_PERMISSIONS,
-            "USER_LOOKUP": {"claim": "sub", "field": "username", **value},
+            "USER_LOOKUP": {"claim": "sub", "field": "username", "issuers": ["https://idp.example.test/"], **value},
         }
     )
 
