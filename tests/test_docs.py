@@ -36,6 +36,8 @@ PUBLIC_NAMES = [
     "required_scopes",
     "required_scopes_by_method",
     "allowed_workloads",
+    "allowed_issuers",
+    "owner_issuer_field",
     "token_validated",
     "token_rejected",
 ]
