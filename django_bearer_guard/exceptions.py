@@ -67,7 +67,12 @@ class MalformedCredentials(InvalidRequest):
 
 
 class InvalidToken(BearerGuardError):
-    """The token is unusable (RFC 6750 ``invalid_token``, 401)."""
+    """The token is unusable (RFC 6750 ``invalid_token``, 401).
+
+    Refusals decided before the signature is verified (the leaves from
+    :class:`TokenTooLarge` to :class:`BadSignature`) share this class's generic
+    description, so a caller cannot learn which issuers, keys or algorithms are trusted.
+    """
 
     error = "invalid_token"
     status_code = 401
@@ -77,49 +82,33 @@ class InvalidToken(BearerGuardError):
 class TokenTooLarge(InvalidToken):
     """The credential is longer than ``MAX_TOKEN_BYTES``."""
 
-    default_description = "The access token is too large."
-
 
 class MalformedToken(InvalidToken):
     """The token is not a well-formed compact JWS."""
-
-    default_description = "The access token is malformed."
 
 
 class ForbiddenHeader(InvalidToken):
     """The JOSE header uses a member the library refuses (crit, b64, jku, x5u, jwk, x5c…)."""
 
-    default_description = "The access token header is not accepted."
-
 
 class DisallowedAlgorithm(InvalidToken):
     """The token's ``alg`` is not allowed for this issuer or key."""
-
-    default_description = "The access token algorithm is not accepted."
 
 
 class UntrustedIssuer(InvalidToken):
     """The token's ``iss`` is not a trusted issuer."""
 
-    default_description = "The access token issuer is not trusted."
-
 
 class UnknownKey(InvalidToken):
     """No key of the issuer matches the token's ``kid`` and ``alg``."""
-
-    default_description = "The access token signing key is unknown."
 
 
 class KeysUnavailable(InvalidToken):
     """The issuer's keys cannot be obtained (misconfigured, or unreachable beyond the stale window)."""
 
-    default_description = "The access token cannot be verified right now."
-
 
 class BadSignature(InvalidToken):
     """The signature does not verify."""
-
-    default_description = "The access token signature is invalid."
 
 
 class ExpiredToken(InvalidToken):

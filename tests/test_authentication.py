@@ -97,7 +97,7 @@ def test_two_credentials_answer_400(client: Client, idp: LocalIssuer, guard: Any
 def test_oversized_token_answers_401_before_decoding(client: Client, idp: LocalIssuer, guard: Any) -> None:
     response = get(client, "a" * 9000)
     assert response.status_code == 401
-    assert "too large" in response["WWW-Authenticate"]
+    assert response.json() == {"error": "invalid_token", "error_description": "The access token is invalid."}
     guard(MAX_TOKEN_BYTES=1024)
     assert get(client, idp.mint(padding="p" * 1200)).status_code == 401
 
@@ -168,6 +168,7 @@ def test_unexpected_failure_fails_closed_with_401(
         response = get(client, idp.mint())
     assert response.status_code == 401
     assert b"42" not in response.content and "42" not in response["WWW-Authenticate"]
+    assert response.json() == {"error": "invalid_token", "error_description": "The access token is invalid."}
     assert "internal detail 42" in caplog.text
 
 
@@ -175,7 +176,9 @@ def test_global_misconfiguration_fails_closed_not_500(client: Client, idp: Local
     guard(LEEWAY="thirty")
     response = get(client, idp.mint())
     assert response.status_code == 401
-    assert response["WWW-Authenticate"].startswith('Bearer realm="api", error="invalid_token"')
+    assert response["WWW-Authenticate"] == (
+        'Bearer realm="api", error="invalid_token", error_description="The access token is invalid."'
+    )
 
 
 def test_misconfigured_issuer_fails_closed_without_fetching(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django_bearer_guard import _clock
 from django_bearer_guard.conf import GuardSettings, get_settings
-from django_bearer_guard.exceptions import KeysUnavailable, MissingClaim, TokenTooLarge
+from django_bearer_guard.exceptions import InvalidToken, KeysUnavailable, MissingClaim, TokenTooLarge
 from django_bearer_guard.identity.scopes import extract_scopes
 from django_bearer_guard.identity.workloads import workload_from
 from django_bearer_guard.issuers import registry
@@ -24,21 +24,26 @@ class TokenValidator:
 
     def validate(self, raw: str) -> VerifiedToken:
         """Return the :class:`VerifiedToken` for ``raw`` or raise an ``InvalidToken`` subclass."""
-        if len(raw) > self.settings.max_token_bytes:
-            raise TokenTooLarge(f"token of {len(raw)} characters, over {self.settings.max_token_bytes}")
-        jws = parse_compact(raw)
-        claims = decode_json(jws.payload, "payload")
+        try:
+            if len(raw) > self.settings.max_token_bytes:
+                raise TokenTooLarge(f"token of {len(raw)} characters, over {self.settings.max_token_bytes}")
+            jws = parse_compact(raw)
+            claims = decode_json(jws.payload, "payload")
 
-        iss = claims.get("iss")
-        if not isinstance(iss, str) or not iss:
-            raise MissingClaim("'iss' is required")
-        issuer = registry.get(iss)
-        if issuer.problems:
-            # A misconfigured issuer fails closed; the check framework reports why.
-            raise KeysUnavailable(f"issuer {iss!r} is misconfigured: {issuer.problems[0].msg}")
-        check_algorithm(jws.alg, issuer.algorithms)
-        key = refresh.get_key(issuer, jws.kid, jws.alg)
-        verify_signature(jws, key)
+            iss = claims.get("iss")
+            if not isinstance(iss, str) or not iss:
+                raise MissingClaim("'iss' is required")
+            issuer = registry.get(iss)
+            if issuer.problems:
+                # A misconfigured issuer fails closed; the check framework reports why.
+                raise KeysUnavailable(f"issuer {iss!r} is misconfigured: {issuer.problems[0].msg}")
+            check_algorithm(jws.alg, issuer.algorithms)
+            key = refresh.get_key(issuer, jws.kid, jws.alg)
+            verify_signature(jws, key)
+        except InvalidToken as error:
+            # Issuer and key enumeration: nothing unverified earns more than the generic description.
+            error.description = InvalidToken.default_description
+            raise
 
         # Only now, with the signature verified, are the claims worth reading.
         if issuer.required_typ is not None:
