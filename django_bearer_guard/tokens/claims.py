@@ -20,6 +20,8 @@ from django_bearer_guard.issuers.config import IssuerConfig
 __all__ = ["check_claims", "check_type", "normalise_type"]
 
 _ABSENT = object()
+# RFC 7519 §4.1.2 and §4.1.7, RFC 8693 §4.3, OpenID Connect Core §2: string-valued claims.
+_STRING_CLAIMS = ("sub", "jti", "client_id", "azp")
 
 
 def _number(claims: Mapping[str, Any], name: str) -> float | None:
@@ -52,6 +54,7 @@ def check_claims(claims: Mapping[str, Any], issuer: IssuerConfig, *, now: float,
 
     ``iss`` was matched exactly when the issuer was chosen. ``exp`` and ``aud`` are always
     required; ``nbf`` and ``iat`` are honoured when present; ``leeway`` absorbs clock skew.
+    ``sub``, ``jti``, ``client_id`` and ``azp`` must be strings when present.
     """
     exp = _number(claims, "exp")
     if exp is None:
@@ -75,6 +78,12 @@ def check_claims(claims: Mapping[str, Any], issuer: IssuerConfig, *, now: float,
     # RFC 8725 §3.9: a token for another service must not be replayed here.
     if issuer.audience_set.isdisjoint(audiences):
         raise WrongAudience(f"aud {audiences!r} names none of {list(issuer.audiences)}")
+
+    for name in _STRING_CLAIMS:
+        value = claims.get(name, _ABSENT)
+        # Type confusion: `sub: 1234` must not reach a lookup or comparison that expects a string.
+        if value is not _ABSENT and type(value) is not str:
+            raise InvalidClaim(f"'{name}' must be a string, got {type(value).__name__}")
 
     for name in issuer.required_claims:
         value = claims.get(name)

@@ -110,3 +110,17 @@ def test_check_type_refuses_other_types_when_required(header: dict[str, Any]) ->
 
 def test_check_type_is_silent_without_requirement() -> None:
     check_type({"typ": "anything"}, None)
+
+
+@pytest.mark.parametrize("name", ["sub", "jti", "client_id", "azp"])
+@pytest.mark.parametrize("value", [1234, 0, 1.5, True, None, ["s"], {"id": "s"}])
+def test_check_claims_refuses_non_string_registered_claim(name: str, value: Any) -> None:
+    with pytest.raises(InvalidClaim, match=name):
+        check_claims({**claims(), name: value}, ISSUER, now=NOW, leeway=0)
+
+
+@pytest.mark.parametrize("name", ["sub", "jti", "client_id", "azp"])
+@pytest.mark.parametrize("value", ["s", "", "https://idp.example/users/1"])
+def test_check_claims_accepts_string_registered_claim_or_its_absence(name: str, value: str) -> None:
+    check_claims({**claims(), name: value}, ISSUER, now=NOW, leeway=0)
+    check_claims({k: v for k, v in claims().items() if k != name}, ISSUER, now=NOW, leeway=0)

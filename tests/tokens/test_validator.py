@@ -4,9 +4,21 @@ from typing import Any
 
 import pytest
 
-from django_bearer_guard.exceptions import MalformedToken, MissingClaim, TokenTooLarge
+from django_bearer_guard.exceptions import (
+    BadSignature,
+    DisallowedAlgorithm,
+    ExpiredToken,
+    InvalidClaim,
+    InvalidToken,
+    MalformedToken,
+    MissingClaim,
+    TokenTooLarge,
+    UnknownKey,
+    UntrustedIssuer,
+)
 from django_bearer_guard.testing import LocalIssuer
 from django_bearer_guard.tokens.validator import TokenValidator
+from tests.conftest import pooled_key
 
 
 def test_validate_returns_verified_token(idp: LocalIssuer, guard: Any) -> None:
@@ -38,5 +50,54 @@ def test_validate_requires_iss(idp: LocalIssuer, guard: Any) -> None:
         TokenValidator().validate(idp.mint(iss=""))
 
 
-def test_validate_gives_no_token_id_for_non_string_jti(idp: LocalIssuer, guard: Any) -> None:
-    assert TokenValidator().validate(idp.mint(jti=7)).token_id is None
+@pytest.mark.parametrize("claim", ["jti", "sub"])
+def test_validate_refuses_non_string_jti_and_sub(idp: LocalIssuer, guard: Any, claim: str) -> None:
+    with pytest.raises(InvalidClaim, match=claim):
+        TokenValidator().validate(idp.mint(**{claim: 7}))
+
+
+def test_validate_gives_no_token_id_or_subject_when_absent(idp: LocalIssuer, guard: Any) -> None:
+    token = TokenValidator().validate(idp.mint(jti=None, sub=None))
+    assert (token.token_id, token.subject, token.workload) == (None, None, None)
+
+
+@pytest.mark.parametrize(
+    ("build", "error"),
+    [
+        (lambda idp: idp.mint(padding="x" * 9000), TokenTooLarge),
+        (lambda idp: "e30.e30.e30", MalformedToken),
+        (lambda idp: idp.mint(iss=""), MissingClaim),
+        (lambda idp: idp.mint(iss="https://elsewhere.example/"), UntrustedIssuer),
+        (lambda idp: idp.mint(key=pooled_key("RS256", 1)), UnknownKey),
+        (lambda idp: idp.mint().rsplit(".", 1)[0] + "." + idp.mint(sub="x").rsplit(".", 1)[1], BadSignature),
+    ],
+)
+def test_validate_gives_pre_signature_refusals_the_generic_description(
+    idp: LocalIssuer, guard: Any, build: Any, error: type[InvalidToken]
+) -> None:
+    with pytest.raises(error) as raised:
+        TokenValidator().validate(build(idp))
+    assert raised.value.description == InvalidToken.default_description
+    assert raised.value.reason != InvalidToken.default_description
+
+
+def test_validate_makes_any_pre_signature_description_generic(
+    idp: LocalIssuer, guard: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django_bearer_guard.tokens import validator
+
+    def leaky(alg: str, allowed: Any) -> None:
+        raise DisallowedAlgorithm("alg 'RS256' is not in ['ES256']", description="Only ES256 is accepted.")
+
+    # A future check that sets its own description still cannot tell an unverified caller more.
+    monkeypatch.setattr(validator, "check_algorithm", leaky)
+    with pytest.raises(DisallowedAlgorithm) as raised:
+        TokenValidator().validate(idp.mint())
+    assert raised.value.description == InvalidToken.default_description
+    assert raised.value.reason == "alg 'RS256' is not in ['ES256']"
+
+
+def test_validate_keeps_specific_descriptions_after_the_signature(idp: LocalIssuer, guard: Any) -> None:
+    with pytest.raises(ExpiredToken) as raised:
+        TokenValidator().validate(idp.mint(exp=1))
+    assert raised.value.description == ExpiredToken.default_description
