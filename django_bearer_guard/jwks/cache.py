@@ -4,22 +4,35 @@ Three keys per issuer and key source (``IssuerConfig.source_id``, so a changed c
 never reads another configuration's keys): the last good JWK Set with its ``fetched_at``, TTL
 and version; the last fetch attempt with its error; and a short lock so one process fetches
 at a time. A broken cache is logged and read as empty: the keys then live per process only.
+
+The cache may be writable by more than this library (other apps, a shared Redis), so the key
+set and attempt entries carry an HMAC-SHA256 tag keyed from ``SECRET_KEY`` (fallbacks
+accepted) and bound to the entry's own cache key. An entry without a valid tag, or not shaped
+like ours, is logged and read as absent; times read back are clamped to this process's clock
+and the TTL to [``JWKS_MIN_TTL``, ``JWKS_MAX_TTL``].
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import math
+import threading
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.cache import BaseCache, caches
+from django.core.signing import BadSignature, Signer
 
-from django_bearer_guard.conf import GuardSettings
+from django_bearer_guard import _clock
+from django_bearer_guard.conf import GuardSettings, on_reload
+from django_bearer_guard.jwks.fetch import clamp_ttl
 
 __all__ = [
+    "CLOCK_SKEW",
     "Attempt",
     "CachedJwks",
     "acquire_lock",
@@ -36,6 +49,23 @@ logger = logging.getLogger("django_bearer_guard")
 LOCK_MARGIN = 5
 # Seconds entries outlive the instant they become useless, so clocks a little apart agree.
 EXPIRY_MARGIN = 60
+CLOCK_SKEW = 60
+"""Seconds a shared ``fetched_at`` or attempt time may lie ahead of this process's clock."""
+_SALT = "django_bearer_guard.jwks.cache"
+_MAX_REMEMBERED = 1024
+
+_reported: set[tuple[str, str]] = set()
+# Entries dated ahead, by tag: now + CLOCK_SKEW when this process first read them, so that
+# reading the same entry again does not push its time further ahead.
+_bounds: dict[str, float] = {}
+_state_lock = threading.Lock()
+
+
+@on_reload
+def _forget_seen() -> None:
+    with _state_lock:
+        _reported.clear()
+        _bounds.clear()
 
 
 @dataclass(frozen=True)
@@ -58,7 +88,8 @@ class Attempt:
 
 def cache_keys(source_id: str) -> tuple[str, str, str]:
     """The shared cache keys (keys, attempt, lock) of one issuer and key source."""
-    return (f"bearer_guard:jwks:{source_id}", f"bearer_guard:jwks-attempt:{source_id}",
+    # "v2": tagged entries; the untagged ones of earlier versions are left to expire unread.
+    return (f"bearer_guard:jwks:v2:{source_id}", f"bearer_guard:jwks-attempt:v2:{source_id}",
             f"bearer_guard:jwks-lock:{source_id}")
 
 
@@ -66,48 +97,123 @@ def _cache(settings: GuardSettings) -> BaseCache:
     return caches[settings.cache_alias]
 
 
+def _signer() -> Signer:
+    # Django's salted HMAC-SHA256 from SECRET_KEY; SECRET_KEY_FALLBACKS verify during a rotation.
+    return Signer(salt=_SALT, algorithm="sha256")
+
+
 def _broken(action: str, exc: Exception) -> None:
     logger.warning("bearer_guard: shared cache unusable while %s: %s: %s", action, type(exc).__name__, exc)
 
 
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+def _seal(signer: Signer, key: str, data: dict[str, Any]) -> dict[str, str]:
+    payload = json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return {"payload": payload, "tag": signer.signature(f"{key}\n{payload}")}
 
 
-def _entry(value: Any) -> CachedJwks | None:
-    # The cache may be shared with other code: anything not shaped like our entry is ignored.
-    if not (isinstance(value, Mapping) and isinstance(value.get("jwks"), dict)
-            and _number(value.get("fetched_at")) and isinstance(value.get("ttl"), int)
-            and isinstance(value.get("version"), str)):
+def _fingerprint(value: Any) -> str:
+    tag = value.get("tag") if isinstance(value, Mapping) else None
+    return tag if isinstance(tag, str) else hashlib.sha256(repr(value).encode()).hexdigest()
+
+
+def _reject(key: str, fingerprint: str, reason: str) -> None:
+    # Once per distinct entry, not at every look; never its content, which may hold keys.
+    with _state_lock:
+        if (key, fingerprint) in _reported:
+            return
+        if len(_reported) >= _MAX_REMEMBERED:
+            _reported.clear()
+        _reported.add((key, fingerprint))
+    logger.warning("bearer_guard: ignoring the shared cache entry %s: %s", key, reason)
+
+
+def _open(signer: Signer, key: str, value: Any) -> tuple[dict[str, Any], str] | None:
+    """The authenticated content and tag of an entry, or ``None`` (logged) for anything we did not write."""
+    if value is None:
         return None
-    return CachedJwks(value["jwks"], float(value["fetched_at"]), value["ttl"], value["version"])
-
-
-def _attempt(value: Any) -> Attempt | None:
-    if not (isinstance(value, Mapping) and _number(value.get("at"))
-            and (value.get("error") is None or isinstance(value.get("error"), str))):
+    payload, tag = (value.get("payload"), value.get("tag")) if isinstance(value, Mapping) else (None, None)
+    if not (isinstance(payload, str) and isinstance(tag, str)):
+        _reject(key, _fingerprint(value), "not an entry of this library (no tag)")
         return None
-    return Attempt(float(value["at"]), value["error"])
+    try:
+        # Cache poisoning: only entries this library wrote under this very key are believed.
+        signer.unsign(f"{key}\n{payload}:{tag}")
+    except BadSignature:
+        _reject(key, tag, "bad tag (written by something else, under another key, or with another SECRET_KEY)")
+        return None
+    data = json.loads(payload)
+    if not isinstance(data, dict):
+        _reject(key, tag, "unexpected shape")
+        return None
+    return data, tag
+
+
+def _not_ahead(tag: str, at: float, now: float) -> float:
+    # Key pinning: a time far ahead would keep keys, or hold off refetches, for years.
+    if at <= now + CLOCK_SKEW:
+        return at
+    with _state_lock:
+        if tag not in _bounds and len(_bounds) >= _MAX_REMEMBERED:
+            _bounds.clear()
+        return _bounds.setdefault(tag, now + CLOCK_SKEW)
+
+
+def _time(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _entry(key: str, opened: tuple[dict[str, Any], str] | None, settings: GuardSettings,
+           now: float) -> CachedJwks | None:
+    if opened is None:
+        return None
+    data, tag = opened
+    if not (isinstance(data.get("jwks"), dict) and _time(data.get("fetched_at"))
+            and isinstance(data.get("ttl"), int) and isinstance(data.get("version"), str)):
+        _reject(key, tag, "unexpected shape")
+        return None
+    # An absurd TTL (an older format, other settings) must not keep a key set beyond JWKS_MAX_TTL.
+    ttl = clamp_ttl(data["ttl"], settings)
+    return CachedJwks(data["jwks"], _not_ahead(tag, float(data["fetched_at"]), now), ttl, data["version"])
+
+
+def _attempt(key: str, opened: tuple[dict[str, Any], str] | None, now: float) -> Attempt | None:
+    if opened is None:
+        return None
+    data, tag = opened
+    if not (_time(data.get("at")) and (data.get("error") is None or isinstance(data.get("error"), str))):
+        _reject(key, tag, "unexpected shape")
+        return None
+    return Attempt(_not_ahead(tag, float(data["at"]), now), data["error"])
 
 
 def read(settings: GuardSettings, source_id: str) -> tuple[CachedJwks | None, Attempt | None]:
-    """The shared key set and last attempt of one issuer, in one cache round trip."""
+    """The shared key set and last attempt of one issuer, in one cache round trip.
+
+    Entries without a valid tag, or of the wrong shape, are logged and read as absent;
+    ``fetched_at`` and the attempt time are clamped to at most now + :data:`CLOCK_SKEW`, the TTL to
+    [``JWKS_MIN_TTL``, ``JWKS_MAX_TTL``].
+    """
     keys_key, attempt_key, _ = cache_keys(source_id)
     try:
+        signer = _signer()
         values = _cache(settings).get_many([keys_key, attempt_key])
-    except Exception as exc:  # any backend failure means "nothing shared"
+    except Exception as exc:  # any backend failure (or no SECRET_KEY) means "nothing shared"
         _broken("reading keys", exc)
         return None, None
-    return _entry(values.get(keys_key)), _attempt(values.get(attempt_key))
+    now = _clock.now()
+    keys = _entry(keys_key, _open(signer, keys_key, values.get(keys_key)), settings, now)
+    attempt = _attempt(attempt_key, _open(signer, attempt_key, values.get(attempt_key)), now)
+    return keys, attempt
 
 
 def store_keys(settings: GuardSettings, source_id: str, jwks: dict[str, Any], fetched_at: float,
                ttl: int) -> CachedJwks:
     """Share a freshly fetched JWK Set with the other processes; returns it with a new version."""
     entry = CachedJwks(jwks, fetched_at, ttl, uuid.uuid4().hex)
-    value = {"jwks": jwks, "fetched_at": fetched_at, "ttl": ttl, "version": entry.version}
+    key = cache_keys(source_id)[0]
+    data = {"jwks": jwks, "fetched_at": fetched_at, "ttl": ttl, "version": entry.version}
     try:
-        _cache(settings).set(cache_keys(source_id)[0], value,
+        _cache(settings).set(key, _seal(_signer(), key, data),
                              timeout=ttl + settings.jwks_stale_window + EXPIRY_MARGIN)
     except Exception as exc:
         _broken("storing keys", exc)
@@ -117,8 +223,9 @@ def store_keys(settings: GuardSettings, source_id: str, jwks: dict[str, Any], fe
 def store_attempt(settings: GuardSettings, source_id: str, at: float, error: str | None) -> None:
     """Record a fetch attempt, so the cool-down and back-off hold across processes."""
     timeout = settings.jwks_max_ttl + settings.jwks_stale_window + EXPIRY_MARGIN
+    key = cache_keys(source_id)[1]
     try:
-        _cache(settings).set(cache_keys(source_id)[1], {"at": at, "error": error}, timeout=timeout)
+        _cache(settings).set(key, _seal(_signer(), key, {"at": at, "error": error}), timeout=timeout)
     except Exception as exc:
         _broken("recording a fetch", exc)
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -9,8 +10,10 @@ from django.test import override_settings
 
 from django_bearer_guard.conf import GuardSettings
 from django_bearer_guard.jwks import cache
+from django_bearer_guard.testing import Clock
 
 SETTINGS = GuardSettings()
+JWKS = {"keys": [{"kty": "EC", "crv": "P-256", "x": "secret-looking-x", "y": "secret-looking-y"}]}
 
 
 class BrokenCache(BaseCache):
@@ -76,6 +79,101 @@ def test_read_ignores_foreign_key_entries(value: Any) -> None:
 def test_read_ignores_foreign_attempt_entries(value: Any) -> None:
     caches["default"].set(cache.cache_keys("src")[1], value)
     assert cache.read(SETTINGS, "src") == (None, None)
+
+
+def test_store_keys_writes_an_entry_tagged_under_its_own_key() -> None:
+    cache.store_keys(SETTINGS, "src", JWKS, 1000.5, 300)
+    raw = caches["default"].get(cache.cache_keys("src")[0])
+    assert set(raw) == {"payload", "tag"}
+    assert json.loads(raw["payload"])["fetched_at"] == 1000.5
+    cache.store_keys(SETTINGS, "other", JWKS, 1000.5, 300)
+    assert caches["default"].get(cache.cache_keys("other")[0])["tag"] != raw["tag"]
+
+
+def _tamper(key: str, **changes: Any) -> None:
+    raw = caches["default"].get(key)
+    caches["default"].set(key, {**raw, "payload": json.dumps({**json.loads(raw["payload"]), **changes})})
+
+
+def test_read_ignores_a_tampered_entry_and_logs_it_once_without_its_content(caplog) -> None:
+    cache.store_keys(SETTINGS, "src", JWKS, 1000.5, 300)
+    cache.store_attempt(SETTINGS, "src", 1000.5, None)
+    _tamper(cache.cache_keys("src")[0], fetched_at=4e9)
+    _tamper(cache.cache_keys("src")[1], at=4e9)
+    with caplog.at_level(logging.WARNING, "django_bearer_guard"):
+        assert cache.read(SETTINGS, "src") == (None, None)
+        assert cache.read(SETTINGS, "src") == (None, None)
+    assert [r.levelname for r in caplog.records] == ["WARNING", "WARNING"]
+    assert all("bad tag" in r.getMessage() for r in caplog.records)
+    assert "secret-looking" not in caplog.text
+
+
+def test_read_ignores_an_entry_copied_from_another_source() -> None:
+    cache.store_keys(SETTINGS, "a", JWKS, 1000.5, 300)
+    cache.store_attempt(SETTINGS, "a", 1000.5, None)
+    for index in (0, 1):
+        caches["default"].set(cache.cache_keys("b")[index], caches["default"].get(cache.cache_keys("a")[index]))
+    assert cache.read(SETTINGS, "b") == (None, None)
+    assert cache.read(SETTINGS, "a")[0] is not None
+
+
+def test_read_ignores_entries_tagged_with_another_secret_key() -> None:
+    with override_settings(SECRET_KEY="another-deployment"):
+        cache.store_keys(SETTINGS, "src", JWKS, 1000.5, 300)
+        cache.store_attempt(SETTINGS, "src", 1000.5, None)
+    assert cache.read(SETTINGS, "src") == (None, None)
+
+
+def test_read_accepts_entries_tagged_with_a_fallback_secret_key() -> None:
+    with override_settings(SECRET_KEY="before-rotation"):
+        stored = cache.store_keys(SETTINGS, "src", JWKS, 1000.5, 300)
+        cache.store_attempt(SETTINGS, "src", 1000.5, None)
+    with override_settings(SECRET_KEY="after-rotation", SECRET_KEY_FALLBACKS=["before-rotation"]):
+        assert cache.read(SETTINGS, "src") == (stored, cache.Attempt(1000.5, None))
+
+
+def test_read_ignores_a_tagged_entry_of_unexpected_shape(caplog) -> None:
+    signer = cache._signer()
+    keys_key, attempt_key, _ = cache.cache_keys("src")
+    caches["default"].set(keys_key, cache._seal(signer, keys_key, {"jwks": JWKS, "fetched_at": 1.0}))
+    caches["default"].set(attempt_key, cache._seal(signer, attempt_key, {"at": "soon"}))
+    with caplog.at_level(logging.WARNING, "django_bearer_guard"):
+        assert cache.read(SETTINGS, "src") == (None, None)
+    assert caplog.text.count("unexpected shape") == 2
+
+
+def test_read_clamps_times_ahead_to_the_first_read_plus_the_skew(clock: Clock) -> None:
+    first_read = clock.now
+    cache.store_keys(SETTINGS, "src", JWKS, first_read + 10 * 365 * 86400, 300)
+    cache.store_attempt(SETTINGS, "src", first_read + 10 * 365 * 86400, None)
+    for _ in range(3):
+        entry, attempt = cache.read(SETTINGS, "src")
+        assert entry is not None and attempt is not None
+        assert entry.fetched_at == attempt.at == first_read + cache.CLOCK_SKEW
+        clock.advance(100)
+
+
+def test_read_keeps_times_within_the_skew(clock: Clock) -> None:
+    cache.store_keys(SETTINGS, "src", JWKS, clock.now + cache.CLOCK_SKEW, 300)
+    entry, _ = cache.read(SETTINGS, "src")
+    assert entry is not None and entry.fetched_at == clock.now + cache.CLOCK_SKEW
+
+
+@pytest.mark.parametrize(("stored", "read"), [(-5, 300), (0, 300), (299, 300), (600, 600), (10**9, 86400)])
+def test_read_clamps_the_ttl_to_the_configured_bounds(stored: int, read: int) -> None:
+    cache.store_keys(SETTINGS, "src", JWKS, 1000.5, stored)
+    entry, _ = cache.read(SETTINGS, "src")
+    assert entry is not None and entry.ttl == read
+
+
+def test_without_secret_key_nothing_is_shared_and_it_is_logged(caplog) -> None:
+    with override_settings(SECRET_KEY=""), caplog.at_level(logging.WARNING, "django_bearer_guard"):
+        entry = cache.store_keys(SETTINGS, "src", JWKS, 1000.5, 300)
+        cache.store_attempt(SETTINGS, "src", 1000.5, None)
+        assert cache.read(SETTINGS, "src") == (None, None)
+    assert entry.ttl == 300
+    assert caches["default"].get(cache.cache_keys("src")[0]) is None
+    assert caplog.text.count("SECRET_KEY") == 3
 
 
 def test_lock_is_exclusive_until_released() -> None:
