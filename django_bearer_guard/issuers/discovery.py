@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from urllib.parse import urlsplit, urlunsplit
 
 from django_bearer_guard._http import get_json
-from django_bearer_guard._urls import key_url_problem
+from django_bearer_guard._urls import discovered_key_url_problem
 from django_bearer_guard.exceptions import KeyFetchError
 
 __all__ = ["discover_jwks_uri", "metadata_urls"]
@@ -24,12 +25,21 @@ def metadata_urls(issuer: str) -> tuple[str, str]:
     return oidc, urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 
 
-def discover_jwks_uri(issuer: str, *, deadline: float, max_bytes: int, allow_http_loopback: bool) -> str:
+def discover_jwks_uri(
+    issuer: str,
+    *,
+    deadline: float,
+    max_bytes: int,
+    allow_http_loopback: bool,
+    jwks_hosts: Collection[str] | None,
+) -> str:
     """The ``jwks_uri`` announced by the metadata of ``issuer``.
 
     ``deadline`` is a :func:`time.monotonic` instant that bounds every request made here.
-    Raises :class:`~django_bearer_guard.exceptions.KeyFetchError` when no location serves
-    metadata whose ``issuer`` is exactly ``issuer`` and whose ``jwks_uri`` is acceptable.
+    ``jwks_hosts`` (the issuer's allowlist, ``None`` for none) limits the hosts the ``jwks_uri``
+    may name. Raises :class:`~django_bearer_guard.exceptions.KeyFetchError` when no location
+    serves metadata whose ``issuer`` is exactly ``issuer`` and whose ``jwks_uri`` is acceptable:
+    a valid key URL, not on an internal host, and inside ``jwks_hosts`` when that is set.
     """
     reasons = []
     for url in metadata_urls(issuer):
@@ -43,13 +53,21 @@ def discover_jwks_uri(issuer: str, *, deadline: float, max_bytes: int, allow_htt
             continue
         # RFC 8414 §3.3, OIDC Discovery §4.3: metadata naming another issuer is discarded (mix-up).
         if metadata.get("issuer") != issuer:
-            reasons.append(f"{url} names issuer {metadata.get('issuer')!r}, not {issuer!r}")
+            reasons.append(f"{url} names issuer {_shown(metadata.get('issuer'))}, not {issuer!r}")
             continue
         jwks_uri = metadata.get("jwks_uri")
-        # The metadata may not point key fetches at plain HTTP or odd URLs (SSRF, downgrade).
-        problem = key_url_problem(jwks_uri, allow_http_loopback=allow_http_loopback)
+        # The metadata may not point key fetches at plain HTTP, odd URLs or internal hosts (SSRF, downgrade).
+        problem = discovered_key_url_problem(
+            jwks_uri, allow_http_loopback=allow_http_loopback, allowed_hosts=jwks_hosts
+        )
         if problem:
-            reasons.append(f"{url} has a jwks_uri that {problem}")
+            reasons.append(f"{url} has a jwks_uri {_shown(jwks_uri)} that {problem}")
             continue
         return str(jwks_uri)
     raise KeyFetchError(f"discovery for {issuer} failed: " + "; ".join(reasons))
+
+
+def _shown(value: object) -> str:
+    # repr escapes control characters, so metadata cannot forge log lines; the cut bounds their size.
+    text = repr(value)
+    return text if len(text) <= 200 else text[:200] + "…"

@@ -64,6 +64,7 @@ def fetch_keys(issuer: IssuerConfig, settings: GuardSettings) -> FetchedKeys:
             deadline=deadline,
             max_bytes=settings.jwks_max_bytes,
             allow_http_loopback=settings.allow_http_loopback,
+            jwks_hosts=issuer.jwks_hosts,
         )
     else:
         raise KeyFetchError(f"issuer {issuer.issuer!r} has no key URL")
