@@ -91,11 +91,13 @@ def get_json(url: str, *, timeout: float, max_bytes: int, allow_http_loopback: b
     parts = urlsplit(url)
     host = parts.hostname or ""
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    # Always an explicit port: without one, http.client reads an IPv6 host's last group as a port.
+    port = parts.port or (443 if parts.scheme == "https" else 80)
     conn: http.client.HTTPConnection
     if parts.scheme == "https":
-        conn = http.client.HTTPSConnection(host, parts.port, timeout=timeout, context=ssl_context())
+        conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=ssl_context())
     else:
-        conn = http.client.HTTPConnection(host, parts.port, timeout=timeout)
+        conn = http.client.HTTPConnection(host, port, timeout=timeout)
     deadline = time.monotonic() + timeout
     # The socket timeout bounds each operation; the timer bounds the whole exchange.
     watchdog = threading.Timer(timeout, _abort, args=(conn,))

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime
+import socket
 import ssl
 import threading
 from collections.abc import Iterator
@@ -156,3 +157,33 @@ def test_get_json_over_https_verifies_the_certificate(tmp_path: Path) -> None:
         httpd.shutdown()
         thread.join()
         httpd.server_close()
+
+
+@pytest.mark.parametrize("char", ["\r\n", "\n", "\t", " ", "\x00", "\x7f", "\x85", "\xa0", "\u2028"])
+def test_get_json_refuses_whitespace_and_control_characters_before_connecting(idp: Any, char: str) -> None:
+    # urlsplit would drop tab, CR and LF and fetch a URL other than the one given.
+    url = idp.url + idp.jwks_path
+    for unsafe in (url + char, char + url, url.replace("jwks", "jw" + char + "ks")):
+        with pytest.raises(KeyFetchError, match="whitespace or control characters"):
+            get(unsafe, max_bytes=65536)
+    assert sum(idp.requests.values()) == 0
+
+
+def test_get_json_reaches_an_ipv6_literal_host() -> None:
+    handler = type("Handler", (_Handler,), {"routes": {"/jwks": (200, {}, b'{"keys": []}')}})
+    server_class = type("Server", (ThreadingHTTPServer,), {"address_family": socket.AF_INET6})
+    httpd = server_class(("::1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    try:
+        assert get(f"http://[::1]:{httpd.server_address[1]}/jwks").data == {"keys": []}
+    finally:
+        httpd.shutdown()
+        thread.join()
+        httpd.server_close()
+
+
+def test_get_json_with_an_ipv6_host_and_no_port_fails_as_a_fetch_error() -> None:
+    # Given no port, http.client reads the text after the last ":" as one and raises InvalidURL.
+    with pytest.raises(KeyFetchError, match="failed"):
+        get("https://[::ffff:127.0.0.1]/jwks", timeout=0.5, allow_http_loopback=False)
