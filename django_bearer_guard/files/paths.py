@@ -16,9 +16,11 @@ white space or a trailing dot, a segment over 255 UTF-8 bytes, and a path over 1
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from collections.abc import Mapping
+from functools import lru_cache
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -34,6 +36,7 @@ __all__ = [
     "check_policy",
     "check_segment",
     "contain",
+    "issuer_slug",
     "render_root",
     "root_fields",
 ]
@@ -150,13 +153,39 @@ def check_policy(name: str, *, allow_hidden: bool = False, extensions: frozenset
 
 
 _FIELD = re.compile(r"\{([^{}]*)\}")
-_FIELD_NAME = re.compile(r"workload|claims(?:\.[A-Za-z0-9_:-]+)+")
+_FIELD_NAME = re.compile(r"workload|issuer|claims(?:\.[A-Za-z0-9_:-]+)+")
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://(?:[^/@?#]*@)?([^?#]*)")
+_SLUG_READABLE = 48
+_SLUG_DIGEST = 16
+
+
+@lru_cache(maxsize=256)
+def issuer_slug(iss: str) -> str:
+    """The folder name that ``{issuer}`` becomes in a per-caller root, for the exact ``iss``.
+
+    A readable part, then ``-`` and the first 16 hexadecimal digits of the SHA-256 of ``iss``
+    (UTF-8): ``issuer_slug("https://idp.example.com/")`` is
+    ``"idp-example-com-" + sha256(b"https://idp.example.com/").hexdigest()[:16]``. The readable
+    part is the issuer's host, port and path (the whole string when it does not start with a
+    scheme and ``://``), with ASCII letters lower-cased, every run of other characters replaced by ``-``,
+    cut to 48 characters and stripped of ``-`` at both ends; when nothing is left the slug is
+    the digest alone. Only ``a-z``, ``0-9`` and ``-`` appear, never first a dot or a dash.
+    """
+    url = _URL.match(iss)
+    readable = url.group(1) if url else iss
+    # Only ASCII is lower-cased: Unicode case mappings change between versions, slugs must not.
+    readable = "".join(ch.lower() if ch.isascii() else "-" for ch in readable)
+    readable = _NOT_SLUG.sub("-", readable).strip("-")[:_SLUG_READABLE].rstrip("-")
+    digest = hashlib.sha256(iss.encode("utf-8", "surrogatepass")).hexdigest()[:_SLUG_DIGEST]
+    return f"{readable}-{digest}" if readable else digest
 
 
 def root_fields(template: str) -> list[str]:
     """The placeholders of a root template; :class:`ValueError` for a template that is not valid.
 
-    Placeholders are ``{workload}`` and ``{claims.<name>}`` (dots reach into nested claims).
+    Placeholders are ``{issuer}`` (see :func:`issuer_slug`), ``{workload}`` and
+    ``{claims.<name>}`` (dots reach into nested claims). The literal text must be NFC.
     """
     fields = _FIELD.findall(template)
     for field in fields:
@@ -165,6 +194,8 @@ def root_fields(template: str) -> list[str]:
     literal = _FIELD.sub("x", template)
     if "{" in literal or "}" in literal:
         raise ValueError(f"unbalanced braces in root {template!r}")
+    if unicodedata.normalize("NFC", template) != template:
+        raise ValueError(f"root {template!r} is not in Unicode NFC")
     if literal:
         try:
             _parts(literal)
@@ -173,31 +204,51 @@ def root_fields(template: str) -> list[str]:
     return fields
 
 
-def _field_value(field: str, claims: Mapping[str, Any], workload: str | None) -> object:
+def _field_value(field: str, claims: Mapping[str, Any], workload: str | None, issuer: str | None) -> object:
     if field == "workload":
         return workload
+    if field == "issuer":
+        return None if issuer is None else issuer_slug(issuer)
     value: object = claims
     for key in field.split(".")[1:]:
         value = value.get(key) if isinstance(value, Mapping) else None
     return value
 
 
-def render_root(template: str, claims: Mapping[str, Any], workload: str | None) -> str:
+def _stable(text: str) -> bool:
+    # One identity, one spelling: "\u212aate" (KELVIN SIGN) would become "Kate" under NFC, and
+    # "\uff4bate" would become "kate" in any layer that folds compatibility forms (NFKC,
+    # Windows best-fit code pages).
+    return unicodedata.normalize("NFC", text) == text and unicodedata.normalize("NFKC", text) == text
+
+
+def render_root(
+    template: str, claims: Mapping[str, Any], workload: str | None, issuer: str | None = None
+) -> str:
     """``template`` with the caller's values, each checked to be one safe, visible segment.
 
-    Raises :class:`RootUnavailable` when a value is missing, not a string or integer, or not
-    a safe segment (``..``, ``a/b``, ``.hidden``): the caller then reaches nothing.
+    ``issuer`` is the token's exact ``iss``; ``{issuer}`` becomes its :func:`issuer_slug`.
+    Raises :class:`RootUnavailable` when a value is missing, not a string or integer, not a
+    safe segment (``..``, ``a/b``, ``.hidden``), or changed by Unicode NFC or NFKC
+    normalisation: the caller then reaches nothing.
     """
 
     def substitute(match: re.Match[str]) -> str:
-        value = _field_value(match.group(1), claims, workload)
+        value = _field_value(match.group(1), claims, workload, issuer)
         if isinstance(value, bool) or not isinstance(value, (str, int)):
             raise RootUnavailable(f"{{{match.group(1)}}} is {type(value).__name__}, not a string")
         text = str(value)
+        # A claim in another normal form would reach the folder of the caller it normalises to.
+        if not _stable(text):
+            raise RootUnavailable(f"{{{match.group(1)}}} = {text!r} is not in normal form")
         # A claim of "..", "a/b" or ".git" would move the caller's root elsewhere.
         problem = check_segment(text) or ("hidden segment" if text.startswith(".") else None)
         if problem:
             raise RootUnavailable(f"{{{match.group(1)}}} = {text!r}: {problem}")
         return text
 
-    return _FIELD.sub(substitute, template)
+    root = _FIELD.sub(substitute, template)
+    # Values that are stable alone can still compose with their neighbours ("e" + "\u0301").
+    if unicodedata.normalize("NFC", root) != root:
+        raise RootUnavailable(f"root {root!r} is not in normal form")
+    return root

@@ -16,6 +16,7 @@ from django_bearer_guard.files.paths import (
     check_policy,
     check_segment,
     contain,
+    issuer_slug,
     render_root,
     root_fields,
 )
@@ -162,6 +163,7 @@ def test_check_policy_serves_allowed_names(name, kwargs):
         ("tenants/{claims.tenant}", ["claims.tenant"]),
         ("w/{workload}/files", ["workload"]),
         ("{claims.org.id}-{workload}", ["claims.org.id", "workload"]),
+        ("tenants/{issuer}/{claims.sub}", ["issuer", "claims.sub"]),
     ],
 )
 def test_root_fields_lists_placeholders(template, fields):
@@ -170,7 +172,8 @@ def test_root_fields_lists_placeholders(template, fields):
 
 @pytest.mark.parametrize(
     "template",
-    ["{user}", "{claims}", "{claims.}", "a/{", "a}", "../x", "/abs", "a//b", "{workload}/../x"],
+    ["{user}", "{claims}", "{claims.}", "{issuer.x}", "a/{", "a}", "../x", "/abs", "a//b", "{workload}/../x",
+     "cafe\u0301/{claims.sub}"],
 )
 def test_root_fields_refuses_bad_templates(template):
     with pytest.raises(ValueError):
@@ -216,6 +219,97 @@ def test_render_root_refuses_values_that_move_the_root(claims, workload):
 def test_render_root_refuses_a_missing_workload():
     with pytest.raises(RootUnavailable):
         render_root("workloads/{workload}", {}, None)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "\u212aate",  # KELVIN SIGN, NFC "K"
+        "\u212bsa",  # ANGSTROM SIGN, NFC "\u00c5"
+        "jose\u0301",  # decomposed, NFC "jos\u00e9"
+        "\uff4bate",  # FULLWIDTH k, NFKC "k"
+        "\ufb01le",  # ligature fi, NFKC "fi"
+        "x\u00b2",  # superscript two, NFKC "2"
+        "\u1e9b\u0323",  # NFC keeps it, NFKC gives "\u1e69"
+    ],
+    ids=ascii,
+)
+def test_render_root_refuses_values_that_normalisation_changes(value):
+    with pytest.raises(RootUnavailable) as info:
+        render_root("tenants/{claims.tenant}", {"tenant": value}, None)
+    assert "normal form" in info.value.reason
+    with pytest.raises(RootUnavailable):
+        render_root("workloads/{workload}", {}, value)
+
+
+def test_render_root_refuses_values_that_compose_with_their_neighbour():
+    with pytest.raises(RootUnavailable):
+        render_root("t/{claims.a}{claims.b}", {"a": "e", "b": "\u0301x"}, None)
+    assert render_root("t/{claims.a}{claims.b}", {"a": "e", "b": "x"}, None) == "t/ex"
+
+
+@pytest.mark.parametrize("value", ["jos\u00e9", "\u00c5sa", "caf\u00e9-42", "\u65e5\u672c"], ids=ascii)
+def test_render_root_keeps_normalised_unicode_values(value):
+    assert render_root("tenants/{claims.tenant}", {"tenant": value}, None) == f"tenants/{value}"
+
+
+def test_render_root_substitutes_the_issuer_slug():
+    iss = "https://idp.example.com/"
+    root = render_root("tenants/{issuer}/{claims.sub}", {"sub": "alice"}, None, iss)
+    assert root == f"tenants/{issuer_slug(iss)}/alice"
+    with pytest.raises(RootUnavailable):
+        render_root("tenants/{issuer}/{claims.sub}", {"sub": "alice"}, None)
+
+
+@pytest.mark.parametrize(
+    ("iss", "readable"),
+    [
+        ("https://idp.example.com/", "idp-example-com"),
+        ("https://IdP.Example.COM/realms/Acme", "idp-example-com-realms-acme"),
+        ("http://127.0.0.1:8443/", "127-0-0-1-8443"),
+        ("https://user:pw@idp.example.com/t?x=1#f", "idp-example-com-t"),
+        ("urn:example:issuer", "urn-example-issuer"),
+        ("https://\u00e9xample.com/", "xample-com"),
+        ("https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0",
+         "login-microsoftonline-com-9188040d-6c67-4c5b-b11"),
+        ("", ""),
+        ("...", ""),
+        ("\ud800", ""),
+    ],
+    ids=ascii,
+)
+def test_issuer_slug_is_readable_part_and_digest(iss, readable):
+    import hashlib
+
+    digest = hashlib.sha256(iss.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    assert issuer_slug(iss) == (f"{readable}-{digest}" if readable else digest)
+
+
+def test_issuer_slug_is_stable_across_releases():
+    # Folders named by operators depend on this exact value: changing it moves every caller's files.
+    assert issuer_slug("https://idp.example.com/") == "idp-example-com-d36c3be4d3fed734"
+
+
+def test_issuer_slug_tells_issuers_apart_that_look_alike():
+    issuers = [
+        "https://idp.example.com/",
+        "https://idp.example.com",
+        "https://IDP.example.com/",
+        "https://idp-example.com/",
+        "https://idp.example.com/a",
+        "http://idp.example.com/",
+    ]
+    assert len({issuer_slug(iss) for iss in issuers}) == len(issuers)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=80))
+def test_issuer_slug_is_one_safe_visible_segment(iss):
+    slug = issuer_slug(iss)
+    assert check_segment(slug) is None
+    assert slug == slug.lower() and slug.isascii()
+    assert set(slug) <= set("abcdefghijklmnopqrstuvwxyz0123456789-")
+    assert not slug.startswith(("-", ".")) and not slug.endswith("-")
 
 
 def _inside(name: str, root: str) -> bool:
