@@ -4,20 +4,23 @@
 ``<path:path>``. Denials: a path that breaks the path policy is 400 ``invalid_request``; a
 well-formed name that this view does not serve (absent, a directory, hidden, another
 extension, a symlink out of the root) is 404; a per-caller root the token cannot fill is 403
-``insufficient_scope``. Every denial is logged on ``django_bearer_guard``.
+``insufficient_scope``; a token of an issuer outside ``allowed_issuers`` is 403
+``access_denied``. Every denial is logged on ``django_bearer_guard``.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import Storage, storages
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
+from django.urls import URLResolver, get_resolver
 from rest_framework.exceptions import APIException, NotFound
 from rest_framework.request import Request
 from rest_framework.views import APIView
@@ -34,14 +37,16 @@ from django_bearer_guard.files.responses import (
     content_disposition,
     content_type,
     plan_response,
+    seekable,
 )
 from django_bearer_guard.files.storage import OpenedFile, open_file
-from django_bearer_guard.permissions import HasScopes
+from django_bearer_guard.permissions import AccessDenied, HasScopes, check_issuer_allowed
+from django_bearer_guard.tokens.verified import VerifiedToken
 
 if TYPE_CHECKING:
     from rest_framework.views import AsView, GenericView
 
-__all__ = ["ProtectedFileView"]
+__all__ = ["ProtectedFileView", "check_file_roots"]
 
 logger = logging.getLogger("django_bearer_guard")
 _OFFLOAD_MODES = (None, "x-accel-redirect", "x-sendfile")
@@ -56,6 +61,13 @@ def _check_config(values: dict[str, Any]) -> None:
         root_fields(values["root"])
     except ValueError as exc:
         raise ImproperlyConfigured(f"ProtectedFileView root=: {exc}") from None
+    allowed = values["allowed_issuers"]
+    if allowed is not None and (
+        isinstance(allowed, str)
+        or not isinstance(allowed, (list, tuple, set, frozenset))
+        or not all(isinstance(entry, str) and entry for entry in allowed)
+    ):
+        raise ImproperlyConfigured("ProtectedFileView allowed_issuers= is a list of exact 'iss' values")
     extensions = values["extensions"]
     if extensions is not None and any(not ext.startswith(".") or ext != ext.lower() for ext in extensions):
         raise ImproperlyConfigured("ProtectedFileView extensions= are lower-case suffixes with the dot")
@@ -66,8 +78,10 @@ class ProtectedFileView(APIView):
 
     ``storage`` is a :class:`~django.core.files.storage.Storage`, a callable returning one
     (called per request) or a ``STORAGES`` alias; ``root`` a storage name, optionally with
-    ``{workload}`` or ``{claims.<name>}`` placeholders; ``allow_hidden`` serves dot-names;
-    ``extensions`` (e.g. ``[".pdf"]``) limits what is served; ``offload`` is
+    ``{issuer}``, ``{workload}`` or ``{claims.<name>}`` placeholders; ``allowed_issuers`` (exact
+    ``iss`` values; default: every trusted issuer) limits whose tokens it serves;
+    ``allow_hidden`` serves dot-names; ``extensions`` (e.g. ``[".pdf"]``) limits what is served;
+    ``offload`` is
     ``"x-accel-redirect"`` (answering with ``offload_prefix`` + name for nginx) or
     ``"x-sendfile"`` (the real path, filesystem storages only).
     """
@@ -75,6 +89,7 @@ class ProtectedFileView(APIView):
     storage: Storage | Callable[[], Storage] | str | None = None
     root: str = ""
     required_scopes: Sequence[str] = ()
+    allowed_issuers: Collection[str] | None = None
     allow_hidden: bool = False
     extensions: Sequence[str] | None = None
     as_attachment: bool = True
@@ -86,7 +101,7 @@ class ProtectedFileView(APIView):
     @classmethod
     def as_view(cls, **initkwargs: Any) -> AsView[GenericView]:
         """The view function; misconfiguration raises ``ImproperlyConfigured`` here, not per request."""
-        names = ("storage", "offload", "root", "extensions")
+        names = ("storage", "offload", "root", "extensions", "allowed_issuers")
         _check_config({name: initkwargs.get(name, getattr(cls, name)) for name in names})
         return super().as_view(**initkwargs)
 
@@ -105,9 +120,15 @@ class ProtectedFileView(APIView):
         return resolved
 
     def check_permissions(self, request: Request) -> None:
-        """Log a refusal (401 or 403) with the caller and path before DRF answers it."""
+        """Check the permission classes and ``allowed_issuers``; log a refusal (401 or 403)."""
         try:
             super().check_permissions(request)
+            # An issuer speaks only for itself, whatever permission_classes the view was given.
+            if self.allowed_issuers is not None:
+                token = request.auth
+                if not isinstance(token, VerifiedToken):
+                    raise AccessDenied("This resource does not accept tokens of this issuer.")
+                check_issuer_allowed(self, token)
         except APIException as denied:
             self._log(request, f"not permitted ({denied.status_code})")
             raise
@@ -117,7 +138,7 @@ class ProtectedFileView(APIView):
         token = request.auth
         claims = getattr(token, "claims", {})
         try:
-            root = render_root(self.root, claims, getattr(token, "workload", None))
+            root = render_root(self.root, claims, getattr(token, "workload", None), getattr(token, "issuer", None))
             relative = contain(path)
             check_policy(relative, allow_hidden=self.allow_hidden, extensions=self._extensions())
             opened = open_file(self.get_storage(), contain(relative, root), root)
@@ -157,7 +178,9 @@ class ProtectedFileView(APIView):
         )
 
     def _respond(self, request: Request, name: str, opened: OpenedFile) -> HttpResponseBase:
-        plan = plan_response(request.method or "GET", request.headers, opened.info)
+        # Forward-only streams (no seek/tell) get the whole body: Range is ignored, never a 500.
+        forward_only = not seekable(opened.file)
+        plan = plan_response(request.method or "GET", request.headers, opened.info, ranges=not forward_only)
         headers = {
             **plan.headers,
             "Content-Type": content_type(name),
@@ -179,6 +202,8 @@ class ProtectedFileView(APIView):
         elif request.method == "HEAD" or plan.status == 416:
             opened.file.close()
             response = HttpResponse(status=plan.status)
+        elif forward_only:
+            response = StreamingHttpResponse(RangeStream(opened.file, opened.info.size, self.block_size))
         elif plan.range is None or plan.range.end == plan.range.size - 1:
             if plan.range is not None:
                 opened.file.seek(plan.range.start)
@@ -203,3 +228,53 @@ class ProtectedFileView(APIView):
             # byte ever reaches the header.
             return {"X-Sendfile": quote(opened.real_path)}
         return {"X-Accel-Redirect": self.offload_prefix.rstrip("/") + "/" + quote(opened.offload_name())}
+
+
+def _routes(patterns: Iterable[Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            yield from _routes(pattern.url_patterns, prefix + str(pattern.pattern))
+        else:
+            yield prefix + str(pattern.pattern), pattern.callback
+
+
+def check_file_roots(
+    app_configs: Any = None, databases: Collection[str] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """System check: a ``ProtectedFileView`` in the URLconf whose per-caller root names the
+    caller by a claim or workload without ``{issuer}`` while it accepts several issuers
+    (``bearer_guard.W006``). Issuers are the settings ones plus, when the check gets the
+    database, enabled ``TrustedIssuer`` rows; a view's ``allowed_issuers`` narrows them."""
+    from django_bearer_guard.checks import trusted_issuer_count
+
+    trusted = trusted_issuer_count(databases)
+    messages: list[checks.CheckMessage] = []
+    for route, callback in _routes(get_resolver().url_patterns):
+        cls = getattr(callback, "cls", None)
+        if not (isinstance(cls, type) and issubclass(cls, ProtectedFileView)):
+            continue
+        initkwargs = getattr(callback, "initkwargs", None) or {}
+        root = initkwargs.get("root", cls.root)
+        try:
+            fields = root_fields(root)
+        except ValueError:
+            continue  # as_view() refuses it
+        allowed = initkwargs.get("allowed_issuers", cls.allowed_issuers)
+        if allowed is None:
+            accepted, source = trusted, "trusted (settings + database)" if databases else "trusted (settings)"
+        else:
+            accepted, source = len(set(allowed)), "named by allowed_issuers"
+        per_caller = [field for field in fields if field == "workload" or field.startswith("claims.")]
+        if per_caller and "issuer" not in fields and accepted > 1:
+            messages.append(
+                checks.Warning(
+                    f"ProtectedFileView at '{route}' uses a per-caller root with {{{per_caller[0]}}} but no "
+                    f"{{issuer}} while {accepted} issuers are {source}: callers of different issuers "
+                    f"with the same value share a folder of {root!r}.",
+                    hint="Add {issuer} to the root (e.g. 'tenants/{issuer}/{claims.sub}') or set "
+                    "allowed_issuers to the one issuer whose callers own these folders.",
+                    obj=cls,
+                    id="bearer_guard.W006",
+                )
+            )
+    return messages

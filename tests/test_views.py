@@ -3,10 +3,12 @@ from __future__ import annotations
 import logging
 
 import pytest
+from django.core.checks import Warning
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import FileSystemStorage
 
-from django_bearer_guard.views import ProtectedFileView
+from django_bearer_guard.models import TrustedIssuer
+from django_bearer_guard.views import ProtectedFileView, check_file_roots
 from tests.files.fixtures import AWKWARD, bearer, store
 from tests.files.storages import MemoryStorage, memory, memory_without_times
 
@@ -274,6 +276,10 @@ def test_accept_header_never_gives_406(get):
         {"storage": "protected", "root": "{user}"},
         {"storage": "protected", "extensions": ["pdf"]},
         {"storage": "protected", "extensions": [".PDF"]},
+        {"storage": "protected", "allowed_issuers": "https://idp.example.com/"},
+        {"storage": "protected", "allowed_issuers": ["https://idp.example.com/", ""]},
+        {"storage": "protected", "allowed_issuers": [None]},
+        {"storage": "protected", "root": "tenants/{issuer.name}"},
     ],
 )
 def test_as_view_refuses_misconfiguration(kwargs):
@@ -291,3 +297,59 @@ def test_get_storage_resolves_every_spec(store):
         ProtectedFileView(storage=lambda: "not a storage").get_storage()
     with pytest.raises(ImproperlyConfigured):
         ProtectedFileView(storage=42).get_storage()
+
+
+def _issuer(name: str) -> dict[str, object]:
+    return {
+        "issuer": f"https://{name}.example/",
+        "audiences": ["https://api.example"],
+        "algorithms": ["RS256"],
+        "jwks_uri": f"https://{name}.example/jwks",
+    }
+
+
+def _w006_routes(**kwargs) -> set[str]:
+    return {m.msg.split("'")[1] for m in check_file_roots(**kwargs) if m.id == "bearer_guard.W006"}
+
+
+PER_CALLER_ROUTES = {
+    "tenant/<path:path>",
+    "workload/<path:path>",
+    "open-workload/<path:path>",
+    "mem-tenant/<path:path>",
+    "mem-sub/<path:path>",
+}
+
+
+def test_check_file_roots_warns_about_bare_claim_roots_while_several_issuers_are_trusted(settings):
+    settings.ROOT_URLCONF = "tests.files.issuer_urls"
+    settings.BEARER_GUARD = {"ISSUERS": [_issuer("a"), _issuer("b")]}
+    messages = [m for m in check_file_roots() if m.id == "bearer_guard.W006"]
+    # {issuer} in the root, or allowed_issuers naming one issuer, keep callers of issuers apart.
+    assert {m.msg.split("'")[1] for m in messages} == PER_CALLER_ROUTES
+    assert all(isinstance(m, Warning) and "2 issuers are trusted (settings)" in m.msg for m in messages)
+    assert "{issuer}" in messages[0].hint
+
+
+def test_check_file_roots_is_quiet_with_one_issuer(settings):
+    settings.ROOT_URLCONF = "tests.files.issuer_urls"
+    settings.BEARER_GUARD = {"ISSUERS": [_issuer("a")]}
+    assert _w006_routes() == set()
+
+
+@pytest.mark.django_db
+def test_check_file_roots_counts_trusted_issuer_rows_when_given_the_database(settings):
+    settings.ROOT_URLCONF = "tests.files.issuer_urls"
+    settings.BEARER_GUARD = {"ISSUERS": [_issuer("a")]}
+    TrustedIssuer.objects.create(**_issuer("b"))
+    assert _w006_routes() == set()
+    assert _w006_routes(databases=["default"]) == PER_CALLER_ROUTES
+
+
+@pytest.mark.django_db  # Django 6.1 hands every database to the checks
+def test_check_file_roots_is_registered_with_the_view_checks(settings):
+    from django.core.checks import run_checks
+
+    settings.ROOT_URLCONF = "tests.files.issuer_urls"
+    settings.BEARER_GUARD = {"ISSUERS": [_issuer("a"), _issuer("b")]}
+    assert "bearer_guard.W006" in {m.id for m in run_checks(tags=["urls"])}

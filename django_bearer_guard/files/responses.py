@@ -27,6 +27,7 @@ __all__ = [
     "content_disposition",
     "content_type",
     "plan_response",
+    "seekable",
 ]
 
 BLOCK_SIZE = 256 * 1024
@@ -134,9 +135,13 @@ def _if_range_holds(value: str, info: FileInfo) -> bool:
     return date is not None and date == modified and modified <= _clock.now() - 1
 
 
-def plan_response(method: str, headers: Mapping[str, str], info: FileInfo) -> Plan:
-    """Decide the answer to ``method`` (``GET`` or ``HEAD``) with request ``headers`` for ``info``."""
-    validators: dict[str, str] = {"Accept-Ranges": "bytes"}
+def plan_response(method: str, headers: Mapping[str, str], info: FileInfo, *, ranges: bool = True) -> Plan:
+    """Decide the answer to ``method`` (``GET`` or ``HEAD``) with request ``headers`` for ``info``.
+
+    ``ranges=False`` (a file that can only be read forward) ignores ``Range`` and ``If-Range``
+    and answers ``Accept-Ranges: none``.
+    """
+    validators: dict[str, str] = {"Accept-Ranges": "bytes" if ranges else "none"}
     if info.etag is not None and info.last_modified is not None:
         validators["ETag"] = info.etag
         validators["Last-Modified"] = http_date(info.last_modified)
@@ -145,8 +150,10 @@ def plan_response(method: str, headers: Mapping[str, str], info: FileInfo) -> Pl
         return Plan(status, validators)
     header = headers.get("Range")
     if_range = headers.get("If-Range")
-    # RFC 9110 §14.2: Range applies to GET only, and only while If-Range still holds.
-    if method != "GET" or header is None or (if_range is not None and not _if_range_holds(if_range, info)):
+    # RFC 9110 §14.2: Range applies to GET only, and only while If-Range still holds; a server
+    # may ignore it, as it does for forward-only files rather than read and discard a prefix.
+    stale = if_range is not None and not _if_range_holds(if_range, info)
+    if not ranges or method != "GET" or header is None or stale:
         return Plan(200, {**validators, "Content-Length": str(info.size)})
     try:
         byte_range = parse_range(header, info.size)
@@ -156,6 +163,18 @@ def plan_response(method: str, headers: Mapping[str, str], info: FileInfo) -> Pl
         return Plan(200, {**validators, "Content-Length": str(info.size)})
     partial = {"Content-Range": byte_range.content_range, "Content-Length": str(byte_range.length)}
     return Plan(206, {**validators, **partial}, byte_range)
+
+
+def seekable(file: IO[Any]) -> bool:
+    """True when ``file`` can ``seek`` and ``tell``; a forward-only stream (a socket body) cannot."""
+    check = getattr(file, "seekable", None)
+    if not callable(check) or not hasattr(file, "seek"):
+        return False
+    try:
+        # Django's File says seekable() for any wrapped object without the method: tell() decides.
+        return bool(check()) and isinstance(file.tell(), int)
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 class BoundedReader:
@@ -190,6 +209,10 @@ class BoundedReader:
     def tell(self) -> int:
         """The position in the underlying file."""
         return int(self.file.tell())
+
+    def seekable(self) -> bool:
+        """Whether the underlying file can seek (``FileResponse`` asks before calling ``tell``)."""
+        return seekable(self.file)
 
     def close(self) -> None:
         """Close the underlying file."""

@@ -23,7 +23,9 @@ def _free_port() -> int:
 class GunicornServer:
     """``gunicorn`` with one sync worker on 127.0.0.1; ``worker_pid`` for memory readings."""
 
-    def __init__(self, location: Path, guard: dict[str, Any], *, workers: int = 1) -> None:
+    def __init__(
+        self, location: Path, guard: dict[str, Any], *, workers: int = 1, urlconf: str = "tests.files_urls"
+    ) -> None:
         self.port = _free_port()
         self.address = ("127.0.0.1", self.port)
         env = {
@@ -31,6 +33,7 @@ class GunicornServer:
             "DJANGO_SETTINGS_MODULE": "tests.files.server_settings",
             "BG_FILES_LOCATION": str(location),
             "BG_GUARD": json.dumps(guard),
+            "BG_URLCONF": urlconf,
             "PYTHONPATH": str(ROOT),
         }
         env.pop("PYTHONDEVMODE", None)

@@ -85,3 +85,79 @@ class StreamingFileStorage(FileSystemStorage):
 
 memory = MemoryStorage()
 memory_without_times = MemoryStorage(modified=False)
+
+
+class _ForwardOnly(io.RawIOBase):
+    """A body that can only be read forward, like an HTTP response streamed from an object store."""
+
+    def __init__(self, path: str) -> None:
+        self._file = open(path, "rb")  # noqa: SIM115 - closed with the wrapper
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def readinto(self, buffer: Any) -> int:
+        return self._file.readinto(buffer)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        raise io.UnsupportedOperation("forward only")
+
+    def tell(self) -> int:
+        raise io.UnsupportedOperation("forward only")
+
+    def fileno(self) -> int:
+        raise io.UnsupportedOperation("no fileno")
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
+class _Unmarked:
+    """A forward-only body without ``seekable()``: Django's ``File`` then claims it can seek."""
+
+    def __init__(self, path: str) -> None:
+        self._raw = _ForwardOnly(path)
+        self.closed = False
+
+    def read(self, size: int = -1) -> bytes:
+        return self._raw.read(size)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        raise OSError("Illegal seek")
+
+    def tell(self) -> int:
+        raise OSError("Illegal seek")
+
+    def close(self) -> None:
+        self.closed = True
+        self._raw.close()
+
+
+class ForwardOnlyStorage(Storage):
+    """Files on disk served only as forward-only streams (no ``path()``, seek, tell or fileno)."""
+
+    def __init__(self, location: str, *, marked: bool = True) -> None:
+        self.location = location
+        self.marked = marked
+        self.opened: list[Any] = []
+
+    def _full(self, name: str) -> str:
+        return os.path.join(self.location, name)
+
+    def _open(self, name: str, mode: str = "rb") -> File[Any]:
+        stream = _ForwardOnly(self._full(name)) if self.marked else _Unmarked(self._full(name))
+        self.opened.append(stream)
+        return File(stream, name=name)
+
+    def exists(self, name: str) -> bool:
+        return os.path.isfile(self._full(name))
+
+    def size(self, name: str) -> int:
+        return os.path.getsize(self._full(name))
+
+    def get_modified_time(self, name: str) -> dt.datetime:
+        return dt.datetime.fromtimestamp(os.path.getmtime(self._full(name)), tz=dt.timezone.utc)

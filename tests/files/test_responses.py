@@ -167,3 +167,54 @@ def test_bounded_reader_stops_at_its_length_even_when_the_file_grows(tmp_path):
         assert reader.seek(0, io.SEEK_SET) == 0
     reader.close()
     assert file.closed
+
+
+class _NoSeekable:
+    """A stream with seek and tell that fail and no seekable() method."""
+
+    def read(self, size: int = -1) -> bytes:
+        return b""
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        raise OSError("Illegal seek")
+
+    def tell(self) -> int:
+        raise OSError("Illegal seek")
+
+
+class _ForwardOnly(io.RawIOBase):
+    def seekable(self) -> bool:
+        return False
+
+
+def test_seekable_tells_forward_only_streams_apart():
+    from django.core.files.base import File
+
+    from django_bearer_guard.files.responses import BoundedReader, seekable
+
+    assert seekable(io.BytesIO(b"abc"))
+    assert seekable(File(io.BytesIO(b"abc")))
+    assert not seekable(_ForwardOnly())
+    assert not seekable(File(_ForwardOnly()))
+    assert not seekable(File(_NoSeekable()))  # type: ignore[arg-type]
+    assert not seekable(_NoSeekable())  # type: ignore[arg-type]
+    assert not seekable(object())  # type: ignore[arg-type]
+    assert not BoundedReader(File(_ForwardOnly()), 3).seekable()
+    assert BoundedReader(io.BytesIO(b"abc"), 3).seekable()
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Range": "bytes=0-9"}, {"Range": "bytes=500-"}, {"Range": "bytes=0-9", "If-Range": ETAG}],
+)
+def test_plan_response_without_ranges_answers_the_whole_file(headers):
+    plan = plan_response("GET", headers, INFO, ranges=False)
+    assert (plan.status, plan.range) == (200, None)
+    assert plan.headers["Accept-Ranges"] == "none"
+    assert plan.headers["Content-Length"] == "100"
+    assert "Content-Range" not in plan.headers
+
+
+def test_plan_response_without_ranges_keeps_preconditions():
+    assert plan_response("GET", {"If-None-Match": ETAG}, INFO, ranges=False).status == 304
+    assert plan_response("GET", {"If-Match": '"other"'}, INFO, ranges=False).status == 412
