@@ -36,6 +36,7 @@ __all__ = [
     "TokenTooLarge",
     "UnknownKey",
     "UntrustedIssuer",
+    "UnverifiedBinding",
     "UserRejected",
     "WeakKey",
     "WrongAudience",
@@ -157,6 +158,12 @@ class UserRejected(InvalidToken):
     """The Django user named by the token is missing or inactive."""
 
     default_description = "The access token does not name an active user."
+
+
+class UnverifiedBinding(InvalidToken):
+    """The token is sender-constrained (``cnf``), and its binding cannot be verified here."""
+
+    default_description = "The access token is bound to a key or certificate this resource cannot verify."
 
 
 class InsufficientScope(BearerGuardError):

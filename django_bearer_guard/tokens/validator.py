@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from django_bearer_guard import _clock
 from django_bearer_guard.conf import GuardSettings, get_settings
-from django_bearer_guard.exceptions import InvalidToken, KeysUnavailable, MissingClaim, TokenTooLarge
+from django_bearer_guard.exceptions import (
+    InvalidToken,
+    KeysUnavailable,
+    MissingClaim,
+    TokenTooLarge,
+    UnverifiedBinding,
+)
 from django_bearer_guard.identity.scopes import extract_scopes
 from django_bearer_guard.identity.workloads import workload_from
 from django_bearer_guard.issuers import registry
@@ -48,6 +54,9 @@ class TokenValidator:
         # Only now, with the signature verified, are the claims worth reading.
         if issuer.required_typ is not None:
             check_type(jws.header, issuer.required_typ)
+        if "cnf" in claims:
+            # RFC 8705 §3, RFC 9449 §7: a sender-constrained token is never accepted as a bare Bearer token.
+            raise UnverifiedBinding("the token carries 'cnf', and sender-constrained tokens are not verified yet")
         leeway = self.settings.leeway if issuer.leeway is None else issuer.leeway
         expires_at = check_claims(claims, issuer, now=_clock.now(), leeway=leeway)
         jti = claims.get("jti")
