@@ -47,7 +47,7 @@ def test_as_entry_turns_blank_optional_strings_into_none() -> None:
 def test_to_config_matches_the_same_settings_entry() -> None:
     extra = {"scope_claim": "scp", "scope_prefixes": {"api://x/": ""}, "required_typ": "at+jwt",
              "required_claims": ["sub"], "leeway": 5, "name": "IdP", "allowed_scopes": ["a:read"],
-             "workload_trust_domains": ["prod.example"], "jwks_hosts": ["keys.example"]}
+             "workload_trust_domains": ["prod.example"]}
     config = row(**extra).to_config()
     expected = parse_issuer({**ENTRY, **extra}, allow_http_loopback=False, where="ISSUERS[0]")
     fields = ("issuer", "name", "audiences", "algorithms", "jwks_uri", "scope_claim", "scope_prefixes",

@@ -310,6 +310,13 @@ def parse_issuer(  # noqa: C901, PLR0912, PLR0915 - one flat list of field rules
             "'jwks_hosts' must be a list of host names, optionally with ':port'.",
             "Use lower-case host names, for example ['www.googleapis.com'].",
         )
+    if jwks_hosts not in (None, _INVALID) and discovery is not True:
+        # A setting that is parsed but has nothing to limit must not look like a protection.
+        bad(
+            "bearer_guard.E003",
+            "'jwks_hosts' limits the hosts of a discovered jwks_uri, and this issuer does not use discovery.",
+            "Remove 'jwks_hosts', or use 'discovery': True instead of a configured key source.",
+        )
     if binding is not None:
         # Parsed but not enforced yet: a bound token must never pass as a bare Bearer token.
         bad(
