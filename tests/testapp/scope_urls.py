@@ -15,5 +15,9 @@ urlpatterns = [
     path("owned/<int:pk>/", scope_views.OwnedDocumentView.as_view()),
     path("tenant/<int:pk>/", scope_views.TenantDocumentView.as_view()),
     path("file-info/", scope_views.file_info),
+    path("issuer-owned/<int:pk>/", scope_views.IssuerOwnedDocumentView.as_view()),
+    path("local-reports/", scope_views.LocalReportView.as_view()),
+    path("local-workload/", scope_views.LocalWorkloadView.as_view()),
+    path("user/", scope_views.WhoIsUser.as_view()),
     *router.urls,
 ]

@@ -78,3 +78,39 @@ class TenantDocumentView(RetrieveAPIView[Document]):
 @api_view(["GET", "DELETE"])
 def file_info(request: Request) -> Response:
     return Response({"method": request.method})
+
+
+class IssuerOwnedDocumentView(RetrieveAPIView[Document]):
+    """Ownership qualified by issuer: the token's (iss, sub) must equal (owner_issuer, owner)."""
+
+    queryset = Document.objects.all()
+    serializer_class = DocumentSerializer
+    permission_classes = [TokenOwnsObject]
+    owner_issuer_field = "owner_issuer"
+
+
+class LocalReportView(ReportView):
+    """ReportView for the issuers a test names (``allowed_issuers`` is set per test)."""
+
+    allowed_issuers: list[str] | None = None
+
+
+class LocalWorkloadView(WorkloadView):
+    allowed_issuers: list[str] | None = None
+
+
+class WhoIsUser(APIView):
+    """What ``request.user`` is: a Django user or a stateless token user."""
+
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        user = request.user
+        return Response(
+            {
+                "class": type(user).__name__,
+                "pk": user.pk,
+                "username": user.get_username(),
+                "is_superuser": user.is_superuser,
+                "is_staff": user.is_staff,
+                "can_delete": user.has_perm("testapp.delete_document"),
+            }
+        )
