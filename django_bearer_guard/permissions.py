@@ -7,16 +7,16 @@ answers 401 with the Bearer challenge. Everything else that is refused is a 403.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 from uuid import UUID
 
 from django.core import checks
-from django.urls import URLResolver, get_resolver
 from rest_framework.exceptions import APIException
 from rest_framework.permissions import BasePermission, BasePermissionMetaclass, OperandHolder
 from rest_framework.request import Request
 
+from django_bearer_guard._routes import routes
 from django_bearer_guard.authentication import BearerGuardAPIException
 from django_bearer_guard.challenges import bearer_challenge
 from django_bearer_guard.conf import get_settings
@@ -385,14 +385,6 @@ class _Probe:
         return getattr(self._cls, name)
 
 
-def _callbacks(patterns: Iterable[Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
-    for pattern in patterns:
-        if isinstance(pattern, URLResolver):
-            yield from _callbacks(pattern.url_patterns, prefix + str(pattern.pattern))
-        else:
-            yield prefix + str(pattern.pattern), pattern.callback
-
-
 def check_scope_declarations(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """System check: DRF views in the URLconf that use ``HasScopes`` or ``AllowedWorkloads``
     without declaring scopes (``bearer_guard.E020``) or workloads (``bearer_guard.E021``), and
@@ -404,7 +396,7 @@ def check_scope_declarations(app_configs: Any = None, **kwargs: Any) -> list[che
 
     several_issuers = trusted_issuer_count(kwargs.get("databases")) > 1
     messages: list[checks.CheckMessage] = []
-    for route, callback in _callbacks(get_resolver().url_patterns):
+    for route, callback in routes():
         cls = getattr(callback, "cls", None)
         if not (isinstance(cls, type) and issubclass(cls, APIView)):
             continue

@@ -11,7 +11,7 @@ extension, a symlink out of the root) is 404; a per-caller root the token cannot
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -20,11 +20,11 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import Storage, storages
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
-from django.urls import URLResolver, get_resolver
 from rest_framework.exceptions import APIException, NotFound
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from django_bearer_guard._routes import routes
 from django_bearer_guard.authentication import BearerGuardAPIException
 from django_bearer_guard.challenges import bearer_challenge
 from django_bearer_guard.conf import get_settings
@@ -230,14 +230,6 @@ class ProtectedFileView(APIView):
         return {"X-Accel-Redirect": self.offload_prefix.rstrip("/") + "/" + quote(opened.offload_name())}
 
 
-def _routes(patterns: Iterable[Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
-    for pattern in patterns:
-        if isinstance(pattern, URLResolver):
-            yield from _routes(pattern.url_patterns, prefix + str(pattern.pattern))
-        else:
-            yield prefix + str(pattern.pattern), pattern.callback
-
-
 def check_file_roots(
     app_configs: Any = None, databases: Collection[str] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
@@ -249,7 +241,7 @@ def check_file_roots(
 
     trusted = trusted_issuer_count(databases)
     messages: list[checks.CheckMessage] = []
-    for route, callback in _routes(get_resolver().url_patterns):
+    for route, callback in routes():
         cls = getattr(callback, "cls", None)
         if not (isinstance(cls, type) and issubclass(cls, ProtectedFileView)):
             continue

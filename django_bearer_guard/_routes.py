@@ -1,0 +1,21 @@
+"""The views of the URLconf, for the system checks that inspect them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from django.urls import URLResolver, get_resolver
+
+
+def _walk(patterns: Iterable[Any], prefix: str) -> Iterator[tuple[str, Any]]:
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            yield from _walk(pattern.url_patterns, prefix + str(pattern.pattern))
+        else:
+            yield prefix + str(pattern.pattern), pattern.callback
+
+
+def routes() -> Iterator[tuple[str, Any]]:
+    """``(route, view callback)`` for every pattern of the root URLconf, includes flattened."""
+    return _walk(get_resolver().url_patterns, "")
