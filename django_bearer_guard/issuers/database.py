@@ -5,9 +5,16 @@ only when the version stamp in the shared cache (``CACHE_ALIAS``) changed, which
 looks at no more than every :data:`CHECK_INTERVAL` seconds, and only for tokens whose issuer
 the settings do not name. Saving or deleting a row changes the stamp when its transaction
 commits; after changes that send no signals (``QuerySet.update()``, ``bulk_create()``, SQL)
-call :func:`issuers_changed`. A database that cannot be read (down, not migrated yet) is
-logged and the last good rows are kept: before any good read, database issuers are unknown
-and their tokens are refused (401), never a 500.
+call :func:`issuers_changed`.
+
+A process runs one read at a time, in a thread of its own with its own database connection
+(closed when the read ends). The request that started it waits at most :data:`READ_WAIT`
+seconds; a slower read finishes in the background and its rows serve the later requests. A
+request inside a transaction (``ATOMIC_REQUESTS``, a ``TestCase``) reads on its own connection
+instead, so it sees the rows of that transaction; the wait is then not bounded by ``READ_WAIT``.
+Meanwhile every request answers from the last good rows, so before any good read database
+issuers are unknown and their tokens are refused (401), never a 500. A read that fails (database
+down, locked, not migrated yet) is logged and tried again no sooner than the next interval.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.core.cache import caches
-from django.db import DatabaseError, router, transaction
+from django.db import DatabaseError, connections, router, transaction
 from django.db.models.signals import post_delete, post_save
 
 from django_bearer_guard import _clock
@@ -32,12 +39,23 @@ from django_bearer_guard.issuers.config import IssuerConfig
 if TYPE_CHECKING:
     from django_bearer_guard.models import TrustedIssuer
 
-__all__ = ["CHECK_INTERVAL", "STAMP_KEY", "install", "issuers", "issuers_changed", "poll", "read_for_checks"]
+__all__ = [
+    "CHECK_INTERVAL",
+    "READ_WAIT",
+    "STAMP_KEY",
+    "install",
+    "issuers",
+    "issuers_changed",
+    "poll",
+    "read_for_checks",
+]
 
 logger = logging.getLogger("django_bearer_guard")
 
 CHECK_INTERVAL = 2.0
 """Seconds between two looks of a process at the shared stamp."""
+READ_WAIT = 1.0
+"""Seconds a request waits for a read of the rows it started; a slower one ends in the background."""
 STAMP_KEY = "bearer_guard:issuers-stamp"
 """The shared cache key of the rows' version stamp."""
 
@@ -51,14 +69,19 @@ class _Snapshot:
 _snapshot: _Snapshot | None = None
 _checked_at = -math.inf
 _lock = threading.Lock()
+_reader: threading.Thread | None = None
+# Replaced when the settings change: a read begun under other settings installs nothing.
+_era = object()
 _installed = False
 
 
 @on_reload
 def _forget() -> None:
-    global _snapshot, _checked_at
+    global _snapshot, _checked_at, _reader, _era
     _snapshot = None
     _checked_at = -math.inf
+    _reader = None
+    _era = object()
 
 
 def issuers() -> tuple[IssuerConfig, ...]:
@@ -67,39 +90,78 @@ def issuers() -> tuple[IssuerConfig, ...]:
     return snapshot.configs if snapshot is not None else ()
 
 
-def poll() -> None:
-    """Re-read the rows when the shared stamp changed; looks at it at most every CHECK_INTERVAL."""
-    global _checked_at
+def _due() -> bool:
     # A clock that went backwards counts as due.
-    if 0 <= _clock.now() - _checked_at < CHECK_INTERVAL:
+    return not 0 <= _clock.now() - _checked_at < CHECK_INTERVAL
+
+
+def poll() -> None:
+    """Re-read the rows when the shared stamp changed; looks at it at most every CHECK_INTERVAL.
+
+    Never blocks on another request's read, and waits at most READ_WAIT seconds for its own.
+    """
+    global _checked_at, _reader
+    if not _due():
         return
-    # The first read makes concurrent requests wait for it; later ones never do.
-    if not _lock.acquire(blocking=_snapshot is None):
+    # Forged tokens with made-up issuers must not queue up behind the database: one look at a
+    # time, and whoever finds it taken answers from the snapshot it has.
+    if not _lock.acquire(blocking=False):
         return
     try:
+        # Another request may have finished a look between the first glance and the lock.
+        if not _due() or (_reader is not None and _reader.is_alive()):
+            return
         _checked_at = _clock.now()
-        _refresh()
+        stamp = _read_stamp()
+        current = _snapshot
+        if current is not None and stamp is not None and stamp == current.stamp:
+            return
+        args = (stamp, _era, _checked_at)
+        if connections[router.db_for_read(_model())].in_atomic_block:
+            # Inside a transaction (ATOMIC_REQUESTS, a TestCase) only this connection sees the
+            # rows that transaction sees, so the read runs here, after the lock is released.
+            reader = None
+        else:
+            reader = threading.Thread(target=_read, args=args, name="bearer-guard-issuers", daemon=True)
+            _reader = reader
+            reader.start()
     finally:
         _lock.release()
-
-
-def _refresh() -> None:
-    global _snapshot
-    stamp = _read_stamp()
-    current = _snapshot
-    if current is not None and stamp is not None and stamp == current.stamp:
+    if reader is None:
+        _read(*args, own_connection=False)
         return
+    reader.join(READ_WAIT)
+    if reader.is_alive():
+        logger.warning(
+            "bearer_guard: reading the trusted issuers from the database takes over %s s;"
+            " serving the last good ones while it finishes in the background",
+            READ_WAIT,
+        )
+
+
+def _read(stamp: str | None, era: object, started_at: float, *, own_connection: bool = True) -> None:
+    global _snapshot, _checked_at
     try:
-        rows = _read_rows(router.db_for_read(_model()))
+        configs = tuple(row.to_config() for row in _read_rows(router.db_for_read(_model())))
     except Exception as exc:  # any failure to read keeps the last good rows
         logger.warning(
             "bearer_guard: cannot read the trusted issuers from the database, keeping the last good ones: %s: %s",
             type(exc).__name__,
             exc,
         )
+        with _lock:
+            # An outage gets one read per interval, counted from the failure.
+            if era is _era and _checked_at == started_at:
+                _checked_at = _clock.now()
         return
-    _snapshot = _Snapshot(tuple(row.to_config() for row in rows), stamp)
-    registry.clear()
+    finally:
+        if own_connection:
+            # This thread's connections would otherwise stay open until the process ends.
+            connections.close_all()
+    with _lock:
+        if era is _era:
+            _snapshot = _Snapshot(configs, stamp)
+            registry.clear()
 
 
 def _read_stamp() -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 
 from django_bearer_guard.conf import get_settings, on_reload
@@ -15,6 +16,9 @@ _sources: list[IssuerSource] = []
 _pollers: list[Callable[[], None]] = []
 _index: dict[str, IssuerConfig] | None = None
 _pinned: frozenset[str] = frozenset()
+# Replaced by every clear(), so that an index built from sources read before it is not kept.
+_generation = object()
+_generation_lock = threading.Lock()
 
 
 def _from_settings() -> Iterable[IssuerConfig]:
@@ -38,8 +42,10 @@ def register_source(source: IssuerSource, *, poll: Callable[[], None] | None = N
 @on_reload
 def clear() -> None:
     """Forget the index; it is rebuilt on next use."""
-    global _index
-    _index = None
+    global _index, _generation
+    with _generation_lock:
+        _generation = object()
+        _index = None
 
 
 def all_issuers() -> tuple[IssuerConfig, ...]:
@@ -55,14 +61,18 @@ def _poll() -> None:
 
 def _build() -> dict[str, IssuerConfig]:
     global _index, _pinned
-    if _index is None:
-        index: dict[str, IssuerConfig] = {}
+    index = _index
+    if index is None:
+        generation = _generation
+        index = {}
         for source in (_from_settings, *_sources):
             for config in source():
                 index.setdefault(config.issuer, config)
-        _pinned = frozenset(config.issuer for config in _from_settings())
-        _index = index
-    return _index
+        pinned = frozenset(config.issuer for config in _from_settings())
+        with _generation_lock:
+            if generation is _generation:
+                _index, _pinned = index, pinned
+    return index
 
 
 def get(iss: str) -> IssuerConfig:

@@ -68,7 +68,7 @@ def committed(django_capture_on_commit_callbacks: Any, clock: Clock) -> Callable
 # USER_LOOKUP: whose subjects are Django users
 
 
-@pytest.mark.django_db(transaction=True)  # rows are read on a connection of their own
+@pytest.mark.django_db
 def test_partner_row_sub_admin_does_not_become_the_local_superuser(
     idp: LocalIssuer, partner: LocalIssuer, guard: Callable[..., None], local_admin: User, committed: Any
 ) -> None:
@@ -91,7 +91,7 @@ def test_partner_settings_issuer_outside_user_lookup_issuers_stays_a_token_user(
     assert get("/scoped/user/", idp.mint(sub="admin")).json()["is_superuser"] is True
 
 
-@pytest.mark.django_db(transaction=True)  # rows are read on a connection of their own
+@pytest.mark.django_db
 def test_partner_row_listed_in_user_lookup_issuers_maps_to_users(
     partner: LocalIssuer, guard: Callable[..., None], committed: Any
 ) -> None:
@@ -303,7 +303,7 @@ def test_token_without_workload_from_trust_domain_issuer_has_none(
     assert get("/whoami/", partner.mint(sub=None)).json()["workload"] is None
 
 
-@pytest.mark.django_db(transaction=True)  # rows are read on a connection of their own
+@pytest.mark.django_db
 def test_trusted_issuer_row_limits_are_enforced(
     partner: LocalIssuer, guard: Callable[..., None], committed: Any
 ) -> None:

@@ -1,28 +1,37 @@
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from django.core.cache import caches
-from django.db import connection
+from django.db import connection, connections
+from django.db.backends.signals import connection_created
 from django.test import override_settings
 from rest_framework.test import APIClient
 
 from django_bearer_guard.checks import check_settings
 from django_bearer_guard.issuers import database, registry
 from django_bearer_guard.models import TrustedIssuer
-from django_bearer_guard.testing import Clock, LocalIssuer
+from django_bearer_guard.testing import Clock, LocalIssuer, use_clock
 
-pytestmark = pytest.mark.django_db
+# Committed rows: the rows are read on a connection of their own, which sees only those.
+pytestmark = pytest.mark.django_db(transaction=True)
+TABLE = TrustedIssuer._meta.db_table
 
 
 @pytest.fixture(autouse=True)
-def _rows_only(guard: Callable[..., None], clock: Clock) -> None:
+def _rows_only(guard: Callable[..., None], clock: Clock) -> Iterator[None]:
     """No issuers in the settings (a test may add some): only rows trust anyone."""
     guard(ISSUERS=[])
+    yield
+    wait_for_read()
 
 
 @pytest.fixture
@@ -48,10 +57,85 @@ def status(token: str) -> int:
     return int(response.status_code)
 
 
-def drop_table() -> None:
-    # Inside the test's transaction: rolled back afterwards.
+@contextlib.contextmanager
+def table_missing() -> Iterator[None]:
+    """The rows' table is not there (as before ``migrate``) inside the block."""
     with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE {TrustedIssuer._meta.db_table}")
+        cursor.execute(f"ALTER TABLE {TABLE} RENAME TO {TABLE}_away")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"ALTER TABLE {TABLE}_away RENAME TO {TABLE}")
+
+
+@contextlib.contextmanager
+def rows_locked(at_most: float = 3.0) -> Iterator[Callable[[], None]]:
+    """Hold, from a connection of its own, a lock that blocks every read of the rows' table.
+
+    Yields a function that releases the lock early, from any thread; the lock goes after
+    ``at_most`` seconds in any case, so that code which waits on it cannot hang the suite.
+    """
+    if connection.vendor not in ("sqlite", "postgresql"):
+        pytest.skip(f"no table lock written for {connection.vendor}")
+    raw = connection.get_new_connection(connection.get_connection_params())
+    released: list[bool] = []
+    once = threading.Lock()
+
+    def release() -> None:
+        with once:
+            if not released:
+                released.append(True)
+                raw.rollback()
+
+    deadline = threading.Timer(at_most, release)
+    try:
+        cursor = raw.cursor()
+        if connection.vendor == "sqlite":
+            cursor.execute("BEGIN EXCLUSIVE")  # readers wait for it (rollback journal)
+        else:
+            cursor.execute(f"LOCK TABLE {TABLE} IN ACCESS EXCLUSIVE MODE")
+        cursor.close()
+        deadline.start()
+        yield release
+    finally:
+        deadline.cancel()
+        if deadline.is_alive():
+            deadline.join()
+        release()
+        raw.close()
+
+
+def wait_for_read() -> None:
+    """Let a read still running in the background end."""
+    reader = database._reader
+    if reader is not None:
+        reader.join(30)
+        assert not reader.is_alive()
+
+
+@pytest.fixture
+def row_reads() -> Iterator[list[str]]:
+    """Every SQL statement on the rows' table, on any connection of any thread."""
+    statements: list[str] = []
+
+    def record(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if TABLE in sql and sql.lstrip().upper().startswith("SELECT"):
+            statements.append(sql)
+        return execute(sql, params, many, context)
+
+    main = connections["default"]  # this thread's, wrapped below for the whole test
+
+    def on_created(*, connection: Any, **kwargs: Any) -> None:
+        if connection is not main:
+            connection.execute_wrappers.append(record)
+
+    connection_created.connect(on_created)
+    try:
+        with main.execute_wrapper(record):
+            yield statements
+    finally:
+        connection_created.disconnect(on_created)
 
 
 def other_process_bumps() -> None:
@@ -127,8 +211,7 @@ def test_issuers_changed_announces_bulk_edits(
 
 
 def test_second_process_reads_the_rows_and_then_follows_the_stamp(
-    idp: LocalIssuer, make_row: Any, committed: Any, clock: Clock,
-    django_assert_num_queries: Any,
+    idp: LocalIssuer, make_row: Any, committed: Any, clock: Clock, row_reads: list[str]
 ) -> None:
     row = make_row()
     assert status(idp.mint()) == 200
@@ -136,36 +219,42 @@ def test_second_process_reads_the_rows_and_then_follows_the_stamp(
     with committed():
         row.save()
     database._forget()  # a fresh process: the same shared cache, no snapshot
+    row_reads.clear()
     assert status(idp.mint()) == 401
+    assert len(row_reads) == 1
     clock.advance(database.CHECK_INTERVAL + 1)
-    with django_assert_num_queries(0):
-        assert status(idp.mint()) == 401
+    assert status(idp.mint()) == 401
+    assert len(row_reads) == 1
 
 
 def test_warm_lookups_make_no_database_queries(
-    idp: LocalIssuer, make_row: Any, clock: Clock, django_assert_num_queries: Any
+    idp: LocalIssuer, make_row: Any, clock: Clock, django_assert_num_queries: Any, row_reads: list[str]
 ) -> None:
     make_row()
     assert status(idp.mint()) == 200
+    row_reads.clear()
     with django_assert_num_queries(0):
         for _ in range(5):
             assert status(idp.mint()) == 200
             clock.advance(database.CHECK_INTERVAL + 1)
+    assert not row_reads
 
 
 def test_unknown_issuer_makes_no_database_query(
-    idp: LocalIssuer, make_row: Any, clock: Clock, django_assert_num_queries: Any
+    idp: LocalIssuer, make_row: Any, clock: Clock, django_assert_num_queries: Any, row_reads: list[str]
 ) -> None:
     make_row()
     assert status(idp.mint()) == 200
+    row_reads.clear()
     with django_assert_num_queries(0):
         for n in range(5):
             assert status(idp.mint(iss=f"https://attacker.example/{n}")) == 401
             clock.advance(database.CHECK_INTERVAL + 1)
+    assert not row_reads
 
 
 def test_settings_issuers_never_look_at_the_database(
-    idp: LocalIssuer, guard: Any, make_row: Any, django_assert_num_queries: Any
+    idp: LocalIssuer, guard: Any, make_row: Any, django_assert_num_queries: Any, row_reads: list[str]
 ) -> None:
     guard()  # the idp in the settings too
     make_row(audiences=["https://row-only.example"])
@@ -174,6 +263,7 @@ def test_settings_issuers_never_look_at_the_database(
         assert status(idp.mint()) == 200
         # The settings win over a row with the same issuer.
         assert status(idp.mint(aud="https://row-only.example")) == 401
+    assert not row_reads
 
 
 @pytest.mark.parametrize(
@@ -197,8 +287,7 @@ def test_invalid_row_refuses_its_tokens_and_fetches_nothing(
 def test_missing_table_before_any_read_is_logged_and_refused(
     idp: LocalIssuer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    drop_table()
-    with caplog.at_level(logging.WARNING, logger="django_bearer_guard"):
+    with table_missing(), caplog.at_level(logging.WARNING, logger="django_bearer_guard"):
         assert status(idp.mint()) == 401
     assert "cannot read the trusted issuers" in caplog.text
 
@@ -217,10 +306,9 @@ def test_database_failure_keeps_the_last_good_rows(
 ) -> None:
     make_row()
     assert status(idp.mint()) == 200
-    drop_table()
     other_process_bumps()
     clock.advance(database.CHECK_INTERVAL + 1)
-    with caplog.at_level(logging.WARNING, logger="django_bearer_guard"):
+    with table_missing(), caplog.at_level(logging.WARNING, logger="django_bearer_guard"):
         assert status(idp.mint()) == 200
     assert "keeping the last good ones" in caplog.text
 
@@ -249,16 +337,17 @@ def test_unusable_cache_rereads_rows_once_per_interval(
 
 
 def test_busy_refresh_serves_the_current_rows_without_waiting(
-    idp: LocalIssuer, make_row: Any, clock: Clock,
-    django_assert_num_queries: Any,
+    idp: LocalIssuer, make_row: Any, clock: Clock, row_reads: list[str]
 ) -> None:
     make_row()
     assert status(idp.mint()) == 200
     TrustedIssuer.objects.update(enabled=False)
     other_process_bumps()
     clock.advance(database.CHECK_INTERVAL + 1)
-    with database._lock, django_assert_num_queries(0):
+    row_reads.clear()
+    with database._lock:
         assert status(idp.mint()) == 200
+    assert not row_reads
     assert status(idp.mint()) == 401
 
 
@@ -308,8 +397,8 @@ def test_checks_count_rows_as_trusted_issuers(make_row: Any) -> None:
 
 
 def test_checks_before_migrate_see_no_rows() -> None:
-    drop_table()
-    assert "bearer_guard.W001" in {m.id for m in check_settings(databases=["default"])}
+    with table_missing():
+        assert "bearer_guard.W001" in {m.id for m in check_settings(databases=["default"])}
 
 
 def test_registry_source_without_poll_is_read_at_rebuild(idp: LocalIssuer) -> None:
@@ -320,3 +409,124 @@ def test_registry_source_without_poll_is_read_at_rebuild(idp: LocalIssuer) -> No
     finally:
         registry._sources.pop()
         registry.clear()
+
+
+def elapsed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    started = time.monotonic()
+    result = fn()
+    return result, time.monotonic() - started
+
+
+def test_read_slower_than_read_wait_ends_in_the_background_and_serves_later_requests(
+    idp: LocalIssuer, make_row: Any, row_reads: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    make_row()
+    database._forget()  # a fresh process
+    with rows_locked() as release, caplog.at_level(logging.WARNING, logger="django_bearer_guard"):
+        answer, seconds = elapsed(lambda: status(idp.mint()))
+        assert answer == 401  # no rows read yet: untrusted
+        assert database.READ_WAIT <= seconds < database.READ_WAIT + 0.5
+        assert "takes over 1.0 s" in caplog.text
+        release()
+        wait_for_read()
+    assert status(idp.mint()) == 200
+    assert len(row_reads) == 1
+
+
+def test_concurrent_and_later_polls_during_a_slow_read_start_no_second_read(
+    idp: LocalIssuer, make_row: Any, clock: Clock, row_reads: list[str]
+) -> None:
+    make_row()
+    database._forget()
+    with rows_locked():
+        with ThreadPoolExecutor(5) as pool:
+            timed = list(pool.map(lambda _: elapsed(lambda: status(idp.mint())), range(5)))
+        assert [answer for answer, _ in timed] == [401] * 5
+        assert max(seconds for _, seconds in timed) < database.READ_WAIT + 0.5
+        clock.advance(database.CHECK_INTERVAL + 1)
+        answer, seconds = elapsed(lambda: status(idp.mint()))
+        assert answer == 401
+        assert seconds < 0.5  # the read still running is not waited for again
+        assert len(row_reads) == 1
+    wait_for_read()
+    assert status(idp.mint()) == 200
+    assert len(row_reads) == 1
+
+
+def test_poll_rechecks_the_interval_after_taking_the_lock(
+    idp: LocalIssuer, guard: Callable[..., None], make_row: Any, clock: Clock, row_reads: list[str]
+) -> None:
+    make_row()
+    caches_setting = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "dummy": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"},
+    }
+    glanced, other_looked = threading.Event(), threading.Event()
+    late = threading.Thread(target=database.poll)
+
+    def late_clock() -> float:
+        # The late request reads the clock, then loses the processor until another one has looked.
+        now = clock.now
+        if threading.current_thread() is late and not glanced.is_set():
+            glanced.set()
+            other_looked.wait(10)
+        return now
+
+    with override_settings(CACHES=caches_setting):
+        guard(ISSUERS=[], CACHE_ALIAS="dummy")  # no stamp: every look reads the rows
+        with use_clock(late_clock):
+            late.start()
+            assert glanced.wait(10)
+            clock.advance(1)
+            database.poll()
+            wait_for_read()
+            other_looked.set()
+            late.join(10)
+            wait_for_read()
+    assert len(row_reads) == 1
+
+
+def test_failed_read_is_retried_no_sooner_than_the_interval(
+    idp: LocalIssuer, make_row: Any, clock: Clock, row_reads: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    make_row()
+    database._forget()
+    with table_missing(), caplog.at_level(logging.WARNING, logger="django_bearer_guard"):
+        for _ in range(3):
+            assert status(idp.mint()) == 401
+            clock.advance(database.CHECK_INTERVAL / 3)
+        assert len(row_reads) == 1
+        assert "cannot read the trusted issuers" in caplog.text
+    clock.advance(database.CHECK_INTERVAL)
+    assert status(idp.mint()) == 200
+    assert len(row_reads) == 2
+
+
+def test_background_read_closes_its_connection(idp: LocalIssuer, make_row: Any) -> None:
+    make_row()
+    database._forget()
+    opened: list[Any] = []
+
+    def on_created(*, connection: Any, **kwargs: Any) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            opened.append(connection)
+
+    connection_created.connect(on_created)
+    try:
+        assert status(idp.mint()) == 200
+        wait_for_read()
+    finally:
+        connection_created.disconnect(on_created)
+    assert len(opened) == 1
+    assert opened[0].connection is None
+
+
+@pytest.mark.django_db(transaction=False)
+def test_request_inside_a_transaction_sees_rows_of_that_transaction(
+    idp: LocalIssuer, make_row: Callable[..., TrustedIssuer]
+) -> None:
+    # As in an adopter's TestCase or under ATOMIC_REQUESTS: the rows are not committed, so only
+    # the request's own connection sees them.
+    assert connection.in_atomic_block
+    make_row()
+    assert status(idp.mint()) == 200
