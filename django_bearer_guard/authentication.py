@@ -19,7 +19,7 @@ from django_bearer_guard.tokens.credentials import parse_authorization
 from django_bearer_guard.tokens.validator import TokenValidator
 from django_bearer_guard.tokens.verified import VerifiedToken
 
-__all__ = ["BearerGuardAPIException", "BearerTokenAuthentication"]
+__all__ = ["AccessDenied", "BearerGuardAPIException", "BearerTokenAuthentication", "check_issuer_allowed"]
 
 logger = logging.getLogger("django_bearer_guard")
 _validator: TokenValidator | None = None
@@ -54,6 +54,49 @@ class BearerGuardAPIException(APIException):
         super().__init__(
             detail={"error": error.error, "error_description": error.description}, code=error.error
         )
+
+
+class AccessDenied(APIException):
+    """403 ``{"error": "access_denied", "error_description": …}``, without a challenge.
+
+    Raised when no token could do better: the workload is not allowed, the object belongs to
+    someone else, or the view declares no scopes.
+    """
+
+    status_code = 403
+    default_code = "access_denied"
+
+    def __init__(self, description: str) -> None:
+        super().__init__(detail={"error": "access_denied", "error_description": description})
+
+
+def _allowed_issuers(view: Any) -> frozenset[str] | None:
+    allowed = getattr(view, "allowed_issuers", None)
+    if allowed is None:
+        return None
+    if isinstance(allowed, str) or not isinstance(allowed, (list, tuple, set, frozenset)):
+        raise TypeError("allowed_issuers must be a list of exact 'iss' values")
+    if not all(isinstance(entry, str) and entry for entry in allowed):
+        raise TypeError("allowed_issuers must hold non-empty strings")
+    return frozenset(allowed)
+
+
+def check_issuer_allowed(view: Any, token: VerifiedToken) -> None:
+    """Raise :class:`AccessDenied` unless ``token.issuer`` is in the view's ``allowed_issuers``.
+
+    ``allowed_issuers`` is a list of exact ``iss`` values; absent or ``None`` admits every
+    trusted issuer. A value that is not a list of non-empty strings refuses every request
+    (logged), so a typo never opens the view to every issuer.
+    """
+    try:
+        allowed = _allowed_issuers(view)
+    except TypeError as exc:
+        logger.error("%s: %s; request refused", type(view).__qualname__, exc)
+        raise AccessDenied("This resource does not accept tokens of this issuer.") from None
+    # An issuer speaks only for itself: a partner's token must not reach another issuer's views.
+    if allowed is not None and token.issuer not in allowed:
+        logger.info("%s refuses issuer %r (allowed_issuers)", type(view).__qualname__, token.issuer)
+        raise AccessDenied("This resource does not accept tokens of this issuer.")
 
 
 def _realm() -> str:
@@ -97,6 +140,10 @@ class BearerTokenAuthentication(BaseAuthentication):
             raise self.reject(
                 request, InvalidToken(f"unexpected {type(exc).__name__}: {exc}")
             ) from None
+        # allowed_issuers holds for the whole view, whatever its permission classes and operators.
+        view = (getattr(request, "parser_context", None) or {}).get("view")
+        if view is not None:
+            check_issuer_allowed(view, token)
         token_validated.send(sender=type(self), token=token, request=request)
         return user, token
 

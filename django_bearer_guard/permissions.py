@@ -17,7 +17,7 @@ from rest_framework.permissions import BasePermission, BasePermissionMetaclass, 
 from rest_framework.request import Request
 
 from django_bearer_guard._routes import routes
-from django_bearer_guard.authentication import BearerGuardAPIException
+from django_bearer_guard.authentication import AccessDenied, BearerGuardAPIException, check_issuer_allowed
 from django_bearer_guard.challenges import bearer_challenge
 from django_bearer_guard.conf import get_settings
 from django_bearer_guard.exceptions import InsufficientScope
@@ -45,49 +45,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger("django_bearer_guard.permissions")
 ScopeSets = tuple[tuple[str, ...], ...]
 _View = TypeVar("_View", bound=Callable[..., Any])
-
-
-class AccessDenied(APIException):
-    """403 ``{"error": "access_denied", "error_description": …}``, without a challenge.
-
-    Raised when no token could do better: the workload is not allowed, the object belongs to
-    someone else, or the view declares no scopes.
-    """
-
-    status_code = 403
-    default_code = "access_denied"
-
-    def __init__(self, description: str) -> None:
-        super().__init__(detail={"error": "access_denied", "error_description": description})
-
-
-def _allowed_issuers(view: Any) -> frozenset[str] | None:
-    allowed = getattr(view, "allowed_issuers", None)
-    if allowed is None:
-        return None
-    if isinstance(allowed, str) or not isinstance(allowed, (list, tuple, set, frozenset)):
-        raise TypeError("allowed_issuers must be a list of exact 'iss' values")
-    if not all(isinstance(entry, str) and entry for entry in allowed):
-        raise TypeError("allowed_issuers must hold non-empty strings")
-    return frozenset(allowed)
-
-
-def check_issuer_allowed(view: Any, token: VerifiedToken) -> None:
-    """Raise :class:`AccessDenied` unless ``token.issuer`` is in the view's ``allowed_issuers``.
-
-    ``allowed_issuers`` is a list of exact ``iss`` values; absent or ``None`` admits every
-    trusted issuer. A value that is not a list of non-empty strings refuses every request
-    (logged), so a typo never opens the view to every issuer.
-    """
-    try:
-        allowed = _allowed_issuers(view)
-    except TypeError as exc:
-        logger.error("%s: %s; request refused", type(view).__qualname__, exc)
-        raise AccessDenied("This resource does not accept tokens of this issuer.") from None
-    # An issuer speaks only for itself: a partner's token must not reach another issuer's views.
-    if allowed is not None and token.issuer not in allowed:
-        logger.info("%s refuses issuer %r (allowed_issuers)", type(view).__qualname__, token.issuer)
-        raise AccessDenied("This resource does not accept tokens of this issuer.")
 
 
 def _scope_sets(declared: Any) -> ScopeSets | None:
@@ -309,11 +266,17 @@ class TokenOwnsObject(BasePermission, metaclass=_ComposesMeta):
         if not isinstance(token, VerifiedToken):
             return False
         claim = getattr(view, "owner_claim", "sub")
+        owner_field = getattr(view, "owner_field", "owner")
+        issuer_field = getattr(view, "owner_issuer_field", None)
+        if not all(isinstance(v, str) and v for v in (claim, owner_field, issuer_field or "-")):
+            # A misconfigured rule fails closed instead of raising on every object.
+            logger.error("%s: owner_claim, owner_field and owner_issuer_field must be non-empty strings",
+                         type(view).__qualname__)
+            raise AccessDenied("The access token does not own this object.")
         mine = token.workload if claim == "workload" else claim_at(token.claims, claim)
-        theirs = _attribute(obj, getattr(view, "owner_field", "owner"))
+        theirs = _attribute(obj, owner_field)
         key = _owner_key(mine)
         owned = key is not None and key == _owner_key(theirs)
-        issuer_field = getattr(view, "owner_issuer_field", None)
         if owned and issuer_field is not None:
             # An issuer speaks only for itself: a partner's "alice" does not own the local alice's objects.
             owned = _attribute(obj, issuer_field) == token.issuer
@@ -423,7 +386,7 @@ def check_scope_declarations(app_configs: Any = None, **kwargs: Any) -> list[che
                     )
                 )
         probe = _Probe(cls, initkwargs, None)
-        bare_owner = getattr(probe, "owner_issuer_field", None) is None
+        bare_owner = not isinstance(getattr(probe, "owner_issuer_field", None), str)
         if several_issuers and uses_permission(permission_classes, TokenOwnsObject) and bare_owner:
             messages.append(
                 checks.Warning(

@@ -20,7 +20,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import Storage, storages
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
-from rest_framework.exceptions import APIException, NotFound
+from rest_framework.exceptions import APIException, NotAuthenticated, NotFound
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
@@ -40,7 +40,7 @@ from django_bearer_guard.files.responses import (
     seekable,
 )
 from django_bearer_guard.files.storage import OpenedFile, open_file
-from django_bearer_guard.permissions import AccessDenied, HasScopes, check_issuer_allowed
+from django_bearer_guard.permissions import HasScopes, check_issuer_allowed
 from django_bearer_guard.tokens.verified import VerifiedToken
 
 if TYPE_CHECKING:
@@ -127,7 +127,8 @@ class ProtectedFileView(APIView):
             if self.allowed_issuers is not None:
                 token = request.auth
                 if not isinstance(token, VerifiedToken):
-                    raise AccessDenied("This resource does not accept tokens of this issuer.")
+                    # RFC 6750 §3.1: no bearer credentials is a 401 with the bare challenge.
+                    raise NotAuthenticated
                 check_issuer_allowed(self, token)
         except APIException as denied:
             self._log(request, f"not permitted ({denied.status_code})")

@@ -137,6 +137,11 @@ def test_token_of_an_issuer_outside_allowed_issuers_is_403_before_storage(client
 
 def test_allowed_issuers_refuses_a_request_without_a_bearer_token(client, routes, idp):
     issuer_urls.ALLOWED.append(idp.issuer)
+    response = client.get("/partner-open/hello.txt")
+    # RFC 6750 §3.1: no credentials is a 401 with the bare challenge, not a 403.
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
+    # Without an authenticator there is no challenge to send: DRF answers 403.
     assert client.get("/partner-anonymous/hello.txt").status_code == 403
     assert issuer_urls.STORAGE_CALLS == []
 

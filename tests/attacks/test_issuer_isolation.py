@@ -163,7 +163,9 @@ def test_check_warns_on_bare_claim_ownership_when_several_issuers_are_trusted(
     two_issuers: Callable[..., None], guard: Callable[..., None], idp: LocalIssuer
 ) -> None:
     warned = [m for m in check_scope_declarations() if m.id == "bearer_guard.W008"]
-    assert {m.obj for m in warned} == {scope_views.OwnedDocumentView, scope_views.TenantDocumentView}
+    assert {m.obj for m in warned} == {
+        scope_views.OwnedDocumentView, scope_views.TenantDocumentView, scope_views.MisconfiguredOwnerView
+    }
     guard(issuers=[idp.issuer_settings()])
     assert "bearer_guard.W008" not in ids(check_scope_declarations())
 
@@ -171,13 +173,27 @@ def test_check_warns_on_bare_claim_ownership_when_several_issuers_are_trusted(
 # Views restricted to some issuers
 
 
+_LOCAL_VIEWS = (scope_views.LocalReportView, scope_views.LocalWorkloadView, scope_views.LocalComposedView)
+
+
 @pytest.fixture
 def local_only(idp: LocalIssuer) -> Iterator[None]:
-    scope_views.LocalReportView.allowed_issuers = [idp.issuer]
-    scope_views.LocalWorkloadView.allowed_issuers = [idp.issuer]
+    for view in _LOCAL_VIEWS:
+        view.allowed_issuers = [idp.issuer]
     yield
-    scope_views.LocalReportView.allowed_issuers = None
-    scope_views.LocalWorkloadView.allowed_issuers = None
+    for view in _LOCAL_VIEWS:
+        view.allowed_issuers = None
+
+
+@pytest.mark.parametrize("path", ["/scoped/local-composed/", "/scoped/local-authenticated/"])
+def test_partner_token_cannot_pass_allowed_issuers_through_another_permission(
+    idp: LocalIssuer, partner: LocalIssuer, two_issuers: Callable[..., None], local_only: None, path: str
+) -> None:
+    # HasScopes | IsAuthenticated, or IsAuthenticated alone: the view's issuer rule still holds.
+    response = get(path, partner.mint(scope="reports:read"))
+    assert response.status_code == 403
+    assert response.json()["error"] == "access_denied"
+    assert get(path, idp.mint()).status_code == 200
 
 
 def test_partner_token_with_every_scope_cannot_reach_a_view_of_another_issuer(
@@ -203,7 +219,7 @@ def test_malformed_allowed_issuers_refuses_every_issuer(
 ) -> None:
     scope_views.LocalReportView.allowed_issuers = allowed
     try:
-        with caplog.at_level(logging.ERROR, "django_bearer_guard.permissions"):
+        with caplog.at_level(logging.ERROR, "django_bearer_guard"):
             assert get("/scoped/local-reports/", idp.mint(scope="reports:read")).status_code == 403
     finally:
         scope_views.LocalReportView.allowed_issuers = None
@@ -221,6 +237,21 @@ def test_allowed_issuers_guards_object_ownership(
     finally:
         del scope_views.IssuerOwnedDocumentView.allowed_issuers  # type: ignore[attr-defined]
     assert get(f"/scoped/issuer-owned/{doc.pk}/", partner.mint(sub="alice")).status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("value", [["owner_issuer"], 7, ""])
+def test_malformed_owner_issuer_field_refuses_instead_of_failing(
+    idp: LocalIssuer, guard: Callable[..., None], value: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    doc = Document.objects.create(title="t", owner="alice", owner_issuer=idp.issuer)
+    scope_views.MisconfiguredOwnerView.owner_issuer_field = value
+    try:
+        response = get(f"/scoped/misconfigured-owner/{doc.pk}/", idp.mint(sub="alice"))
+    finally:
+        scope_views.MisconfiguredOwnerView.owner_issuer_field = None
+    assert response.status_code == 403
+    assert response.json()["error"] == "access_denied"
 
 
 # Scopes an issuer may grant

@@ -19,5 +19,8 @@ urlpatterns = [
     path("local-reports/", scope_views.LocalReportView.as_view()),
     path("local-workload/", scope_views.LocalWorkloadView.as_view()),
     path("user/", scope_views.WhoIsUser.as_view()),
+    path("local-composed/", scope_views.LocalComposedView.as_view()),
+    path("local-authenticated/", scope_views.LocalAuthenticatedView.as_view()),
+    path("misconfigured-owner/<int:pk>/", scope_views.MisconfiguredOwnerView.as_view()),
     *router.urls,
 ]

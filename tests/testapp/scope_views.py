@@ -114,3 +114,22 @@ class WhoIsUser(APIView):
                 "can_delete": user.has_perm("testapp.delete_document"),
             }
         )
+
+
+class LocalComposedView(APIView):
+    """Scopes or any authenticated caller: ``allowed_issuers`` must still hold for the whole view."""
+
+    permission_classes = [HasScopes | IsAuthenticated]
+    required_scopes = ["reports:read"]
+    allowed_issuers: list[str] | None = None
+
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return Response({"ok": True})
+
+
+class LocalAuthenticatedView(LocalComposedView):
+    permission_classes = [IsAuthenticated]
+
+
+class MisconfiguredOwnerView(IssuerOwnedDocumentView):
+    owner_issuer_field: Any = None
