@@ -24,7 +24,7 @@ import math
 import threading
 import uuid
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from django.core.cache import caches
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CHECK_INTERVAL",
+    "MAX_SNAPSHOT_AGE",
     "READ_WAIT",
     "STAMP_KEY",
     "install",
@@ -58,12 +59,15 @@ READ_WAIT = 1.0
 """Seconds a request waits for a read of the rows it started; a slower one ends in the background."""
 STAMP_KEY = "bearer_guard:issuers-stamp"
 """The shared cache key of the rows' version stamp."""
+MAX_SNAPSHOT_AGE = 60.0
+"""Seconds after which a process reads the rows again whatever the stamp says."""
 
 
 @dataclass(frozen=True)
 class _Snapshot:
     configs: tuple[IssuerConfig, ...]
     stamp: str | None
+    read_at: float
 
 
 _snapshot: _Snapshot | None = None
@@ -114,7 +118,10 @@ def poll() -> None:
         _checked_at = _clock.now()
         stamp = _read_stamp()
         current = _snapshot
-        if current is not None and stamp is not None and stamp == current.stamp:
+        # The stamp is not authenticated: whoever can write the cache could put an old one back
+        # and hide a disabled row, so a snapshot is also re-read once it is MAX_SNAPSHOT_AGE old.
+        fresh = current is not None and 0 <= _checked_at - current.read_at < MAX_SNAPSHOT_AGE
+        if fresh and stamp is not None and current is not None and stamp == current.stamp:
             return
         args = (stamp, _era, _checked_at)
         if connections[router.db_for_read(_model())].in_atomic_block:
@@ -160,7 +167,7 @@ def _read(stamp: str | None, era: object, started_at: float, *, own_connection: 
             connections.close_all()
     with _lock:
         if era is _era:
-            _snapshot = _Snapshot(configs, stamp)
+            _snapshot = _Snapshot(configs, stamp, started_at)
             registry.clear()
 
 
@@ -198,7 +205,11 @@ def issuers_changed() -> None:
     Saving or deleting a ``TrustedIssuer`` calls it when the transaction commits; call it after
     changes that send no signals (``QuerySet.update()``, ``bulk_create()``, raw SQL).
     """
-    global _checked_at
+    global _checked_at, _snapshot
+    with _lock:
+        if _snapshot is not None:
+            # This process re-reads whatever the shared stamp says by the time it looks.
+            _snapshot = replace(_snapshot, stamp=None)
     try:
         caches[get_settings().cache_alias].set(STAMP_KEY, uuid.uuid4().hex, None)
     except Exception as exc:  # other processes then see the change when the cache returns

@@ -15,12 +15,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from django.core.cache import caches
 from django.db.backends.signals import connection_created
 from rest_framework.test import APIClient
 
 from django_bearer_guard.issuers import database
 from django_bearer_guard.models import TrustedIssuer
-from django_bearer_guard.testing import LocalIssuer
+from django_bearer_guard.testing import Clock, LocalIssuer
 from tests.issuers.test_database import rows_locked, wait_for_read
 
 # Committed rows: the rows are read on a connection of their own, which sees only those.
@@ -93,3 +94,40 @@ def test_forged_issuer_flood_during_a_database_lock_opens_one_connection(
     assert [answer for answer, _ in answers] == [401] * 20
     assert max(seconds for _, seconds in answers) < database.READ_WAIT + 0.5
     assert opened == ["bearer-guard-issuers"]
+
+
+def status(token: str) -> int:
+    return timed_status(token)[0]
+
+
+def test_restored_old_stamp_does_not_hide_a_disabled_row_in_the_process_that_saved_it(
+    make_idp: Callable[..., LocalIssuer], guard: Callable[..., None], clock: Clock
+) -> None:
+    # A writer of the shared cache puts the old stamp back right after the admin disables the row.
+    partner = make_idp()
+    guard(ISSUERS=[])
+    row = TrustedIssuer.objects.create(**partner.issuer_settings())
+    assert status(partner.mint()) == 200
+    old_stamp = caches["default"].get(database.STAMP_KEY)
+    row.enabled = False
+    row.save()
+    caches["default"].set(database.STAMP_KEY, old_stamp, None)
+    clock.advance(database.CHECK_INTERVAL)
+    assert status(partner.mint()) == 401
+
+
+def test_restored_old_stamp_hides_a_disabled_row_from_other_processes_for_a_bounded_time(
+    make_idp: Callable[..., LocalIssuer], guard: Callable[..., None], clock: Clock
+) -> None:
+    partner = make_idp()
+    guard(ISSUERS=[])
+    TrustedIssuer.objects.create(**partner.issuer_settings())
+    assert status(partner.mint()) == 200
+    # Another process disables the row and the cache writer undoes its stamp: seen from this
+    # process, the rows changed and the stamp did not.
+    TrustedIssuer.objects.update(enabled=False)
+    clock.advance(database.CHECK_INTERVAL)
+    assert status(partner.mint()) == 200
+    clock.advance(database.MAX_SNAPSHOT_AGE)
+    assert status(partner.mint()) == 401
+    wait_for_read()
