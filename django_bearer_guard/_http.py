@@ -9,6 +9,7 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -79,11 +80,32 @@ def _read_body(
             raise KeyFetchError(f"{url} sent more than {max_bytes} bytes")
 
 
-def get_json(url: str, *, timeout: float, max_bytes: int, allow_http_loopback: bool) -> JSONResponse:
+PeerPolicy = Callable[[str], "str | None"]
+
+
+def _connect_checked(peers: PeerPolicy) -> Callable[..., socket.socket]:
+    def connect(address: tuple[str, int], timeout: float, source_address: Any = None) -> socket.socket:
+        sock = socket.create_connection(address, timeout, source_address)
+        peer = str(sock.getpeername()[0])
+        # Checked on the connected socket, before TLS or a byte of HTTP: DNS rebinding cannot slip past.
+        problem = peers(peer)
+        if problem is not None:
+            sock.close()
+            raise KeyFetchError(f"{address[0]} resolved to {peer}, which {problem}")
+        return sock
+
+    return connect
+
+
+def get_json(
+    url: str, *, timeout: float, max_bytes: int, allow_http_loopback: bool, peers: PeerPolicy | None = None
+) -> JSONResponse:
     """GET ``url`` and parse a JSON object, within ``timeout`` seconds in total.
 
-    Raises :class:`KeyFetchError` for a refused URL, a network error, a status other than
-    200, a redirect, a body over ``max_bytes``, a blown deadline or anything but a JSON object.
+    ``peers``, when given, vets the address the host name resolved to before anything is sent
+    (it returns why the address is refused, or ``None``). Raises :class:`KeyFetchError` for a
+    refused URL or peer, a network error, a status other than 200, a redirect, a body over
+    ``max_bytes``, a blown deadline or anything but a JSON object.
     """
     problem = key_url_problem(url, allow_http_loopback=allow_http_loopback)
     if problem:
@@ -98,6 +120,8 @@ def get_json(url: str, *, timeout: float, max_bytes: int, allow_http_loopback: b
         conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=ssl_context())
     else:
         conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    if peers is not None:
+        conn._create_connection = _connect_checked(peers)  # type: ignore[attr-defined]
     deadline = time.monotonic() + timeout
     # The socket timeout bounds each operation; the timer bounds the whole exchange.
     watchdog = threading.Timer(timeout, _abort, args=(conn,))

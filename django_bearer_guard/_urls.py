@@ -133,4 +133,17 @@ def _ip_literal(name: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | No
             return address.ipv4_mapped
         if address in _NAT64:
             return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        # 6to4 (2002::/16) routes to the IPv4 address it embeds: 2002:a00:1:: is 10.0.0.1.
+        if address.sixtofour is not None:
+            return address.sixtofour
     return address
+
+
+def peer_address_problem(address: str, *, allow_loopback: bool) -> str | None:
+    """Why a connection to ``address`` (an IP address as the socket reports it) may not fetch keys.
+
+    The same rules as the host of a discovered ``jwks_uri``, applied to the address a name
+    resolved to, so a public-looking name (or one rebound after a check) cannot reach loopback
+    or the internal network.
+    """
+    return _host_problem(address.partition("%")[0], bracketed=False, allow_loopback=allow_loopback)

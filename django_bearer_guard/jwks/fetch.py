@@ -5,9 +5,11 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django_bearer_guard._http import get_json
+from django_bearer_guard._urls import peer_address_problem
 from django_bearer_guard.conf import GuardSettings, on_reload
 from django_bearer_guard.exceptions import KeyFetchError, KeySetError, WeakKey
 from django_bearer_guard.issuers.config import HMAC_ALGORITHMS, IssuerConfig
@@ -68,11 +70,14 @@ def fetch_keys(issuer: IssuerConfig, settings: GuardSettings) -> FetchedKeys:
         )
     else:
         raise KeyFetchError(f"issuer {issuer.issuer!r} has no key URL")
+    # A discovered URL came from the issuer's metadata: whatever its name resolves to must be public.
+    loopback = settings.allow_http_loopback
     response = get_json(
         url,
         timeout=max(deadline - time.monotonic(), 0.001),
         max_bytes=settings.jwks_max_bytes,
-        allow_http_loopback=settings.allow_http_loopback,
+        allow_http_loopback=loopback,
+        peers=None if issuer.jwks_uri else partial(peer_address_problem, allow_loopback=loopback),
     )
     # RFC 8725 §3.2: HMAC keys never come from a published key set (key confusion).
     keyset = KeySet.from_jwks(response.data, allow_symmetric=False)

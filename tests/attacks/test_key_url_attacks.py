@@ -8,12 +8,17 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 import pytest
 from django.test import Client
 
+from django_bearer_guard._http import get_json
+from django_bearer_guard._urls import discovered_key_url_problem, peer_address_problem
 from django_bearer_guard.conf import get_settings
+from django_bearer_guard.exceptions import KeyFetchError
+from django_bearer_guard.jwks import fetch
 from django_bearer_guard.jwks.refresh import key_status
 from django_bearer_guard.testing import LocalIssuer
 
@@ -189,3 +194,59 @@ def test_metadata_steering_keys_outside_jwks_hosts_is_refused(
     assert idp.fetches(OIDC) == 1
     assert idp.fetches() == 0
     assert "jwks_hosts" in last_error()
+
+
+@pytest.mark.parametrize(
+    "jwks_uri",
+    ["https://[2002:a00:1::]/jwks", "https://[2002:a9fe:a9fe::]/jwks", "https://[2002:7f00:1::]/jwks"],
+)
+def test_discovered_jwks_uri_in_6to4_form_of_an_internal_address_is_refused(jwks_uri: str) -> None:
+    # 2002::/16 routes to the IPv4 address it embeds (10.0.0.1, 169.254.169.254, 127.0.0.1).
+    problem = discovered_key_url_problem(jwks_uri, allow_http_loopback=False, allowed_hosts=None)
+    assert problem is not None
+
+
+@pytest.mark.parametrize(
+    ("address", "refused"),
+    [
+        ("127.0.0.1", True),
+        ("10.1.2.3", True),
+        ("169.254.169.254", True),
+        ("fe80::1%eth0", True),
+        ("::ffff:192.168.0.1", True),
+        ("2002:c0a8:1::", True),
+        ("8.8.8.8", False),
+        ("2606:4700:4700::1111", False),
+    ],
+)
+def test_peer_address_problem_refuses_internal_addresses(address: str, refused: bool) -> None:
+    assert (peer_address_problem(address, allow_loopback=False) is not None) is refused
+
+
+def test_name_resolving_to_an_internal_address_is_refused_on_the_connected_socket(listener: Listener) -> None:
+    # A public-looking name (or one rebound after any check) that resolves inward: the address
+    # the socket really reached is what is vetted, before TLS or a byte of HTTP is sent.
+    with pytest.raises(KeyFetchError, match=r"resolved to 127\.0\.0\.1"):
+        get_json(
+            f"http://localhost:{listener.port}/jwks",
+            timeout=1.0,
+            max_bytes=1024,
+            allow_http_loopback=True,
+            peers=partial(peer_address_problem, allow_loopback=False),
+        )
+
+
+def test_discovered_jwks_uri_fetch_vets_the_peer_address(
+    idp: LocalIssuer, discovering: Callable[..., None], client: Client, monkeypatch: Any
+) -> None:
+    seen: list[str] = []
+
+    def recording(address: str, *, allow_loopback: bool) -> str | None:
+        seen.append(address)
+        return "names a private or reserved address"
+
+    monkeypatch.setattr(fetch, "peer_address_problem", recording)
+    discovering(jwks_uri=None)
+    assert status(client, idp) == 401
+    assert seen == ["127.0.0.1"]
+    assert "resolved to 127.0.0.1" in last_error()
