@@ -11,7 +11,8 @@ A process runs one read at a time, in a thread of its own with its own database 
 (closed when the read ends). The request that started it waits at most :data:`READ_WAIT`
 seconds; a slower read finishes in the background and its rows serve the later requests. A
 request inside a transaction (``ATOMIC_REQUESTS``, a ``TestCase``) reads on its own connection
-instead, so it sees the rows of that transaction; the wait is then not bounded by ``READ_WAIT``.
+instead, so it sees the rows of that transaction; on PostgreSQL and SQLite the database's lock
+wait is then cut at ``READ_WAIT``, after which the read goes on in the background.
 Meanwhile every request answers from the last good rows, so before any good read database
 issuers are unknown and their tokens are refused (401), never a 500. A read that fails (database
 down, locked, not migrated yet) is logged and tried again no sooner than the next interval.
@@ -104,7 +105,7 @@ def poll() -> None:
 
     Never blocks on another request's read, and waits at most READ_WAIT seconds for its own.
     """
-    global _checked_at, _reader
+    global _checked_at
     if not _due():
         return
     # Forged tokens with made-up issuers must not queue up behind the database: one look at a
@@ -124,18 +125,19 @@ def poll() -> None:
         if fresh and stamp is not None and current is not None and stamp == current.stamp:
             return
         args = (stamp, _era, _checked_at)
-        if connections[router.db_for_read(_model())].in_atomic_block:
-            # Inside a transaction (ATOMIC_REQUESTS, a TestCase) only this connection sees the
-            # rows that transaction sees, so the read runs here, after the lock is released.
-            reader = None
-        else:
-            reader = threading.Thread(target=_read, args=args, name="bearer-guard-issuers", daemon=True)
-            _reader = reader
-            reader.start()
+        here = connections[router.db_for_read(_model())]
+        # Inside a transaction (ATOMIC_REQUESTS, a TestCase) only this connection sees the rows
+        # that transaction sees: the read runs here, after the lock is released, with the
+        # database's own lock wait cut at READ_WAIT where the backend allows it.
+        reader = None if here.in_atomic_block and here.vendor in _BOUNDED_HERE else _start_reader(args)
     finally:
         _lock.release()
     if reader is None:
-        _read(*args, own_connection=False)
+        if not _read(*args, here=True):
+            # Cut short (a lock, a slow database) or refused: the read goes on in the background.
+            with _lock:
+                if _reader is None or not _reader.is_alive():
+                    _start_reader(args)
         return
     reader.join(READ_WAIT)
     if reader.is_alive():
@@ -146,10 +148,21 @@ def poll() -> None:
         )
 
 
-def _read(stamp: str | None, era: object, started_at: float, *, own_connection: bool = True) -> None:
+def _start_reader(args: tuple[str | None, object, float]) -> threading.Thread:
+    global _reader
+    reader = threading.Thread(target=_read, args=args, name="bearer-guard-issuers", daemon=True)
+    _reader = reader
+    reader.start()
+    return reader
+
+
+def _read(stamp: str | None, era: object, started_at: float, *, here: bool = False) -> bool:
+    """Read the rows and install them; ``False`` (logged) when the read failed."""
     global _snapshot, _checked_at
+    alias = router.db_for_read(_model())
     try:
-        configs = tuple(row.to_config() for row in _read_rows(router.db_for_read(_model())))
+        rows = _read_rows_within(alias, READ_WAIT) if here else _read_rows(alias)
+        configs = tuple(row.to_config() for row in rows)
     except Exception as exc:  # any failure to read keeps the last good rows
         logger.warning(
             "bearer_guard: cannot read the trusted issuers from the database, keeping the last good ones: %s: %s",
@@ -160,15 +173,16 @@ def _read(stamp: str | None, era: object, started_at: float, *, own_connection: 
             # An outage gets one read per interval, counted from the failure.
             if era is _era and _checked_at == started_at:
                 _checked_at = _clock.now()
-        return
+        return False
     finally:
-        if own_connection:
+        if not here:
             # This thread's connections would otherwise stay open until the process ends.
             connections.close_all()
     with _lock:
         if era is _era:
             _snapshot = _Snapshot(configs, stamp, started_at)
             registry.clear()
+    return True
 
 
 def _read_stamp() -> str | None:
@@ -197,6 +211,31 @@ def _read_rows(alias: str) -> list[TrustedIssuer]:
     # A savepoint, so that a failed read never spoils the request's own transaction.
     with transaction.atomic(using=alias):
         return list(_model().objects.using(alias).order_by("pk"))
+
+
+_BOUNDED_HERE = frozenset({"postgresql", "sqlite"})
+
+
+def _read_rows_within(alias: str, seconds: float) -> list[TrustedIssuer]:
+    """The rows, read on this thread's connection, waiting at most ``seconds`` for locks."""
+    wrapper = connections[alias]
+    millis = max(1, round(seconds * 1000))
+    with transaction.atomic(using=alias), wrapper.cursor() as cursor:
+        if wrapper.vendor == "postgresql":
+            cursor.execute("SHOW statement_timeout")
+            previous = cursor.fetchone()[0]
+            # Transaction-local; rolling back the savepoint after a timeout restores it too.
+            cursor.execute("SELECT set_config('statement_timeout', %s, true)", [f"{millis}ms"])
+            rows = list(_model().objects.using(alias).order_by("pk"))
+            cursor.execute("SELECT set_config('statement_timeout', %s, true)", [previous])
+            return rows
+        cursor.execute("PRAGMA busy_timeout")
+        previous = cursor.fetchone()[0]
+        cursor.execute(f"PRAGMA busy_timeout = {millis}")
+        try:
+            return list(_model().objects.using(alias).order_by("pk"))
+        finally:
+            cursor.execute(f"PRAGMA busy_timeout = {int(previous)}")
 
 
 def issuers_changed() -> None:

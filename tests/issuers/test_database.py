@@ -530,3 +530,22 @@ def test_request_inside_a_transaction_sees_rows_of_that_transaction(
     assert connection.in_atomic_block
     make_row()
     assert status(idp.mint()) == 200
+
+
+@pytest.mark.django_db(transaction=False)
+def test_request_inside_a_transaction_waits_at_most_read_wait_on_a_locked_table(
+    idp: LocalIssuer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # As under ATOMIC_REQUESTS: the read runs on the request's connection, its lock wait cut short.
+    assert connection.in_atomic_block
+    with rows_locked() as release, caplog.at_level(logging.WARNING, logger="django_bearer_guard"):
+        answer, seconds = elapsed(lambda: status(idp.mint()))
+        assert answer == 401
+        assert seconds < database.READ_WAIT + 0.5
+        assert "cannot read the trusted issuers" in caplog.text
+        reader = database._reader
+        assert reader is not None  # handed over to the background
+        release()
+        wait_for_read()
+    assert connection.in_atomic_block
+    assert status(idp.mint()) == 401  # the transaction is still usable; no rows anywhere
