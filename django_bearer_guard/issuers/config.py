@@ -136,20 +136,6 @@ _SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,256}")
 TRUST_DOMAIN = re.compile(r"[a-z0-9._-]{1,255}")
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _HOST = re.compile(rf"{_LABEL}(?:\.{_LABEL})*(?::[0-9]{{1,5}})?")
-_INVALID: Any = object()
-
-
-def _token_set(value: Any, pattern: re.Pattern[str]) -> tuple[str, ...] | None:
-    """``None`` for an absent value; ``_INVALID`` unless a list of strings matching ``pattern``."""
-    if value is None:
-        return None
-    if isinstance(value, (list, tuple)) and all(isinstance(v, str) and pattern.fullmatch(v) for v in value):
-        return tuple(value)
-    return _INVALID  # type: ignore[no-any-return]
-
-
-def _frozen(value: tuple[str, ...] | None) -> frozenset[str] | None:
-    return None if value is None or value is _INVALID else frozenset(value)
 
 
 def parse_issuer(  # noqa: C901, PLR0912, PLR0915 - one flat list of field rules
@@ -289,28 +275,36 @@ def parse_issuer(  # noqa: C901, PLR0912, PLR0915 - one flat list of field rules
         bad("bearer_guard.E003", "'enabled' must be True or False.", "Fix 'enabled'.")
         enabled = False
 
-    allowed_scopes = _token_set(entry.get("allowed_scopes"), _SCOPE_TOKEN)
-    if allowed_scopes is _INVALID:
-        bad(
-            "bearer_guard.E003",
-            "'allowed_scopes' must be a list of scopes (no spaces or control characters).",
-            "List the scopes this issuer may grant, or leave it out to accept any.",
-        )
-    trust_domains = _token_set(entry.get("workload_trust_domains"), TRUST_DOMAIN)
-    if trust_domains is _INVALID:
-        bad(
-            "bearer_guard.E003",
-            "'workload_trust_domains' must be a list of bare SPIFFE trust domains such as 'prod.example.com'.",
-            "Use lower-case letters, digits, '.', '-' and '_' only, without 'spiffe://'.",
-        )
-    jwks_hosts = _token_set(entry.get("jwks_hosts"), _HOST)
-    if jwks_hosts is _INVALID:
-        bad(
-            "bearer_guard.E003",
-            "'jwks_hosts' must be a list of host names, optionally with ':port'.",
-            "Use lower-case host names, for example ['www.googleapis.com'].",
-        )
-    if jwks_hosts not in (None, _INVALID) and discovery is not True:
+    def token_set(key: str, pattern: re.Pattern[str], msg: str, hint: str) -> frozenset[str] | None:
+        # Absent: no limit. Anything but a list of matching strings is a problem (and no limit
+        # is kept: the problem already refuses the issuer's tokens).
+        value = entry.get(key)
+        if value is None:
+            return None
+        if isinstance(value, (list, tuple)) and all(isinstance(v, str) and pattern.fullmatch(v) for v in value):
+            return frozenset(value)
+        bad("bearer_guard.E003", f"'{key}' must be {msg}.", hint)
+        return None
+
+    allowed_scopes = token_set(
+        "allowed_scopes",
+        _SCOPE_TOKEN,
+        "a list of scopes (no spaces or control characters)",
+        "List the scopes this issuer may grant, or leave it out to accept any.",
+    )
+    trust_domains = token_set(
+        "workload_trust_domains",
+        TRUST_DOMAIN,
+        "a list of bare SPIFFE trust domains such as 'prod.example.com'",
+        "Use lower-case letters, digits, '.', '-' and '_' only, without 'spiffe://'.",
+    )
+    jwks_hosts = token_set(
+        "jwks_hosts",
+        _HOST,
+        "a list of host names, optionally with ':port'",
+        "Use lower-case host names, for example ['www.googleapis.com'].",
+    )
+    if jwks_hosts is not None and discovery is not True:
         # A setting that is parsed but has nothing to limit must not look like a protection.
         bad(
             "bearer_guard.E003",
@@ -342,8 +336,8 @@ def parse_issuer(  # noqa: C901, PLR0912, PLR0915 - one flat list of field rules
         leeway=leeway,
         binding=binding,
         enabled=enabled,
-        allowed_scopes=_frozen(allowed_scopes),
-        workload_trust_domains=_frozen(trust_domains),
-        jwks_hosts=_frozen(jwks_hosts),
+        allowed_scopes=allowed_scopes,
+        workload_trust_domains=trust_domains,
+        jwks_hosts=jwks_hosts,
         problems=tuple(problems),
     )
