@@ -19,7 +19,13 @@ from django_bearer_guard.tokens.credentials import parse_authorization
 from django_bearer_guard.tokens.validator import TokenValidator
 from django_bearer_guard.tokens.verified import VerifiedToken
 
-__all__ = ["AccessDenied", "BearerGuardAPIException", "BearerTokenAuthentication", "check_issuer_allowed"]
+__all__ = [
+    "AccessDenied",
+    "BearerGuardAPIException",
+    "BearerTokenAuthentication",
+    "check_issuer_allowed",
+    "parse_allowed_issuers",
+]
 
 logger = logging.getLogger("django_bearer_guard")
 _validator: TokenValidator | None = None
@@ -70,8 +76,11 @@ class AccessDenied(APIException):
         super().__init__(detail={"error": "access_denied", "error_description": description})
 
 
-def _allowed_issuers(view: Any) -> frozenset[str] | None:
-    allowed = getattr(view, "allowed_issuers", None)
+def parse_allowed_issuers(allowed: Any) -> frozenset[str] | None:
+    """A view's ``allowed_issuers`` as a set (``None``: every trusted issuer).
+
+    Raises :class:`TypeError` for anything but a list (or tuple, set) of non-empty strings.
+    """
     if allowed is None:
         return None
     if isinstance(allowed, str) or not isinstance(allowed, (list, tuple, set, frozenset)):
@@ -89,7 +98,7 @@ def check_issuer_allowed(view: Any, token: VerifiedToken) -> None:
     (logged), so a typo never opens the view to every issuer.
     """
     try:
-        allowed = _allowed_issuers(view)
+        allowed = parse_allowed_issuers(getattr(view, "allowed_issuers", None))
     except TypeError as exc:
         logger.error("%s: %s; request refused", type(view).__qualname__, exc)
         raise AccessDenied("This resource does not accept tokens of this issuer.") from None

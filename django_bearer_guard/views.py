@@ -25,7 +25,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from django_bearer_guard._routes import routes
-from django_bearer_guard.authentication import BearerGuardAPIException
+from django_bearer_guard.authentication import BearerGuardAPIException, parse_allowed_issuers
 from django_bearer_guard.challenges import bearer_challenge
 from django_bearer_guard.conf import get_settings
 from django_bearer_guard.exceptions import BearerGuardError
@@ -61,13 +61,10 @@ def _check_config(values: dict[str, Any]) -> None:
         root_fields(values["root"])
     except ValueError as exc:
         raise ImproperlyConfigured(f"ProtectedFileView root=: {exc}") from None
-    allowed = values["allowed_issuers"]
-    if allowed is not None and (
-        isinstance(allowed, str)
-        or not isinstance(allowed, (list, tuple, set, frozenset))
-        or not all(isinstance(entry, str) and entry for entry in allowed)
-    ):
-        raise ImproperlyConfigured("ProtectedFileView allowed_issuers= is a list of exact 'iss' values")
+    try:
+        parse_allowed_issuers(values["allowed_issuers"])
+    except TypeError:
+        raise ImproperlyConfigured("ProtectedFileView allowed_issuers= is a list of exact 'iss' values") from None
     extensions = values["extensions"]
     if extensions is not None and any(not ext.startswith(".") or ext != ext.lower() for ext in extensions):
         raise ImproperlyConfigured("ProtectedFileView extensions= are lower-case suffixes with the dot")
