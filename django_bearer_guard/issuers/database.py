@@ -121,8 +121,12 @@ def poll() -> None:
         current = _snapshot
         # The stamp is not authenticated: whoever can write the cache could put an old one back
         # and hide a disabled row, so a snapshot is also re-read once it is MAX_SNAPSHOT_AGE old.
-        fresh = current is not None and 0 <= _checked_at - current.read_at < MAX_SNAPSHOT_AGE
-        if fresh and stamp is not None and current is not None and stamp == current.stamp:
+        if (
+            current is not None
+            and stamp is not None
+            and stamp == current.stamp
+            and 0 <= _checked_at - current.read_at < MAX_SNAPSHOT_AGE
+        ):
             return
         args = (stamp, _era, _checked_at)
         here = connections[router.db_for_read(_model())]
