@@ -7,9 +7,14 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from rest_framework.authentication import BaseAuthentication
-from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 
+from django_bearer_guard._drf import (
+    BearerGuardAPIException,
+    api_exception,
+    check_issuer_allowed,
+    realm,
+)
 from django_bearer_guard.challenges import bearer_challenge
 from django_bearer_guard.conf import get_settings, on_reload, require_valid
 from django_bearer_guard.exceptions import BearerGuardError, InvalidToken, KeysUnavailable
@@ -19,13 +24,7 @@ from django_bearer_guard.tokens.credentials import parse_authorization
 from django_bearer_guard.tokens.validator import TokenValidator
 from django_bearer_guard.tokens.verified import VerifiedToken
 
-__all__ = [
-    "AccessDenied",
-    "BearerGuardAPIException",
-    "BearerTokenAuthentication",
-    "check_issuer_allowed",
-    "parse_allowed_issuers",
-]
+__all__ = ["BearerGuardAPIException", "BearerTokenAuthentication"]
 
 logger = logging.getLogger("django_bearer_guard")
 _validator: TokenValidator | None = None
@@ -44,75 +43,6 @@ def _get_validator() -> TokenValidator:
         require_valid(settings)
         _validator = TokenValidator(settings)
     return _validator
-
-
-class BearerGuardAPIException(APIException):
-    """A library error as a DRF exception, with its status and ``WWW-Authenticate`` challenge.
-
-    It is not an ``AuthenticationFailed``, so DRF keeps its status and challenge whatever
-    the order of the authentication classes; the default exception handler copies
-    ``auth_header`` into ``WWW-Authenticate``.
-    """
-
-    def __init__(self, error: BearerGuardError, auth_header: str | None) -> None:
-        self.status_code = error.status_code
-        self.auth_header = auth_header
-        super().__init__(
-            detail={"error": error.error, "error_description": error.description}, code=error.error
-        )
-
-
-class AccessDenied(APIException):
-    """403 ``{"error": "access_denied", "error_description": …}``, without a challenge.
-
-    Raised when no token could do better: the workload is not allowed, the object belongs to
-    someone else, or the view declares no scopes.
-    """
-
-    status_code = 403
-    default_code = "access_denied"
-
-    def __init__(self, description: str) -> None:
-        super().__init__(detail={"error": "access_denied", "error_description": description})
-
-
-def parse_allowed_issuers(allowed: Any) -> frozenset[str] | None:
-    """A view's ``allowed_issuers`` as a set (``None``: every trusted issuer).
-
-    Raises :class:`TypeError` for anything but a list (or tuple, set) of non-empty strings.
-    """
-    if allowed is None:
-        return None
-    if isinstance(allowed, str) or not isinstance(allowed, (list, tuple, set, frozenset)):
-        raise TypeError("allowed_issuers must be a list of exact 'iss' values")
-    if not all(isinstance(entry, str) and entry for entry in allowed):
-        raise TypeError("allowed_issuers must hold non-empty strings")
-    return frozenset(allowed)
-
-
-def check_issuer_allowed(view: Any, token: VerifiedToken) -> None:
-    """Raise :class:`AccessDenied` unless ``token.issuer`` is in the view's ``allowed_issuers``.
-
-    ``allowed_issuers`` is a list of exact ``iss`` values; absent or ``None`` admits every
-    trusted issuer. A value that is not a list of non-empty strings refuses every request
-    (logged), so a typo never opens the view to every issuer.
-    """
-    try:
-        allowed = parse_allowed_issuers(getattr(view, "allowed_issuers", None))
-    except TypeError as exc:
-        logger.error("%s: %s; request refused", type(view).__qualname__, exc)
-        raise AccessDenied("This resource does not accept tokens of this issuer.") from None
-    # An issuer speaks only for itself: a partner's token must not reach another issuer's views.
-    if allowed is not None and token.issuer not in allowed:
-        logger.info("%s refuses issuer %r (allowed_issuers)", type(view).__qualname__, token.issuer)
-        raise AccessDenied("This resource does not accept tokens of this issuer.")
-
-
-def _realm() -> str:
-    try:
-        return get_settings().realm
-    except Exception:  # the realm must never turn a 401 into a 500
-        return "api"
 
 
 class BearerTokenAuthentication(BaseAuthentication):
@@ -162,10 +92,8 @@ class BearerTokenAuthentication(BaseAuthentication):
             "bearer token rejected: %s (%s) path=%s", error.reason, type(error).__name__, request.path
         )
         token_rejected.send(sender=type(self), error=error, reason=error.reason, request=request)
-        return BearerGuardAPIException(
-            error, bearer_challenge(_realm(), error.error, error.description)
-        )
+        return api_exception(error)
 
     def authenticate_header(self, request: Request) -> str:
         """The challenge for requests that carried no credential (RFC 6750 §3.1: no error code)."""
-        return bearer_challenge(_realm())
+        return bearer_challenge(realm())

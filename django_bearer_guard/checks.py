@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from django.conf import settings as django_settings
@@ -10,12 +10,21 @@ from django.contrib.auth import get_user_model
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.core.exceptions import FieldDoesNotExist
 
+from django_bearer_guard._declarations import declared_workloads, required_scope_sets
+from django_bearer_guard._routes import routes
 from django_bearer_guard.conf import GuardSettings, get_settings
 from django_bearer_guard.exceptions import KeySetError
+from django_bearer_guard.files.paths import root_fields
 from django_bearer_guard.issuers import database
 from django_bearer_guard.jwks.fetch import static_keyset
 
-__all__ = ["check_settings", "check_views", "trusted_issuer_count"]
+__all__ = [
+    "check_file_roots",
+    "check_scope_declarations",
+    "check_settings",
+    "check_views",
+    "trusted_issuer_count",
+]
 
 _LOCMEM = "django.core.cache.backends.locmem.LocMemCache"
 
@@ -148,7 +157,123 @@ def check_settings(
 @register(Tags.security, Tags.urls)
 def check_views(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Report DRF views that use ``HasScopes`` or ``AllowedWorkloads`` without declaring what they need."""
-    from django_bearer_guard.permissions import check_scope_declarations
-    from django_bearer_guard.views import check_file_roots
-
     return [*check_scope_declarations(app_configs, **kwargs), *check_file_roots(app_configs, **kwargs)]
+
+
+class _Probe:
+    """Attribute lookups as a view instance would see them: initkwargs, then the class."""
+
+    def __init__(self, cls: type, initkwargs: Mapping[str, Any], action: str | None) -> None:
+        self._cls, self._initkwargs, self.action = cls, initkwargs, action
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self._initkwargs:
+            return self._initkwargs[name]
+        return getattr(self._cls, name)
+
+
+def check_scope_declarations(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """System check: DRF views in the URLconf that use ``HasScopes`` or ``AllowedWorkloads``
+    without declaring scopes (``bearer_guard.E020``) or workloads (``bearer_guard.E021``), and
+    ``TokenOwnsObject`` without ``owner_issuer_field`` while several issuers are trusted
+    (``bearer_guard.W008``)."""
+    # Imported here: the faces load DRF's views, which must not happen while the app registry loads.
+    from rest_framework.views import APIView
+
+    from django_bearer_guard.permissions import AllowedWorkloads, HasScopes, TokenOwnsObject, uses_permission
+
+    several_issuers = trusted_issuer_count(kwargs.get("databases")) > 1
+    messages: list[CheckMessage] = []
+    for route, callback in routes():
+        cls = getattr(callback, "cls", None)
+        if not (isinstance(cls, type) and issubclass(cls, APIView)):
+            continue
+        initkwargs = getattr(callback, "initkwargs", None) or {}
+        permission_classes = initkwargs.get("permission_classes", cls.permission_classes)
+        actions = getattr(callback, "actions", None)
+        methods: Iterable[tuple[str, str | None]] = (
+            actions.items() if actions else [(m, None) for m in cls.http_method_names if hasattr(cls, m)]
+        )
+        name = f"{cls.__module__}.{cls.__qualname__} at '{route}'"
+        if not uses_permission(permission_classes, HasScopes):
+            methods = ()
+        for method, action in methods:
+            # HEAD and OPTIONS fall back to GET; when nothing is declared they are refused at run time.
+            probe = _Probe(cls, initkwargs, action)
+            if method not in ("head", "options") and required_scope_sets(probe, method) is None:
+                messages.append(
+                    Error(
+                        f"{name} uses HasScopes but declares no valid scopes for {method.upper()}.",
+                        hint="Set required_scopes, required_scopes_by_method or required_scopes_by_action; "
+                        "until then every request is refused.",
+                        obj=cls,
+                        id="bearer_guard.E020",
+                    )
+                )
+        probe = _Probe(cls, initkwargs, None)
+        bare_owner = not isinstance(getattr(probe, "owner_issuer_field", None), str)
+        if several_issuers and uses_permission(permission_classes, TokenOwnsObject) and bare_owner:
+            messages.append(
+                Warning(
+                    f"{name} uses TokenOwnsObject without owner_issuer_field while several issuers are "
+                    "trusted: a token of one issuer owns the objects of another issuer's subject of the same name.",
+                    hint="Store the owner's issuer beside the owner and name it in owner_issuer_field, "
+                    "or restrict the view with allowed_issuers.",
+                    obj=cls,
+                    id="bearer_guard.W008",
+                )
+            )
+        no_workloads = declared_workloads(probe) is None
+        if uses_permission(permission_classes, AllowedWorkloads) and no_workloads:
+            messages.append(
+                Error(
+                    f"{name} uses AllowedWorkloads without an allowed_workloads list.",
+                    hint="Set allowed_workloads to the workload identifiers allowed to call it; "
+                    "until then every request is refused.",
+                    obj=cls,
+                    id="bearer_guard.E021",
+                )
+            )
+    return messages
+
+
+def check_file_roots(
+    app_configs: Any = None, databases: Collection[str] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """System check: a ``ProtectedFileView`` in the URLconf whose per-caller root names the
+    caller by a claim or workload without ``{issuer}`` while it accepts several issuers
+    (``bearer_guard.W006``). Issuers are the settings ones plus, when the check gets the
+    database, enabled ``TrustedIssuer`` rows; a view's ``allowed_issuers`` narrows them."""
+    from django_bearer_guard.views import ProtectedFileView
+
+    trusted = trusted_issuer_count(databases)
+    messages: list[CheckMessage] = []
+    for route, callback in routes():
+        cls = getattr(callback, "cls", None)
+        if not (isinstance(cls, type) and issubclass(cls, ProtectedFileView)):
+            continue
+        initkwargs = getattr(callback, "initkwargs", None) or {}
+        root = initkwargs.get("root", cls.root)
+        try:
+            fields = root_fields(root)
+        except ValueError:
+            continue  # as_view() refuses it
+        allowed = initkwargs.get("allowed_issuers", cls.allowed_issuers)
+        if allowed is None:
+            accepted, source = trusted, "trusted (settings + database)" if databases else "trusted (settings)"
+        else:
+            accepted, source = len(set(allowed)), "named by allowed_issuers"
+        per_caller = [field for field in fields if field == "workload" or field.startswith("claims.")]
+        if per_caller and "issuer" not in fields and accepted > 1:
+            messages.append(
+                Warning(
+                    f"ProtectedFileView at '{route}' uses a per-caller root with {{{per_caller[0]}}} but no "
+                    f"{{issuer}} while {accepted} issuers are {source}: callers of different issuers "
+                    f"with the same value share a folder of {root!r}.",
+                    hint="Add {issuer} to the root (e.g. 'tenants/{issuer}/{claims.sub}') or set "
+                    "allowed_issuers to the one issuer whose callers own these folders.",
+                    obj=cls,
+                    id="bearer_guard.W006",
+                )
+            )
+    return messages

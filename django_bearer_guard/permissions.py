@@ -11,17 +11,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 from uuid import UUID
 
-from django.core import checks
 from rest_framework.exceptions import APIException
 from rest_framework.permissions import BasePermission, BasePermissionMetaclass, OperandHolder
 from rest_framework.request import Request
 
-from django_bearer_guard._routes import routes
-from django_bearer_guard.authentication import AccessDenied, BearerGuardAPIException, check_issuer_allowed
-from django_bearer_guard.challenges import bearer_challenge
-from django_bearer_guard.conf import get_settings
+from django_bearer_guard._declarations import declared_workloads, required_scope_sets
+from django_bearer_guard._drf import AccessDenied, BearerGuardAPIException, api_exception, check_issuer_allowed
 from django_bearer_guard.exceptions import InsufficientScope
-from django_bearer_guard.identity.scopes import claim_at
+from django_bearer_guard.identity.matching import workload_allowed
+from django_bearer_guard.tokens.scopes import claim_at
 from django_bearer_guard.tokens.verified import VerifiedToken
 
 __all__ = [
@@ -30,7 +28,6 @@ __all__ = [
     "HasScopes",
     "TokenOwnsObject",
     "check_issuer_allowed",
-    "check_scope_declarations",
     "require_scopes",
     "required_scope_sets",
     "uses_permission",
@@ -43,51 +40,7 @@ if TYPE_CHECKING:
     from rest_framework.views import APIView
 
 logger = logging.getLogger("django_bearer_guard.permissions")
-ScopeSets = tuple[tuple[str, ...], ...]
 _View = TypeVar("_View", bound=Callable[..., Any])
-
-
-def _scope_sets(declared: Any) -> ScopeSets | None:
-    if isinstance(declared, str) or not isinstance(declared, (list, tuple)):
-        return None
-    if all(isinstance(scope, str) for scope in declared):
-        groups: list[Any] = [declared]
-    elif all(isinstance(g, (list, tuple)) and all(isinstance(s, str) for s in g) for g in declared):
-        groups = list(declared)
-    else:
-        return None
-    if any(not scope or any(ch.isspace() for ch in scope) for group in groups for scope in group):
-        return None
-    return tuple(tuple(group) for group in groups)
-
-
-def required_scope_sets(view: Any, method: str) -> ScopeSets | None:
-    """The scope sets ``view`` accepts for ``method``; any one set, held entirely, is enough.
-
-    Looked up in ``required_scopes_by_action[view.action]`` (ViewSets), then
-    ``required_scopes_by_method[method]`` (``HEAD`` and ``OPTIONS`` fall back to ``GET``), then
-    ``required_scopes``. A flat list of scopes is one set; a list of lists is alternatives.
-    ``None`` when nothing valid is declared.
-    """
-    method = method.upper()
-    by_action = getattr(view, "required_scopes_by_action", None) or {}
-    by_method = getattr(view, "required_scopes_by_method", None) or {}
-    if not isinstance(by_action, Mapping) or not isinstance(by_method, Mapping):
-        return None
-    by_method = {str(key).upper(): value for key, value in by_method.items()}
-    action = getattr(view, "action", None)
-    if action == "metadata" and action not in by_action:
-        # DRF names OPTIONS on a ViewSet "metadata": it follows the GET action of the route.
-        action = (getattr(view, "action_map", None) or {}).get("get", action)
-    if action is not None and action in by_action:
-        declared = by_action[action]
-    elif method in by_method:
-        declared = by_method[method]
-    elif method in ("HEAD", "OPTIONS") and "GET" in by_method:
-        declared = by_method["GET"]
-    else:
-        declared = getattr(view, "required_scopes", None)
-    return _scope_sets(declared)
 
 
 class _EitherAllows:
@@ -130,13 +83,6 @@ class _ComposesMeta(BasePermissionMetaclass):
         return OperandHolder(cast(Any, _EitherAllows), cast(Any, cls), other)
 
 
-def _insufficient_scope(scopes: tuple[str, ...]) -> BearerGuardAPIException:
-    error = InsufficientScope(f"needs all of {scopes}", scopes=scopes)
-    # RFC 6750 §3.1: a 403 insufficient_scope names the scope the resource needs.
-    challenge = bearer_challenge(get_settings().realm, error.error, error.description, " ".join(scopes))
-    return BearerGuardAPIException(error, challenge)
-
-
 class HasScopes(BasePermission, metaclass=_ComposesMeta):
     """The token must hold every scope of one of the view's declared scope sets.
 
@@ -167,41 +113,7 @@ class HasScopes(BasePermission, metaclass=_ComposesMeta):
             raise AccessDenied("This resource declares no scopes.")
         if any(token.scopes.issuperset(scopes) for scopes in scope_sets):
             return True
-        raise _insufficient_scope(scope_sets[0])
-
-
-def _allowed(view: Any) -> tuple[str, ...] | None:
-    allowed = getattr(view, "allowed_workloads", None)
-    if isinstance(allowed, (list, tuple)) and all(isinstance(entry, str) for entry in allowed):
-        return tuple(allowed)
-    return None
-
-
-def _under(workload: str, base: str) -> bool:
-    base_parts = base.split("/")
-    parts = workload.split("/")
-    rest = parts[len(base_parts) :]
-    # Compared by path component, never by string prefix: ".../prod/*" does not admit ".../production".
-    # Empty, "." and ".." segments (invalid in SPIFFE IDs) could smuggle a path out of the base.
-    clean = all(part not in ("", ".", "..") for part in rest)
-    return parts[: len(base_parts)] == base_parts and bool(rest) and clean
-
-
-def workload_allowed(workload: str | None, allowed: Iterable[str]) -> bool:
-    """True when ``workload`` equals an entry of ``allowed`` or lies below an entry ending in ``/*``.
-
-    ``"spiffe://example.org/ns/prod/*"`` admits ``spiffe://example.org/ns/prod/sa/api`` but not
-    ``spiffe://example.org/ns/prod`` itself, nor ``spiffe://example.org/ns/production/x``.
-    """
-    if workload is None:
-        return False
-    for entry in allowed:
-        if entry.endswith("/*"):
-            if _under(workload, entry[:-2]):
-                return True
-        elif workload == entry:
-            return True
-    return False
+        raise api_exception(InsufficientScope(f"needs all of {scope_sets[0]}", scopes=scope_sets[0]))
 
 
 class AllowedWorkloads(BasePermission, metaclass=_ComposesMeta):
@@ -217,7 +129,7 @@ class AllowedWorkloads(BasePermission, metaclass=_ComposesMeta):
         if not isinstance(token, VerifiedToken):
             return False
         check_issuer_allowed(view, token)
-        allowed = _allowed(view)
+        allowed = declared_workloads(view)
         if allowed is None:
             logger.error("%s uses AllowedWorkloads without allowed_workloads", type(view).__qualname__)
             raise AccessDenied("This resource declares no allowed workloads.")
@@ -334,79 +246,3 @@ def require_scopes(
         return cast(_View, declared.as_view(*args, **initkwargs))
 
     return decorate
-
-
-class _Probe:
-    """Attribute lookups as a view instance would see them: initkwargs, then the class."""
-
-    def __init__(self, cls: type, initkwargs: Mapping[str, Any], action: str | None) -> None:
-        self._cls, self._initkwargs, self.action = cls, initkwargs, action
-
-    def __getattr__(self, name: str) -> Any:
-        if name in self._initkwargs:
-            return self._initkwargs[name]
-        return getattr(self._cls, name)
-
-
-def check_scope_declarations(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    """System check: DRF views in the URLconf that use ``HasScopes`` or ``AllowedWorkloads``
-    without declaring scopes (``bearer_guard.E020``) or workloads (``bearer_guard.E021``), and
-    ``TokenOwnsObject`` without ``owner_issuer_field`` while several issuers are trusted
-    (``bearer_guard.W008``)."""
-    from rest_framework.views import APIView
-
-    from django_bearer_guard.checks import trusted_issuer_count
-
-    several_issuers = trusted_issuer_count(kwargs.get("databases")) > 1
-    messages: list[checks.CheckMessage] = []
-    for route, callback in routes():
-        cls = getattr(callback, "cls", None)
-        if not (isinstance(cls, type) and issubclass(cls, APIView)):
-            continue
-        initkwargs = getattr(callback, "initkwargs", None) or {}
-        permission_classes = initkwargs.get("permission_classes", cls.permission_classes)
-        actions = getattr(callback, "actions", None)
-        methods: Iterable[tuple[str, str | None]] = (
-            actions.items() if actions else [(m, None) for m in cls.http_method_names if hasattr(cls, m)]
-        )
-        name = f"{cls.__module__}.{cls.__qualname__} at '{route}'"
-        if not uses_permission(permission_classes, HasScopes):
-            methods = ()
-        for method, action in methods:
-            # HEAD and OPTIONS fall back to GET; when nothing is declared they are refused at run time.
-            probe = _Probe(cls, initkwargs, action)
-            if method not in ("head", "options") and required_scope_sets(probe, method) is None:
-                messages.append(
-                    checks.Error(
-                        f"{name} uses HasScopes but declares no valid scopes for {method.upper()}.",
-                        hint="Set required_scopes, required_scopes_by_method or required_scopes_by_action; "
-                        "until then every request is refused.",
-                        obj=cls,
-                        id="bearer_guard.E020",
-                    )
-                )
-        probe = _Probe(cls, initkwargs, None)
-        bare_owner = not isinstance(getattr(probe, "owner_issuer_field", None), str)
-        if several_issuers and uses_permission(permission_classes, TokenOwnsObject) and bare_owner:
-            messages.append(
-                checks.Warning(
-                    f"{name} uses TokenOwnsObject without owner_issuer_field while several issuers are "
-                    "trusted: a token of one issuer owns the objects of another issuer's subject of the same name.",
-                    hint="Store the owner's issuer beside the owner and name it in owner_issuer_field, "
-                    "or restrict the view with allowed_issuers.",
-                    obj=cls,
-                    id="bearer_guard.W008",
-                )
-            )
-        no_workloads = _allowed(probe) is None
-        if uses_permission(permission_classes, AllowedWorkloads) and no_workloads:
-            messages.append(
-                checks.Error(
-                    f"{name} uses AllowedWorkloads without an allowed_workloads list.",
-                    hint="Set allowed_workloads to the workload identifiers allowed to call it; "
-                    "until then every request is refused.",
-                    obj=cls,
-                    id="bearer_guard.E021",
-                )
-            )
-    return messages

@@ -284,8 +284,8 @@ def wycheproof_verify(jws: Any, jwk_set: dict[str, Any], allowed_algs: list[str]
     :func:`~django_bearer_guard.tokens.verify_compact`; any refusal is ``False``.
     """
     from django_bearer_guard.exceptions import InvalidToken, KeySetError
-    from django_bearer_guard.jwks.keyset import KeySet
-    from django_bearer_guard.tokens.jose import verify_compact
+    from django_bearer_guard.jose.compact import verify_compact
+    from django_bearer_guard.jose.keyset import KeySet
 
     if not isinstance(jws, str):
         return False  # only the compact serialization is accepted

@@ -15,7 +15,6 @@ from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import Storage, storages
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
@@ -24,10 +23,7 @@ from rest_framework.exceptions import APIException, NotAuthenticated, NotFound
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from django_bearer_guard._routes import routes
-from django_bearer_guard.authentication import BearerGuardAPIException, parse_allowed_issuers
-from django_bearer_guard.challenges import bearer_challenge
-from django_bearer_guard.conf import get_settings
+from django_bearer_guard._drf import api_exception, check_issuer_allowed, parse_allowed_issuers
 from django_bearer_guard.exceptions import BearerGuardError
 from django_bearer_guard.files.paths import FileMissing, check_policy, contain, render_root, root_fields
 from django_bearer_guard.files.responses import (
@@ -40,13 +36,13 @@ from django_bearer_guard.files.responses import (
     seekable,
 )
 from django_bearer_guard.files.storage import OpenedFile, open_file
-from django_bearer_guard.permissions import HasScopes, check_issuer_allowed
+from django_bearer_guard.permissions import HasScopes
 from django_bearer_guard.tokens.verified import VerifiedToken
 
 if TYPE_CHECKING:
     from rest_framework.views import AsView, GenericView
 
-__all__ = ["ProtectedFileView", "check_file_roots"]
+__all__ = ["ProtectedFileView"]
 
 logger = logging.getLogger("django_bearer_guard")
 _OFFLOAD_MODES = (None, "x-accel-redirect", "x-sendfile")
@@ -143,8 +139,7 @@ class ProtectedFileView(APIView):
             self._check_resolved(relative, opened)
         except BearerGuardError as error:
             self._log(request, error.reason)
-            challenge = bearer_challenge(get_settings().realm, error.error, error.description)
-            raise BearerGuardAPIException(error, challenge) from None
+            raise api_exception(error) from None
         except FileMissing as missing:
             self._log(request, missing.reason)
             raise NotFound from None
@@ -226,45 +221,3 @@ class ProtectedFileView(APIView):
             # byte ever reaches the header.
             return {"X-Sendfile": quote(opened.real_path)}
         return {"X-Accel-Redirect": self.offload_prefix.rstrip("/") + "/" + quote(opened.offload_name())}
-
-
-def check_file_roots(
-    app_configs: Any = None, databases: Collection[str] | None = None, **kwargs: Any
-) -> list[checks.CheckMessage]:
-    """System check: a ``ProtectedFileView`` in the URLconf whose per-caller root names the
-    caller by a claim or workload without ``{issuer}`` while it accepts several issuers
-    (``bearer_guard.W006``). Issuers are the settings ones plus, when the check gets the
-    database, enabled ``TrustedIssuer`` rows; a view's ``allowed_issuers`` narrows them."""
-    from django_bearer_guard.checks import trusted_issuer_count
-
-    trusted = trusted_issuer_count(databases)
-    messages: list[checks.CheckMessage] = []
-    for route, callback in routes():
-        cls = getattr(callback, "cls", None)
-        if not (isinstance(cls, type) and issubclass(cls, ProtectedFileView)):
-            continue
-        initkwargs = getattr(callback, "initkwargs", None) or {}
-        root = initkwargs.get("root", cls.root)
-        try:
-            fields = root_fields(root)
-        except ValueError:
-            continue  # as_view() refuses it
-        allowed = initkwargs.get("allowed_issuers", cls.allowed_issuers)
-        if allowed is None:
-            accepted, source = trusted, "trusted (settings + database)" if databases else "trusted (settings)"
-        else:
-            accepted, source = len(set(allowed)), "named by allowed_issuers"
-        per_caller = [field for field in fields if field == "workload" or field.startswith("claims.")]
-        if per_caller and "issuer" not in fields and accepted > 1:
-            messages.append(
-                checks.Warning(
-                    f"ProtectedFileView at '{route}' uses a per-caller root with {{{per_caller[0]}}} but no "
-                    f"{{issuer}} while {accepted} issuers are {source}: callers of different issuers "
-                    f"with the same value share a folder of {root!r}.",
-                    hint="Add {issuer} to the root (e.g. 'tenants/{issuer}/{claims.sub}') or set "
-                    "allowed_issuers to the one issuer whose callers own these folders.",
-                    obj=cls,
-                    id="bearer_guard.W006",
-                )
-            )
-    return messages

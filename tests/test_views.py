@@ -7,8 +7,9 @@ from django.core.checks import Warning
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import FileSystemStorage
 
+from django_bearer_guard.checks import check_file_roots
 from django_bearer_guard.models import TrustedIssuer
-from django_bearer_guard.views import ProtectedFileView, check_file_roots
+from django_bearer_guard.views import ProtectedFileView
 from tests.files.fixtures import AWKWARD, bearer, store
 from tests.files.storages import MemoryStorage, memory, memory_without_times
 

@@ -17,11 +17,11 @@ from django.utils.http import http_date, parse_http_date_safe
 
 from django_bearer_guard import _clock
 from django_bearer_guard.files.ranges import ByteRange, RangeNotSatisfiable, parse_range
+from django_bearer_guard.files.storage import FileInfo
 
 __all__ = [
     "BLOCK_SIZE",
     "BoundedReader",
-    "FileInfo",
     "Plan",
     "RangeStream",
     "content_disposition",
@@ -57,26 +57,6 @@ def content_disposition(name: str, *, attachment: bool = True) -> str:
     encoded = quote(basename, safe=_ATTR_CHAR)
     kind = "attachment" if attachment else "inline"
     return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"
-
-
-@dataclass(frozen=True)
-class FileInfo:
-    """Size and modification time (nanoseconds since the epoch, or ``None`` when unknown)."""
-
-    size: int
-    mtime_ns: int | None
-
-    @property
-    def etag(self) -> str | None:
-        """A strong entity tag from size and modification time."""
-        if self.mtime_ns is None:
-            return None
-        return f'"{self.size:x}-{self.mtime_ns:x}"'
-
-    @property
-    def last_modified(self) -> int | None:
-        """Whole seconds since the epoch, as ``Last-Modified`` carries them."""
-        return None if self.mtime_ns is None else self.mtime_ns // 1_000_000_000
 
 
 @dataclass

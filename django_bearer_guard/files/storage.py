@@ -16,9 +16,28 @@ from typing import IO, Any, BinaryIO
 from django.core.files.storage import FileSystemStorage, Storage
 
 from django_bearer_guard.files.paths import FileMissing
-from django_bearer_guard.files.responses import FileInfo
 
-__all__ = ["OpenedFile", "local_location", "open_file", "open_inside"]
+__all__ = ["FileInfo", "OpenedFile", "local_location", "open_file", "open_inside"]
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """Size and modification time (nanoseconds since the epoch, or ``None`` when unknown)."""
+
+    size: int
+    mtime_ns: int | None
+
+    @property
+    def etag(self) -> str | None:
+        """A strong entity tag from size and modification time."""
+        if self.mtime_ns is None:
+            return None
+        return f'"{self.size:x}-{self.mtime_ns:x}"'
+
+    @property
+    def last_modified(self) -> int | None:
+        """Whole seconds since the epoch, as ``Last-Modified`` carries them."""
+        return None if self.mtime_ns is None else self.mtime_ns // 1_000_000_000
 
 
 @dataclass

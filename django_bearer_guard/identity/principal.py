@@ -18,7 +18,7 @@ from django.core.exceptions import FieldDoesNotExist, ValidationError
 
 from django_bearer_guard.conf import UserLookup, get_settings
 from django_bearer_guard.exceptions import UserRejected
-from django_bearer_guard.identity.scopes import claim_at
+from django_bearer_guard.tokens.scopes import claim_at
 from django_bearer_guard.tokens.verified import VerifiedToken
 
 __all__ = ["TokenUser", "permissions_for", "resolve_user"]

@@ -12,11 +12,10 @@ from types import MappingProxyType
 from typing import Any
 
 from django_bearer_guard._urls import key_url_problem
+from django_bearer_guard.jose.algorithms import ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS, MIN_SHARED_SECRET_BYTES
 
 __all__ = [
-    "ASYMMETRIC_ALGORITHMS",
     "BINDINGS",
-    "HMAC_ALGORITHMS",
     "ISSUER_KEYS",
     "TRUST_DOMAIN",
     "IssuerConfig",
@@ -24,12 +23,7 @@ __all__ = [
     "parse_issuer",
 ]
 
-ASYMMETRIC_ALGORITHMS = frozenset(
-    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
-)
-HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 BINDINGS = (None, "workload", "cnf", "dpop")
-MIN_SHARED_SECRET_BYTES = 32
 
 ISSUER_KEYS = frozenset(
     {

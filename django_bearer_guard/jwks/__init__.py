@@ -1,5 +1,5 @@
 """Issuer key sets: parsing, fetching, caching and rotation."""
 
-from django_bearer_guard.jwks.keyset import JsonWebKey, KeySet
+from django_bearer_guard.jose.keyset import JsonWebKey, KeySet
 
 __all__ = ["JsonWebKey", "KeySet"]

@@ -12,10 +12,10 @@ from django_bearer_guard._http import get_json
 from django_bearer_guard._urls import peer_address_problem
 from django_bearer_guard.conf import GuardSettings, on_reload
 from django_bearer_guard.exceptions import KeyFetchError, KeySetError, WeakKey
-from django_bearer_guard.issuers.config import HMAC_ALGORITHMS, IssuerConfig
-from django_bearer_guard.issuers.discovery import discover_jwks_uri
-from django_bearer_guard.jwks.keyset import JsonWebKey, KeySet
-from django_bearer_guard.tokens.algorithms import ALGORITHMS
+from django_bearer_guard.issuers.config import IssuerConfig
+from django_bearer_guard.jose.algorithms import ALGORITHMS, HMAC_ALGORITHMS
+from django_bearer_guard.jose.keyset import JsonWebKey, KeySet
+from django_bearer_guard.jwks.discovery import discover_jwks_uri
 
 __all__ = ["FetchedKeys", "clamp_ttl", "fetch_keys", "is_fetched", "static_keyset"]
 

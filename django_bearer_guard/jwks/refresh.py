@@ -20,9 +20,9 @@ from django_bearer_guard import _clock
 from django_bearer_guard.conf import GuardSettings, get_settings, on_reload
 from django_bearer_guard.exceptions import KeyFetchError, KeySetError, KeysUnavailable, UnknownKey
 from django_bearer_guard.issuers.config import IssuerConfig
+from django_bearer_guard.jose.keyset import JsonWebKey, KeySet
 from django_bearer_guard.jwks import cache
 from django_bearer_guard.jwks.fetch import fetch_keys, is_fetched, static_keyset
-from django_bearer_guard.jwks.keyset import JsonWebKey, KeySet
 
 __all__ = ["FAILURE_BACKOFF", "SHARED_CHECK_INTERVAL", "KeyStatus", "get_key", "key_status", "refresh_now"]
 

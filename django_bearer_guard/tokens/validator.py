@@ -11,13 +11,13 @@ from django_bearer_guard.exceptions import (
     TokenTooLarge,
     UnverifiedBinding,
 )
-from django_bearer_guard.identity.scopes import extract_scopes
-from django_bearer_guard.identity.workloads import workload_from
 from django_bearer_guard.issuers import registry
+from django_bearer_guard.jose.compact import check_algorithm, decode_json, parse_compact, verify_signature
 from django_bearer_guard.jwks import refresh
 from django_bearer_guard.tokens.claims import check_claims, check_type
-from django_bearer_guard.tokens.jose import check_algorithm, decode_json, parse_compact, verify_signature
+from django_bearer_guard.tokens.scopes import extract_scopes
 from django_bearer_guard.tokens.verified import VerifiedToken
+from django_bearer_guard.tokens.workloads import workload_from
 
 __all__ = ["TokenValidator"]
 

@@ -16,9 +16,8 @@ from django.contrib.auth.models import User
 from django.core.checks import CheckMessage
 from rest_framework.test import APIClient
 
-from django_bearer_guard.checks import check_settings
+from django_bearer_guard.checks import check_scope_declarations, check_settings
 from django_bearer_guard.models import TrustedIssuer
-from django_bearer_guard.permissions import check_scope_declarations
 from django_bearer_guard.testing import Clock, LocalIssuer
 from tests.conftest import pooled_key
 from tests.testapp import scope_views

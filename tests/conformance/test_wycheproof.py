@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from django_bearer_guard.jose.algorithms import ALGORITHMS
 from django_bearer_guard.testing import wycheproof_verify
-from django_bearer_guard.tokens.algorithms import ALGORITHMS
 
 
 def _shared_dir() -> Path:

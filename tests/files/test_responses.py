@@ -6,12 +6,12 @@ import pytest
 from django.utils.http import http_date
 
 from django_bearer_guard.files.responses import (
-    FileInfo,
     RangeStream,
     content_disposition,
     content_type,
     plan_response,
 )
+from django_bearer_guard.files.storage import FileInfo
 
 MTIME = 1_700_000_000
 INFO = FileInfo(size=100, mtime_ns=MTIME * 1_000_000_000 + 123)

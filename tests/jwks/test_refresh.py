@@ -7,9 +7,9 @@ import pytest
 from django_bearer_guard import conf
 from django_bearer_guard.conf import get_settings
 from django_bearer_guard.exceptions import KeyFetchError, KeysUnavailable, UnknownKey, WeakKey
+from django_bearer_guard.jose.algorithms import ALGORITHMS
 from django_bearer_guard.jwks import cache
 from django_bearer_guard.jwks.refresh import get_key, key_status, refresh_now
-from django_bearer_guard.tokens.algorithms import ALGORITHMS
 from tests.conftest import ALL_ALGORITHMS
 
 

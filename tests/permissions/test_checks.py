@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.test import override_settings
 
-from django_bearer_guard.permissions import check_scope_declarations
+from django_bearer_guard.checks import check_scope_declarations
 
 
 def test_check_scope_declarations_passes_project_urls():

@@ -7,14 +7,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from django_bearer_guard.exceptions import InvalidClaim
-from django_bearer_guard.identity.scopes import (
+from django_bearer_guard.issuers.config import IssuerConfig, parse_issuer
+from django_bearer_guard.tokens.scopes import (
     MAX_SCOPE_LENGTH,
     MAX_SCOPES,
     claim_at,
     extract_scopes,
     map_prefix,
 )
-from django_bearer_guard.issuers.config import IssuerConfig, parse_issuer
 
 NOW = 1_800_000_000
 

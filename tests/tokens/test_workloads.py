@@ -4,8 +4,8 @@ from typing import Any
 
 import pytest
 
-from django_bearer_guard.identity.workloads import MAX_WORKLOAD_LENGTH, workload_from
 from django_bearer_guard.issuers.config import IssuerConfig
+from django_bearer_guard.tokens.workloads import MAX_WORKLOAD_LENGTH, workload_from
 
 
 def issuer(workload_claim: str = "sub") -> IssuerConfig:

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from django_bearer_guard.exceptions import InvalidClaim
-from django_bearer_guard.identity.scopes import claim_at
 from django_bearer_guard.issuers.config import TRUST_DOMAIN, IssuerConfig
+from django_bearer_guard.tokens.scopes import claim_at
 
 __all__ = ["MAX_WORKLOAD_LENGTH", "spiffe_trust_domain", "workload_from"]
 

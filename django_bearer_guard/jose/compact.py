@@ -16,10 +16,10 @@ from django_bearer_guard.exceptions import (
     MalformedToken,
     UnknownKey,
 )
-from django_bearer_guard.tokens.algorithms import ALGORITHMS
+from django_bearer_guard.jose.algorithms import ALGORITHMS
 
 if TYPE_CHECKING:
-    from django_bearer_guard.jwks.keyset import JsonWebKey, KeySet
+    from django_bearer_guard.jose.keyset import JsonWebKey, KeySet
 
 __all__ = ["FORBIDDEN_HEADERS", "CompactJWS", "parse_compact", "verify_compact", "verify_signature"]
 

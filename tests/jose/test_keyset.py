@@ -17,7 +17,7 @@ from django_bearer_guard.exceptions import (
     PrivateKeyMaterial,
     WeakKey,
 )
-from django_bearer_guard.jwks.keyset import KeySet, is_roca_modulus
+from django_bearer_guard.jose.keyset import KeySet, is_roca_modulus
 from tests.conftest import pooled_key
 
 

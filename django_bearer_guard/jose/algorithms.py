@@ -16,7 +16,14 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from jwt.algorithms import HMACAlgorithm
 
-__all__ = ["ALGORITHMS", "AlgorithmSpec"]
+__all__ = [
+    "ALGORITHMS",
+    "ASYMMETRIC_ALGORITHMS",
+    "HMAC_ALGORITHMS",
+    "MIN_SHARED_SECRET_BYTES",
+    "SIGNING_CURVES",
+    "AlgorithmSpec",
+]
 
 
 Verifier = Callable[[bytes, Any, bytes], bool]
@@ -107,3 +114,13 @@ def _specs() -> dict[str, AlgorithmSpec]:
 
 
 ALGORITHMS: dict[str, AlgorithmSpec] = _specs()
+"""Every supported JWS algorithm by name: the one table the sets below are derived from."""
+HMAC_ALGORITHMS = frozenset(name for name, spec in ALGORITHMS.items() if spec.kty == "oct")
+ASYMMETRIC_ALGORITHMS = frozenset(ALGORITHMS) - HMAC_ALGORITHMS
+MIN_SHARED_SECRET_BYTES = min(ALGORITHMS[name].min_secret_bytes for name in HMAC_ALGORITHMS)
+"""The shortest secret any HS algorithm accepts (HS256's 32 bytes)."""
+SIGNING_CURVES: dict[str, frozenset[str]] = {
+    kty: frozenset().union(*(spec.curves for spec in ALGORITHMS.values() if spec.kty == kty))
+    for kty in ("EC", "OKP")
+}
+"""The curves a signing key of each curve-based key type may use."""

@@ -17,9 +17,9 @@ from django_bearer_guard.exceptions import (
     MalformedToken,
     UnknownKey,
 )
-from django_bearer_guard.jwks.keyset import KeySet
+from django_bearer_guard.jose.compact import parse_compact
+from django_bearer_guard.jose.keyset import KeySet
 from django_bearer_guard.tokens import verify_compact
-from django_bearer_guard.tokens.jose import parse_compact
 from tests.conftest import ALL_ALGORITHMS, pooled_key
 
 
@@ -153,7 +153,7 @@ def test_parse_compact_raises_only_library_errors(token: str) -> None:
 
 def test_verify_signature_refuses_algorithm_the_key_cannot_verify() -> None:
     # Key confusion stopped at the last step even if a caller picks the key by kid alone.
-    from django_bearer_guard.tokens.jose import verify_signature
+    from django_bearer_guard.jose.compact import verify_signature
 
     rsa_key = keyset_for("RS256").keys[0]
     token = compact({"alg": "HS256", "kid": rsa_key.kid}, b"{}", b"mac-made-with-the-public-key")
@@ -170,7 +170,7 @@ def test_parse_compact_hands_out_a_read_only_cached_header() -> None:
 
 
 def test_parse_compact_header_cache_stays_bounded_and_skips_long_headers() -> None:
-    from django_bearer_guard.tokens import jose
+    from django_bearer_guard.jose import compact as jose
 
     for i in range(jose._HEADER_CACHE_SIZE + 10):
         parse_compact(compact({"alg": "ES256", "kid": f"k{i}"}))

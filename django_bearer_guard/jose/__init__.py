@@ -1,0 +1,1 @@
+"""JSON Object Signing and Encryption without Django: algorithms, keys and compact tokens."""
