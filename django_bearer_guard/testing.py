@@ -26,7 +26,7 @@ from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from django_bearer_guard import _clock
 
-__all__ = ["Clock", "LocalIssuer", "SigningKey", "generate_key", "use_clock", "wycheproof_verify"]
+__all__ = ["Clock", "LocalIssuer", "SigningKey", "generate_key", "use_clock"]
 
 _CURVES: dict[str, Callable[[], ec.EllipticCurve]] = {
     "ES256": ec.SECP256R1,
@@ -276,21 +276,3 @@ class LocalIssuer:
             entry.pop("jwks_uri")
         return entry
 
-
-def wycheproof_verify(jws: Any, jwk_set: dict[str, Any], allowed_algs: list[str]) -> bool:
-    """Conformance adapter: True when ``jws`` verifies against ``jwk_set`` with ``allowed_algs``.
-
-    Uses the library's own key-set rules (:meth:`KeySet.from_jwks`) and
-    :func:`~django_bearer_guard.tokens.verify_compact`; any refusal is ``False``.
-    """
-    from django_bearer_guard.exceptions import InvalidToken, KeySetError
-    from django_bearer_guard.jose.compact import verify_compact
-    from django_bearer_guard.jose.keyset import KeySet
-
-    if not isinstance(jws, str):
-        return False  # only the compact serialization is accepted
-    try:
-        verify_compact(jws, KeySet.from_jwks(jwk_set), allowed_algs)
-    except (InvalidToken, KeySetError):
-        return False
-    return True

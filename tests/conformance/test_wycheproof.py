@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 import json
-import os
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from django_bearer_guard.jose.algorithms import ALGORITHMS
-from django_bearer_guard.testing import wycheproof_verify
+from tests.conformance.wycheproof import (
+    FILES,
+    load_vectors,
+    missing_files,
+    shared_dir,
+    vectors_required,
+    wycheproof_verify,
+)
 
-
-def _shared_dir() -> Path:
-    configured = os.environ.get("BEARER_GUARD_SHARED")
-    if configured:
-        return Path(configured)
-    return Path(__file__).resolve().parents[2].parent / "shared"
-
-
-VECTORS = _shared_dir() / "testdata" / "wycheproof"
-FILES = ("json_web_signature_test.json", "json_web_key_test.json", "json_web_crypto_test.json")
+VECTORS = shared_dir() / "testdata" / "wycheproof"
 # Vector counts pinned so a changed vector set fails loudly instead of passing quietly.
 EXPECTED_JWS_VECTORS = {"json_web_signature_test.json": 401, "json_web_key_test.json": 26,
                         "json_web_crypto_test.json": 49}
@@ -41,11 +39,11 @@ REJECTED_DESPITE_LABEL = {
 
 
 def _vectors() -> list[Any]:
-    if not VECTORS.is_dir():
+    # Collection never fails: without the files the pinned-count test below skips or fails.
+    if missing_files(VECTORS):
         return [pytest.param(None, marks=pytest.mark.skip(reason=f"Wycheproof vectors not found at {VECTORS}"))]
     params = []
-    for name in FILES:
-        data = json.loads((VECTORS / name).read_text())
+    for name, data in load_vectors(VECTORS).items():
         for group in data["testGroups"]:
             key = group.get("public") or group.get("private")
             for test in group["tests"]:
@@ -67,9 +65,53 @@ def test_wycheproof_vector(vector: tuple[str, str, Any, dict[str, Any]]) -> None
 
 
 def test_wycheproof_vector_counts_are_pinned() -> None:
-    if not VECTORS.is_dir():
-        pytest.skip(f"Wycheproof vectors not found at {VECTORS}")
-    for name, expected in EXPECTED_JWS_VECTORS.items():
-        data = json.loads((VECTORS / name).read_text())
+    for name, data in load_vectors(VECTORS).items():
         count = sum(1 for g in data["testGroups"] for t in g["tests"] if "jws" in t)
-        assert count == expected, f"{name} changed: {count} JWS vectors"
+        assert count == EXPECTED_JWS_VECTORS[name], f"{name} changed: {count} JWS vectors"
+
+
+@pytest.fixture
+def developer_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """An environment outside CI that names no shared folder."""
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("BEARER_GUARD_SHARED", raising=False)
+    return monkeypatch
+
+
+@pytest.mark.parametrize(("variable", "value"), [("CI", "true"), ("CI", "1"), ("BEARER_GUARD_SHARED", "/srv/shared")])
+def test_load_vectors_fails_when_required_and_missing(
+    developer_env: pytest.MonkeyPatch, tmp_path: Path, variable: str, value: str
+) -> None:
+    developer_env.setenv(variable, value)
+    with pytest.raises(pytest.fail.Exception, match=f"not found at {re.escape(str(tmp_path))}"):
+        load_vectors(tmp_path)
+
+
+def test_load_vectors_fails_when_required_and_one_file_is_missing(
+    developer_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    developer_env.setenv("CI", "true")
+    for name in FILES[:-1]:
+        (tmp_path / name).write_text('{"testGroups": []}')
+    with pytest.raises(pytest.fail.Exception, match=re.escape(FILES[-1])):
+        load_vectors(tmp_path)
+
+
+def test_load_vectors_skips_with_the_reason_for_a_developer(developer_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    with pytest.raises(pytest.skip.Exception, match=f"not found at {re.escape(str(tmp_path))}"):
+        load_vectors(tmp_path / "absent")
+
+
+@pytest.mark.parametrize("value", ["", "0", "false", "False"])
+def test_vectors_are_not_required_when_ci_is_switched_off(developer_env: pytest.MonkeyPatch, value: str) -> None:
+    developer_env.setenv("CI", value)
+    assert vectors_required() is False
+
+
+def test_load_vectors_parses_every_file(developer_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    developer_env.setenv("CI", "true")
+    for index, name in enumerate(FILES):
+        (tmp_path / name).write_text(json.dumps({"testGroups": [], "index": index}))
+    assert {name: data["index"] for name, data in load_vectors(tmp_path).items()} == {
+        name: index for index, name in enumerate(FILES)
+    }
