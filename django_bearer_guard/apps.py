@@ -14,12 +14,14 @@ class BearerGuardConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from django_bearer_guard import checks  # noqa: F401 - registers the checks
+        from django_bearer_guard import (
+            checks,  # noqa: F401 - registers the checks
+            runtime,
+        )
         from django_bearer_guard.conf import setting_changed_receiver
-        from django_bearer_guard.issuers import database
 
         setting_changed.connect(setting_changed_receiver, dispatch_uid="django_bearer_guard.conf")
-        database.install()
+        runtime.install()
         if importlib.util.find_spec("drf_spectacular") is not None:
             # Registers the OpenAPI extension only where drf-spectacular is installed.
             import django_bearer_guard.contrib.spectacular  # noqa: F401

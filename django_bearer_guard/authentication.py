@@ -16,9 +16,10 @@ from django_bearer_guard._drf import (
     realm,
 )
 from django_bearer_guard.challenges import bearer_challenge
-from django_bearer_guard.conf import get_settings, on_reload, require_valid
+from django_bearer_guard.conf import require_valid
 from django_bearer_guard.exceptions import BearerGuardError, InvalidToken, KeysUnavailable
 from django_bearer_guard.identity.principal import resolve_user
+from django_bearer_guard.runtime import get_runtime
 from django_bearer_guard.signals import token_rejected, token_validated
 from django_bearer_guard.tokens.credentials import parse_authorization
 from django_bearer_guard.tokens.validator import TokenValidator
@@ -27,22 +28,6 @@ from django_bearer_guard.tokens.verified import VerifiedToken
 __all__ = ["BearerGuardAPIException", "BearerTokenAuthentication"]
 
 logger = logging.getLogger("django_bearer_guard")
-_validator: TokenValidator | None = None
-
-
-@on_reload
-def _drop_validator() -> None:
-    global _validator
-    _validator = None
-
-
-def _get_validator() -> TokenValidator:
-    global _validator
-    if _validator is None:
-        settings = get_settings()
-        require_valid(settings)
-        _validator = TokenValidator(settings)
-    return _validator
 
 
 class BearerTokenAuthentication(BaseAuthentication):
@@ -61,11 +46,12 @@ class BearerTokenAuthentication(BaseAuthentication):
         if header is None:
             return None
         try:
-            settings = get_settings()
-            credential = parse_authorization(header, max_bytes=settings.max_token_bytes)
+            runtime = get_runtime()
+            credential = parse_authorization(header, max_bytes=runtime.settings.max_token_bytes)
             if credential is None:
                 return None
-            token = _get_validator().validate(credential[1])
+            require_valid(runtime.settings)
+            token = TokenValidator(runtime).validate(credential[1])
             user = resolve_user(token)
         except BearerGuardError as error:
             raise self.reject(request, error) from None

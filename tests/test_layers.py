@@ -48,6 +48,7 @@ STAGES: tuple[str, ...] = (
     "django_bearer_guard.models",
     "django_bearer_guard.issuers.database",
     "django_bearer_guard.issuers",
+    "django_bearer_guard.runtime",
     # From a credential to a verified token.
     "django_bearer_guard.tokens.credentials",
     "django_bearer_guard.tokens.verified",

@@ -24,7 +24,7 @@ import logging
 import math
 import threading
 import uuid
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -33,8 +33,7 @@ from django.db import DatabaseError, connections, router, transaction
 from django.db.models.signals import post_delete, post_save
 
 from django_bearer_guard import _clock
-from django_bearer_guard.conf import get_settings, on_reload
-from django_bearer_guard.issuers import registry
+from django_bearer_guard.conf import GuardSettings
 from django_bearer_guard.issuers.config import IssuerConfig
 
 if TYPE_CHECKING:
@@ -45,10 +44,9 @@ __all__ = [
     "MAX_SNAPSHOT_AGE",
     "READ_WAIT",
     "STAMP_KEY",
+    "DatabaseIssuers",
     "install",
-    "issuers",
     "issuers_changed",
-    "poll",
     "read_for_checks",
 ]
 
@@ -71,138 +69,145 @@ class _Snapshot:
     read_at: float
 
 
-_snapshot: _Snapshot | None = None
-_checked_at = -math.inf
-_lock = threading.Lock()
-_reader: threading.Thread | None = None
-# Replaced when the settings change: a read begun under other settings installs nothing.
-_era = object()
-_installed = False
+_BOUNDED_HERE = frozenset({"postgresql", "sqlite"})
+# Wiring, set once by install(): the DatabaseIssuers of the current runtime.
+_current: Callable[[], DatabaseIssuers] | None = None
 
 
-@on_reload
-def _forget() -> None:
-    global _snapshot, _checked_at, _reader, _era
-    _snapshot = None
-    _checked_at = -math.inf
-    _reader = None
-    _era = object()
+class DatabaseIssuers:
+    """The ``TrustedIssuer`` rows as this process last read them, for one settings value.
 
-
-def issuers() -> tuple[IssuerConfig, ...]:
-    """The issuers of the last good read of the rows (none before it); never does I/O."""
-    snapshot = _snapshot
-    return snapshot.configs if snapshot is not None else ()
-
-
-def _due() -> bool:
-    # A clock that went backwards counts as due.
-    return not 0 <= _clock.now() - _checked_at < CHECK_INTERVAL
-
-
-def poll() -> None:
-    """Re-read the rows when the shared stamp changed; looks at it at most every CHECK_INTERVAL.
-
-    Never blocks on another request's read, and waits at most READ_WAIT seconds for its own.
+    ``on_change`` runs after every read that installed rows (the registry forgets its index).
+    A read that ends after the settings changed installs into this object, which is no
+    longer in use: rows read under other settings never serve.
     """
-    global _checked_at
-    if not _due():
-        return
-    # Forged tokens with made-up issuers must not queue up behind the database: one look at a
-    # time, and whoever finds it taken answers from the snapshot it has.
-    if not _lock.acquire(blocking=False):
-        return
-    try:
-        # Another request may have finished a look between the first glance and the lock.
-        if not _due() or (_reader is not None and _reader.is_alive()):
+
+    def __init__(self, settings: GuardSettings, on_change: Callable[[], None]) -> None:
+        self.settings = settings
+        self._on_change = on_change
+        self._snapshot: _Snapshot | None = None
+        self._checked_at = -math.inf
+        self._lock = threading.Lock()
+        self._reader: threading.Thread | None = None
+
+    def issuers(self) -> tuple[IssuerConfig, ...]:
+        """The issuers of the last good read of the rows (none before it); never does I/O."""
+        snapshot = self._snapshot
+        return snapshot.configs if snapshot is not None else ()
+
+    def _due(self) -> bool:
+        # A clock that went backwards counts as due.
+        return not 0 <= _clock.now() - self._checked_at < CHECK_INTERVAL
+
+    def poll(self) -> None:
+        """Re-read the rows when the shared stamp changed; looks at it at most every CHECK_INTERVAL.
+
+        Never blocks on another request's read, and waits at most READ_WAIT seconds for its own.
+        """
+        if not self._due():
             return
-        _checked_at = _clock.now()
-        stamp = _read_stamp()
-        current = _snapshot
-        # The stamp is not authenticated: whoever can write the cache could put an old one back
-        # and hide a disabled row, so a snapshot is also re-read once it is MAX_SNAPSHOT_AGE old.
-        if (
-            current is not None
-            and stamp is not None
-            and stamp == current.stamp
-            and 0 <= _checked_at - current.read_at < MAX_SNAPSHOT_AGE
-        ):
+        # Forged tokens with made-up issuers must not queue up behind the database: one look at a
+        # time, and whoever finds it taken answers from the snapshot it has.
+        if not self._lock.acquire(blocking=False):
             return
-        args = (stamp, _era, _checked_at)
-        here = connections[router.db_for_read(_model())]
-        # Inside a transaction (ATOMIC_REQUESTS, a TestCase) only this connection sees the rows
-        # that transaction sees: the read runs here, after the lock is released, with the
-        # database's own lock wait cut at READ_WAIT where the backend allows it.
-        reader = None if here.in_atomic_block and here.vendor in _BOUNDED_HERE else _start_reader(args)
-    finally:
-        _lock.release()
-    if reader is None:
-        if not _read(*args, here=True):
-            # Cut short (a lock, a slow database) or refused: the read goes on in the background.
-            with _lock:
-                if _reader is None or not _reader.is_alive():
-                    _start_reader(args)
-        return
-    reader.join(READ_WAIT)
-    if reader.is_alive():
-        logger.warning(
-            "bearer_guard: reading the trusted issuers from the database takes over %s s;"
-            " serving the last good ones while it finishes in the background",
-            READ_WAIT,
-        )
+        try:
+            # Another request may have finished a look between the first glance and the lock.
+            if not self._due() or (self._reader is not None and self._reader.is_alive()):
+                return
+            self._checked_at = _clock.now()
+            stamp = self._read_stamp()
+            current = self._snapshot
+            # The stamp is not authenticated: whoever can write the cache could put an old one back
+            # and hide a disabled row, so a snapshot is also re-read once it is MAX_SNAPSHOT_AGE old.
+            if (
+                current is not None
+                and stamp is not None
+                and stamp == current.stamp
+                and 0 <= self._checked_at - current.read_at < MAX_SNAPSHOT_AGE
+            ):
+                return
+            args = (stamp, self._checked_at)
+            here = connections[router.db_for_read(_model())]
+            # Inside a transaction (ATOMIC_REQUESTS, a TestCase) only this connection sees the rows
+            # that transaction sees: the read runs here, after the lock is released, with the
+            # database's own lock wait cut at READ_WAIT where the backend allows it.
+            reader = None if here.in_atomic_block and here.vendor in _BOUNDED_HERE else self._start_reader(args)
+        finally:
+            self._lock.release()
+        if reader is None:
+            if not self._read(*args, here=True):
+                # Cut short (a lock, a slow database) or refused: the read goes on in the background.
+                with self._lock:
+                    if self._reader is None or not self._reader.is_alive():
+                        self._start_reader(args)
+            return
+        reader.join(READ_WAIT)
+        if reader.is_alive():
+            logger.warning(
+                "bearer_guard: reading the trusted issuers from the database takes over %s s;"
+                " serving the last good ones while it finishes in the background",
+                READ_WAIT,
+            )
 
+    def _start_reader(self, args: tuple[str | None, float]) -> threading.Thread:
+        reader = threading.Thread(target=self._read, args=args, name="bearer-guard-issuers", daemon=True)
+        self._reader = reader
+        reader.start()
+        return reader
 
-def _start_reader(args: tuple[str | None, object, float]) -> threading.Thread:
-    global _reader
-    reader = threading.Thread(target=_read, args=args, name="bearer-guard-issuers", daemon=True)
-    _reader = reader
-    reader.start()
-    return reader
+    def _read(self, stamp: str | None, started_at: float, *, here: bool = False) -> bool:
+        """Read the rows and install them; ``False`` (logged) when the read failed."""
+        alias = router.db_for_read(_model())
+        try:
+            rows = _read_rows_within(alias, READ_WAIT) if here else _read_rows(alias)
+            configs = tuple(row.to_config() for row in rows)
+        except Exception as exc:  # any failure to read keeps the last good rows
+            logger.warning(
+                "bearer_guard: cannot read the trusted issuers from the database, keeping the last good ones: %s: %s",
+                type(exc).__name__,
+                exc,
+            )
+            with self._lock:
+                # An outage gets one read per interval, counted from the failure.
+                if self._checked_at == started_at:
+                    self._checked_at = _clock.now()
+            return False
+        finally:
+            if not here:
+                # This thread's connections would otherwise stay open until the process ends.
+                connections.close_all()
+        with self._lock:
+            self._snapshot = _Snapshot(configs, stamp, started_at)
+        self._on_change()
+        return True
 
-
-def _read(stamp: str | None, era: object, started_at: float, *, here: bool = False) -> bool:
-    """Read the rows and install them; ``False`` (logged) when the read failed."""
-    global _snapshot, _checked_at
-    alias = router.db_for_read(_model())
-    try:
-        rows = _read_rows_within(alias, READ_WAIT) if here else _read_rows(alias)
-        configs = tuple(row.to_config() for row in rows)
-    except Exception as exc:  # any failure to read keeps the last good rows
-        logger.warning(
-            "bearer_guard: cannot read the trusted issuers from the database, keeping the last good ones: %s: %s",
-            type(exc).__name__,
-            exc,
-        )
-        with _lock:
-            # An outage gets one read per interval, counted from the failure.
-            if era is _era and _checked_at == started_at:
-                _checked_at = _clock.now()
-        return False
-    finally:
-        if not here:
-            # This thread's connections would otherwise stay open until the process ends.
-            connections.close_all()
-    with _lock:
-        if era is _era:
-            _snapshot = _Snapshot(configs, stamp, started_at)
-            registry.clear()
-    return True
-
-
-def _read_stamp() -> str | None:
-    """The shared stamp; ``None`` when the cache is unusable (the rows are then re-read each time)."""
-    try:
-        cache = caches[get_settings().cache_alias]
-        stamp = cache.get(STAMP_KEY)
-        if not isinstance(stamp, str):
-            # No stamp yet, or evicted: start one, so that every later change is seen.
-            cache.add(STAMP_KEY, uuid.uuid4().hex, None)
+    def _read_stamp(self) -> str | None:
+        """The shared stamp; ``None`` when the cache is unusable (the rows are then re-read each time)."""
+        try:
+            cache = caches[self.settings.cache_alias]
             stamp = cache.get(STAMP_KEY)
-    except Exception as exc:  # a broken cache only costs a database read
-        logger.warning("bearer_guard: shared cache unusable while reading the issuers' stamp: %s: %s",
-                       type(exc).__name__, exc)
-        return None
-    return stamp if isinstance(stamp, str) else None
+            if not isinstance(stamp, str):
+                # No stamp yet, or evicted: start one, so that every later change is seen.
+                cache.add(STAMP_KEY, uuid.uuid4().hex, None)
+                stamp = cache.get(STAMP_KEY)
+        except Exception as exc:  # a broken cache only costs a database read
+            logger.warning("bearer_guard: shared cache unusable while reading the issuers' stamp: %s: %s",
+                           type(exc).__name__, exc)
+            return None
+        return stamp if isinstance(stamp, str) else None
+
+    def changed(self) -> None:
+        """:func:`issuers_changed` for this process's rows."""
+        with self._lock:
+            if self._snapshot is not None:
+                # This process re-reads whatever the shared stamp says by the time it looks.
+                self._snapshot = replace(self._snapshot, stamp=None)
+        try:
+            caches[self.settings.cache_alias].set(STAMP_KEY, uuid.uuid4().hex, None)
+        except Exception as exc:  # other processes then see the change when the cache returns
+            logger.warning("bearer_guard: shared cache unusable while announcing changed issuers: %s: %s",
+                           type(exc).__name__, exc)
+        self._checked_at = -math.inf
 
 
 def _model() -> type[TrustedIssuer]:
@@ -215,9 +220,6 @@ def _read_rows(alias: str) -> list[TrustedIssuer]:
     # A savepoint, so that a failed read never spoils the request's own transaction.
     with transaction.atomic(using=alias):
         return list(_model().objects.using(alias).order_by("pk"))
-
-
-_BOUNDED_HERE = frozenset({"postgresql", "sqlite"})
 
 
 def _read_rows_within(alias: str, seconds: float) -> list[TrustedIssuer]:
@@ -248,17 +250,8 @@ def issuers_changed() -> None:
     Saving or deleting a ``TrustedIssuer`` calls it when the transaction commits; call it after
     changes that send no signals (``QuerySet.update()``, ``bulk_create()``, raw SQL).
     """
-    global _checked_at, _snapshot
-    with _lock:
-        if _snapshot is not None:
-            # This process re-reads whatever the shared stamp says by the time it looks.
-            _snapshot = replace(_snapshot, stamp=None)
-    try:
-        caches[get_settings().cache_alias].set(STAMP_KEY, uuid.uuid4().hex, None)
-    except Exception as exc:  # other processes then see the change when the cache returns
-        logger.warning("bearer_guard: shared cache unusable while announcing changed issuers: %s: %s",
-                       type(exc).__name__, exc)
-    _checked_at = -math.inf
+    if _current is not None:
+        _current().changed()
 
 
 def _row_changed(*, using: str, **kwargs: Any) -> None:
@@ -282,13 +275,17 @@ def read_for_checks(databases: Collection[str] | None) -> tuple[IssuerConfig, ..
     return tuple(row.to_config() for row in rows)
 
 
-def install() -> None:
-    """Add the rows to the issuer registry and follow their changes (``AppConfig.ready``)."""
-    global _installed
-    if _installed:
+def install(current: Callable[[], DatabaseIssuers]) -> None:
+    """Follow the rows' changes, announcing them to ``current()`` (``AppConfig.ready``)."""
+    global _current
+    if _current is not None:
         return
-    _installed = True
-    registry.register_source(issuers, poll=poll)
+    _current = current
     model = _model()
     post_save.connect(_row_changed, sender=model, dispatch_uid="django_bearer_guard.issuers.saved")
     post_delete.connect(_row_changed, sender=model, dispatch_uid="django_bearer_guard.issuers.deleted")
+
+
+def installed() -> bool:
+    """Whether :func:`install` ran: the rows are then a source of trusted issuers."""
+    return _current is not None

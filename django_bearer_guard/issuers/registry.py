@@ -3,86 +3,78 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Sequence
+from typing import Protocol
 
-from django_bearer_guard.conf import get_settings, on_reload
 from django_bearer_guard.exceptions import UntrustedIssuer
 from django_bearer_guard.issuers.config import IssuerConfig
 
-__all__ = ["all_issuers", "get", "register_source"]
-
-IssuerSource = Callable[[], Iterable[IssuerConfig]]
-_sources: list[IssuerSource] = []
-_pollers: list[Callable[[], None]] = []
-_index: dict[str, IssuerConfig] | None = None
-_pinned: frozenset[str] = frozenset()
-# Replaced by every clear(), so that an index built from sources read before it is not kept.
-_generation = object()
-_generation_lock = threading.Lock()
+__all__ = ["IssuerRegistry", "IssuerSource"]
 
 
-def _from_settings() -> Iterable[IssuerConfig]:
-    return get_settings().issuers
+class IssuerSource(Protocol):
+    """A provider of issuers beside the settings, such as the ``TrustedIssuer`` rows."""
+
+    def issuers(self) -> Iterable[IssuerConfig]:
+        """The source's issuers as last read; never does I/O."""
+
+    def poll(self) -> None:
+        """Look for changes; runs before every lookup the settings do not answer, so it must be cheap.
+
+        It calls the registry's :meth:`IssuerRegistry.clear` when its issuers changed.
+        """
 
 
-def register_source(source: IssuerSource, *, poll: Callable[[], None] | None = None) -> IssuerSource:
-    """Add a provider of issuers beside the settings (settings win on a clash).
+class IssuerRegistry:
+    """The settings' issuers, then those of the other sources (the settings win on a clash)."""
 
-    ``poll``, when given, runs before every lookup the settings do not answer, so it must be
-    cheap; it calls :func:`clear` when the source's issuers changed.
-    """
-    global _index
-    _sources.append(source)
-    if poll is not None:
-        _pollers.append(poll)
-    _index = None
-    return source
+    def __init__(self, pinned: Iterable[IssuerConfig], sources: Sequence[IssuerSource] = ()) -> None:
+        self._settings_issuers = tuple(pinned)
+        self._pinned = frozenset(config.issuer for config in self._settings_issuers)
+        self._sources = tuple(sources)
+        self._index: dict[str, IssuerConfig] | None = None
+        # Replaced by every clear(), so that an index built from sources read before it is not kept.
+        self._generation = object()
+        self._lock = threading.Lock()
 
+    def clear(self) -> None:
+        """Forget the index; it is rebuilt on next use."""
+        with self._lock:
+            self._generation = object()
+            self._index = None
 
-@on_reload
-def clear() -> None:
-    """Forget the index; it is rebuilt on next use."""
-    global _index, _generation
-    with _generation_lock:
-        _generation = object()
-        _index = None
+    def all_issuers(self) -> tuple[IssuerConfig, ...]:
+        """Every configured issuer, enabled or not, settings first."""
+        self._poll()
+        return tuple(self._build().values())
 
+    def get(self, iss: str) -> IssuerConfig:
+        """The issuer whose ``issuer`` equals ``iss`` exactly; :class:`UntrustedIssuer` otherwise."""
+        # RFC 8725 §3.8: trust only configured issuers, by exact string (no normalisation).
+        config = self._build().get(iss)
+        if self._sources and iss not in self._pinned:
+            # Only issuers the settings do not name can have changed in another source.
+            self._poll()
+            config = self._build().get(iss)
+        if config is None or not config.enabled:
+            raise UntrustedIssuer(f"issuer {iss[:200]!r} is not trusted")
+        return config
 
-def all_issuers() -> tuple[IssuerConfig, ...]:
-    """Every configured issuer, enabled or not, settings first."""
-    _poll()
-    return tuple(_build().values())
+    def _poll(self) -> None:
+        for source in self._sources:
+            source.poll()
 
-
-def _poll() -> None:
-    for poll in _pollers:
-        poll()
-
-
-def _build() -> dict[str, IssuerConfig]:
-    global _index, _pinned
-    index = _index
-    if index is None:
-        generation = _generation
-        index = {}
-        for source in (_from_settings, *_sources):
-            for config in source():
+    def _build(self) -> dict[str, IssuerConfig]:
+        index = self._index
+        if index is None:
+            generation = self._generation
+            index = {}
+            for config in self._settings_issuers:
                 index.setdefault(config.issuer, config)
-        pinned = frozenset(config.issuer for config in _from_settings())
-        with _generation_lock:
-            if generation is _generation:
-                _index, _pinned = index, pinned
-    return index
-
-
-def get(iss: str) -> IssuerConfig:
-    """The issuer whose ``issuer`` equals ``iss`` exactly; :class:`UntrustedIssuer` otherwise."""
-    # RFC 8725 §3.8: trust only configured issuers, by exact string (no normalisation).
-    config = _build().get(iss)
-    if _pollers and iss not in _pinned:
-        # Only issuers the settings do not name can have changed in another source.
-        _poll()
-        config = _build().get(iss)
-    if config is None or not config.enabled:
-        raise UntrustedIssuer(f"issuer {iss[:200]!r} is not trusted")
-    return config
+            for source in self._sources:
+                for config in source.issuers():
+                    index.setdefault(config.issuer, config)
+            with self._lock:
+                if generation is self._generation:
+                    self._index = index
+        return index

@@ -28,20 +28,10 @@ from django.core.cache import BaseCache, caches
 from django.core.signing import BadSignature, Signer
 
 from django_bearer_guard import _clock
-from django_bearer_guard.conf import GuardSettings, on_reload
+from django_bearer_guard.conf import GuardSettings
 from django_bearer_guard.jwks.fetch import clamp_ttl
 
-__all__ = [
-    "CLOCK_SKEW",
-    "Attempt",
-    "CachedJwks",
-    "acquire_lock",
-    "cache_keys",
-    "read",
-    "release_lock",
-    "store_attempt",
-    "store_keys",
-]
+__all__ = ["CLOCK_SKEW", "Attempt", "CachedJwks", "SharedKeyCache", "cache_keys"]
 
 logger = logging.getLogger("django_bearer_guard")
 
@@ -53,20 +43,6 @@ CLOCK_SKEW = 60
 """Seconds a shared ``fetched_at`` or attempt time may lie ahead of this process's clock."""
 _SALT = "django_bearer_guard.jwks.cache"
 _MAX_REMEMBERED = 1024
-
-_reported: set[tuple[str, str]] = set()
-# Entries dated ahead, by tag: now + CLOCK_SKEW when this process first read them, so that
-# reading the same entry again does not push its time further ahead.
-_bounds: dict[str, float] = {}
-_state_lock = threading.Lock()
-
-
-@on_reload
-def _forget_seen() -> None:
-    with _state_lock:
-        _reported.clear()
-        _bounds.clear()
-
 
 @dataclass(frozen=True)
 class CachedJwks:
@@ -93,10 +69,6 @@ def cache_keys(source_id: str) -> tuple[str, str, str]:
             f"bearer_guard:jwks-lock:{source_id}")
 
 
-def _cache(settings: GuardSettings) -> BaseCache:
-    return caches[settings.cache_alias]
-
-
 def _signer() -> Signer:
     # Django's salted HMAC-SHA256 from SECRET_KEY; SECRET_KEY_FALLBACKS verify during a rotation.
     return Signer(salt=_SALT, algorithm="sha256")
@@ -116,140 +88,145 @@ def _fingerprint(value: Any) -> str:
     return tag if isinstance(tag, str) else hashlib.sha256(repr(value).encode()).hexdigest()
 
 
-def _reject(key: str, fingerprint: str, reason: str) -> None:
-    # Once per distinct entry, not at every look; never its content, which may hold keys.
-    with _state_lock:
-        if (key, fingerprint) in _reported:
-            return
-        if len(_reported) >= _MAX_REMEMBERED:
-            _reported.clear()
-        _reported.add((key, fingerprint))
-    logger.warning("bearer_guard: ignoring the shared cache entry %s: %s", key, reason)
-
-
-def _open(signer: Signer, key: str, value: Any) -> tuple[dict[str, Any], str] | None:
-    """The authenticated content and tag of an entry, or ``None`` (logged) for anything we did not write."""
-    if value is None:
-        return None
-    payload, tag = (value.get("payload"), value.get("tag")) if isinstance(value, Mapping) else (None, None)
-    if not (isinstance(payload, str) and isinstance(tag, str)):
-        _reject(key, _fingerprint(value), "not an entry of this library (no tag)")
-        return None
-    try:
-        # Cache poisoning: only entries this library wrote under this very key are believed.
-        signer.unsign(f"{key}\n{payload}:{tag}")
-    except BadSignature:
-        _reject(key, tag, "bad tag (written by something else, under another key, or with another SECRET_KEY)")
-        return None
-    data = json.loads(payload)
-    if not isinstance(data, dict):
-        _reject(key, tag, "unexpected shape")
-        return None
-    return data, tag
-
-
-def _not_ahead(tag: str, at: float, now: float) -> float:
-    # Key pinning: a time far ahead would keep keys, or hold off refetches, for years.
-    if at <= now + CLOCK_SKEW:
-        return at
-    with _state_lock:
-        if tag not in _bounds and len(_bounds) >= _MAX_REMEMBERED:
-            _bounds.clear()
-        return _bounds.setdefault(tag, now + CLOCK_SKEW)
-
-
 def _time(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _entry(key: str, opened: tuple[dict[str, Any], str] | None, settings: GuardSettings,
-           now: float) -> CachedJwks | None:
-    if opened is None:
-        return None
-    data, tag = opened
-    if not (isinstance(data.get("jwks"), dict) and _time(data.get("fetched_at"))
-            and isinstance(data.get("ttl"), int) and isinstance(data.get("version"), str)):
-        _reject(key, tag, "unexpected shape")
-        return None
-    # An absurd TTL (an older format, other settings) must not keep a key set beyond JWKS_MAX_TTL.
-    ttl = clamp_ttl(data["ttl"], settings)
-    return CachedJwks(data["jwks"], _not_ahead(tag, float(data["fetched_at"]), now), ttl, data["version"])
+class SharedKeyCache:
+    """The shared cache entries of every issuer, as one process reads and writes them.
 
-
-def _attempt(key: str, opened: tuple[dict[str, Any], str] | None, now: float) -> Attempt | None:
-    if opened is None:
-        return None
-    data, tag = opened
-    if not (_time(data.get("at")) and (data.get("error") is None or isinstance(data.get("error"), str))):
-        _reject(key, tag, "unexpected shape")
-        return None
-    return Attempt(_not_ahead(tag, float(data["at"]), now), data["error"])
-
-
-def read(settings: GuardSettings, source_id: str) -> tuple[CachedJwks | None, Attempt | None]:
-    """The shared key set and last attempt of one issuer, in one cache round trip.
-
-    Entries without a valid tag, or of the wrong shape, are logged and read as absent;
-    ``fetched_at`` and the attempt time are clamped to at most now + :data:`CLOCK_SKEW`, the TTL to
-    [``JWKS_MIN_TTL``, ``JWKS_MAX_TTL``].
+    It remembers which bad entries it already logged and the clamped time of entries dated
+    ahead, so that reading the same entry again does not push its time further ahead.
     """
-    keys_key, attempt_key, _ = cache_keys(source_id)
-    try:
-        signer = _signer()
-        values = _cache(settings).get_many([keys_key, attempt_key])
-    except Exception as exc:  # any backend failure (or no SECRET_KEY) means "nothing shared"
-        _broken("reading keys", exc)
-        return None, None
-    now = _clock.now()
-    keys = _entry(keys_key, _open(signer, keys_key, values.get(keys_key)), settings, now)
-    attempt = _attempt(attempt_key, _open(signer, attempt_key, values.get(attempt_key)), now)
-    return keys, attempt
 
+    def __init__(self, settings: GuardSettings) -> None:
+        self.settings = settings
+        self._reported: set[tuple[str, str]] = set()
+        self._bounds: dict[str, float] = {}
+        self._lock = threading.Lock()
 
-def store_keys(settings: GuardSettings, source_id: str, jwks: dict[str, Any], fetched_at: float,
-               ttl: int) -> CachedJwks:
-    """Share a freshly fetched JWK Set with the other processes; returns it with a new version."""
-    entry = CachedJwks(jwks, fetched_at, ttl, uuid.uuid4().hex)
-    key = cache_keys(source_id)[0]
-    data = {"jwks": jwks, "fetched_at": fetched_at, "ttl": ttl, "version": entry.version}
-    try:
-        _cache(settings).set(key, _seal(_signer(), key, data),
-                             timeout=ttl + settings.jwks_stale_window + EXPIRY_MARGIN)
-    except Exception as exc:
-        _broken("storing keys", exc)
-    return entry
+    def _cache(self) -> BaseCache:
+        return caches[self.settings.cache_alias]
 
+    def _reject(self, key: str, fingerprint: str, reason: str) -> None:
+        # Once per distinct entry, not at every look; never its content, which may hold keys.
+        with self._lock:
+            if (key, fingerprint) in self._reported:
+                return
+            if len(self._reported) >= _MAX_REMEMBERED:
+                self._reported.clear()
+            self._reported.add((key, fingerprint))
+        logger.warning("bearer_guard: ignoring the shared cache entry %s: %s", key, reason)
 
-def store_attempt(settings: GuardSettings, source_id: str, at: float, error: str | None) -> None:
-    """Record a fetch attempt, so the cool-down and back-off hold across processes."""
-    timeout = settings.jwks_max_ttl + settings.jwks_stale_window + EXPIRY_MARGIN
-    key = cache_keys(source_id)[1]
-    try:
-        _cache(settings).set(key, _seal(_signer(), key, {"at": at, "error": error}), timeout=timeout)
-    except Exception as exc:
-        _broken("recording a fetch", exc)
+    def _open(self, signer: Signer, key: str, value: Any) -> tuple[dict[str, Any], str] | None:
+        """The authenticated content and tag of an entry, or ``None`` (logged) for anything we did not write."""
+        if value is None:
+            return None
+        payload, tag = (value.get("payload"), value.get("tag")) if isinstance(value, Mapping) else (None, None)
+        if not (isinstance(payload, str) and isinstance(tag, str)):
+            self._reject(key, _fingerprint(value), "not an entry of this library (no tag)")
+            return None
+        try:
+            # Cache poisoning: only entries this library wrote under this very key are believed.
+            signer.unsign(f"{key}\n{payload}:{tag}")
+        except BadSignature:
+            self._reject(key, tag, "bad tag (written by something else, under another key, or with another SECRET_KEY)")
+            return None
+        data = json.loads(payload)
+        if not isinstance(data, dict):
+            self._reject(key, tag, "unexpected shape")
+            return None
+        return data, tag
 
+    def _not_ahead(self, tag: str, at: float, now: float) -> float:
+        # Key pinning: a time far ahead would keep keys, or hold off refetches, for years.
+        if at <= now + CLOCK_SKEW:
+            return at
+        with self._lock:
+            if tag not in self._bounds and len(self._bounds) >= _MAX_REMEMBERED:
+                self._bounds.clear()
+            return self._bounds.setdefault(tag, now + CLOCK_SKEW)
 
-def acquire_lock(settings: GuardSettings, source_id: str) -> str | None:
-    """Take the cross-process fetch lock: a token to release it with, or ``None`` when another holds it.
+    def _entry(self, key: str, opened: tuple[dict[str, Any], str] | None, now: float) -> CachedJwks | None:
+        if opened is None:
+            return None
+        data, tag = opened
+        if not (isinstance(data.get("jwks"), dict) and _time(data.get("fetched_at"))
+                and isinstance(data.get("ttl"), int) and isinstance(data.get("version"), str)):
+            self._reject(key, tag, "unexpected shape")
+            return None
+        # An absurd TTL (an older format, other settings) must not keep a key set beyond JWKS_MAX_TTL.
+        ttl = clamp_ttl(data["ttl"], self.settings)
+        return CachedJwks(data["jwks"], self._not_ahead(tag, float(data["fetched_at"]), now), ttl, data["version"])
 
-    With a broken cache the lock is granted: each process then fetches on its own.
-    """
-    token = uuid.uuid4().hex
-    timeout = math.ceil(settings.jwks_timeout) + LOCK_MARGIN
-    try:
-        return token if _cache(settings).add(cache_keys(source_id)[2], token, timeout=timeout) else None
-    except Exception as exc:
-        _broken("taking the fetch lock", exc)
-        return token
+    def _attempt(self, key: str, opened: tuple[dict[str, Any], str] | None, now: float) -> Attempt | None:
+        if opened is None:
+            return None
+        data, tag = opened
+        if not (_time(data.get("at")) and (data.get("error") is None or isinstance(data.get("error"), str))):
+            self._reject(key, tag, "unexpected shape")
+            return None
+        return Attempt(self._not_ahead(tag, float(data["at"]), now), data["error"])
 
+    def read(self, source_id: str) -> tuple[CachedJwks | None, Attempt | None]:
+        """The shared key set and last attempt of one issuer, in one cache round trip.
 
-def release_lock(settings: GuardSettings, source_id: str, token: str) -> None:
-    """Release the fetch lock if it is still ``token``'s (it may have expired and been retaken)."""
-    key = cache_keys(source_id)[2]
-    try:
-        cache = _cache(settings)
-        if cache.get(key) == token:
-            cache.delete(key)
-    except Exception as exc:
-        _broken("releasing the fetch lock", exc)
+        Entries without a valid tag, or of the wrong shape, are logged and read as absent;
+        ``fetched_at`` and the attempt time are clamped to at most now + :data:`CLOCK_SKEW`, the TTL to
+        [``JWKS_MIN_TTL``, ``JWKS_MAX_TTL``].
+        """
+        keys_key, attempt_key, _ = cache_keys(source_id)
+        try:
+            signer = _signer()
+            values = self._cache().get_many([keys_key, attempt_key])
+        except Exception as exc:  # any backend failure (or no SECRET_KEY) means "nothing shared"
+            _broken("reading keys", exc)
+            return None, None
+        now = _clock.now()
+        keys = self._entry(keys_key, self._open(signer, keys_key, values.get(keys_key)), now)
+        attempt = self._attempt(attempt_key, self._open(signer, attempt_key, values.get(attempt_key)), now)
+        return keys, attempt
+
+    def store_keys(self, source_id: str, jwks: dict[str, Any], fetched_at: float, ttl: int) -> CachedJwks:
+        """Share a freshly fetched JWK Set with the other processes; returns it with a new version."""
+        entry = CachedJwks(jwks, fetched_at, ttl, uuid.uuid4().hex)
+        key = cache_keys(source_id)[0]
+        data = {"jwks": jwks, "fetched_at": fetched_at, "ttl": ttl, "version": entry.version}
+        try:
+            self._cache().set(key, _seal(_signer(), key, data),
+                              timeout=ttl + self.settings.jwks_stale_window + EXPIRY_MARGIN)
+        except Exception as exc:
+            _broken("storing keys", exc)
+        return entry
+
+    def store_attempt(self, source_id: str, at: float, error: str | None) -> None:
+        """Record a fetch attempt, so the cool-down and back-off hold across processes."""
+        timeout = self.settings.jwks_max_ttl + self.settings.jwks_stale_window + EXPIRY_MARGIN
+        key = cache_keys(source_id)[1]
+        try:
+            self._cache().set(key, _seal(_signer(), key, {"at": at, "error": error}), timeout=timeout)
+        except Exception as exc:
+            _broken("recording a fetch", exc)
+
+    def acquire_lock(self, source_id: str) -> str | None:
+        """Take the cross-process fetch lock: a token to release it with, or ``None`` when another holds it.
+
+        With a broken cache the lock is granted: each process then fetches on its own.
+        """
+        token = uuid.uuid4().hex
+        timeout = math.ceil(self.settings.jwks_timeout) + LOCK_MARGIN
+        try:
+            return token if self._cache().add(cache_keys(source_id)[2], token, timeout=timeout) else None
+        except Exception as exc:
+            _broken("taking the fetch lock", exc)
+            return token
+
+    def release_lock(self, source_id: str, token: str) -> None:
+        """Release the fetch lock if it is still ``token``'s (it may have expired and been retaken)."""
+        key = cache_keys(source_id)[2]
+        try:
+            cache = self._cache()
+            if cache.get(key) == token:
+                cache.delete(key)
+        except Exception as exc:
+            _broken("releasing the fetch lock", exc)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass
 from functools import partial
@@ -10,24 +9,14 @@ from typing import Any
 
 from django_bearer_guard._http import get_json
 from django_bearer_guard._urls import peer_address_problem
-from django_bearer_guard.conf import GuardSettings, on_reload
-from django_bearer_guard.exceptions import KeyFetchError, KeySetError, WeakKey
+from django_bearer_guard.conf import GuardSettings
+from django_bearer_guard.exceptions import KeyFetchError, WeakKey
 from django_bearer_guard.issuers.config import IssuerConfig
 from django_bearer_guard.jose.algorithms import ALGORITHMS, HMAC_ALGORITHMS
 from django_bearer_guard.jose.keyset import JsonWebKey, KeySet
 from django_bearer_guard.jwks.discovery import discover_jwks_uri
 
 __all__ = ["FetchedKeys", "clamp_ttl", "fetch_keys", "is_fetched", "static_keyset"]
-
-_static: dict[str, KeySet | KeySetError] = {}
-_static_lock = threading.Lock()
-
-
-@on_reload
-def _forget_static() -> None:
-    with _static_lock:
-        _static.clear()
-
 
 @dataclass(frozen=True)
 class FetchedKeys:
@@ -87,28 +76,10 @@ def fetch_keys(issuer: IssuerConfig, settings: GuardSettings) -> FetchedKeys:
 def static_keyset(issuer: IssuerConfig) -> KeySet:
     """The key set of an issuer configured with inline ``jwks`` or a ``shared_secret``.
 
-    Parsed once per process and key source; a refused configuration raises its
-    :class:`~django_bearer_guard.exceptions.KeySetError` every time. The shared secret becomes
-    one ``oct`` key without a ``kid``, allowed for the issuer's HS algorithms whose minimum key
-    length it meets.
+    Raises the :class:`~django_bearer_guard.exceptions.KeySetError` of a refused
+    configuration. The shared secret becomes one ``oct`` key without a ``kid``, allowed for
+    the issuer's HS algorithms whose minimum key length it meets.
     """
-    known = _static.get(issuer.source_id)
-    if isinstance(known, KeySet):
-        return known  # the hot path: no lock once parsed
-    with _static_lock:
-        known = _static.get(issuer.source_id)
-        if known is None:
-            try:
-                known = _build_static(issuer)
-            except KeySetError as exc:
-                known = exc
-            _static[issuer.source_id] = known
-    if isinstance(known, KeySetError):
-        raise type(known)(known.reason)
-    return known
-
-
-def _build_static(issuer: IssuerConfig) -> KeySet:
     if issuer.jwks is not None:
         return KeySet.from_jwks(issuer.jwks, allow_symmetric=False)
     if issuer.shared_secret is None:

@@ -17,14 +17,14 @@ import time
 from dataclasses import dataclass
 
 from django_bearer_guard import _clock
-from django_bearer_guard.conf import GuardSettings, get_settings, on_reload
+from django_bearer_guard.conf import GuardSettings
 from django_bearer_guard.exceptions import KeyFetchError, KeySetError, KeysUnavailable, UnknownKey
 from django_bearer_guard.issuers.config import IssuerConfig
 from django_bearer_guard.jose.keyset import JsonWebKey, KeySet
-from django_bearer_guard.jwks import cache
+from django_bearer_guard.jwks.cache import Attempt, SharedKeyCache
 from django_bearer_guard.jwks.fetch import fetch_keys, is_fetched, static_keyset
 
-__all__ = ["FAILURE_BACKOFF", "SHARED_CHECK_INTERVAL", "KeyStatus", "get_key", "key_status", "refresh_now"]
+__all__ = ["FAILURE_BACKOFF", "SHARED_CHECK_INTERVAL", "KeyStatus", "KeyStore"]
 
 logger = logging.getLogger("django_bearer_guard")
 
@@ -65,219 +65,225 @@ class _Snapshot:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.keys: _Keys | None = None
-        self.attempt: cache.Attempt | None = None
+        self.attempt: Attempt | None = None
         self.checked_at = -math.inf
 
 
-_snapshots: dict[str, _Snapshot] = {}
-_reported: set[str] = set()
-_registry_lock = threading.Lock()
+class KeyStore:
+    """The keys of every issuer as this process knows them, for one settings value.
 
+    Fetched key sets are shared with the other processes through :class:`SharedKeyCache`; inline
+    key sets and shared secrets are parsed once per key source.
+    """
 
-@on_reload
-def _forget() -> None:
-    with _registry_lock:
-        _snapshots.clear()
-        _reported.clear()
+    def __init__(self, settings: GuardSettings) -> None:
+        self.settings = settings
+        self.shared = SharedKeyCache(settings)
+        self._snapshots: dict[str, _Snapshot] = {}
+        self._static: dict[str, KeySet | KeySetError] = {}
+        self._reported: set[str] = set()
+        self._lock = threading.Lock()
 
+    def get_key(self, issuer: IssuerConfig, kid: str | None, alg: str) -> JsonWebKey:
+        """The issuer's key for ``kid`` that may verify ``alg``.
 
-def _report_once(issuer: IssuerConfig, message: str) -> None:
-    with _registry_lock:
-        if issuer.source_id in _reported:
+        Raises :class:`~django_bearer_guard.exceptions.UnknownKey` when no key of the issuer
+        matches (after a refetch, if the cool-down allows one) and
+        :class:`~django_bearer_guard.exceptions.KeysUnavailable` when the issuer has no usable
+        keys: misconfigured, never fetched successfully, or unreachable beyond the stale window.
+        """
+        if issuer.problems:
+            # A misconfigured issuer (http:// key URL…) is never fetched from: fail closed.
+            reason = issuer.problem_summary
+            self._report_once(issuer, reason)
+            raise KeysUnavailable(f"issuer {issuer.issuer!r} is misconfigured: {reason}")
+        if not is_fetched(issuer):
+            try:
+                keyset = self.static_keyset(issuer)
+            except KeySetError as exc:
+                self._report_once(issuer, exc.reason)
+                raise KeysUnavailable(f"issuer {issuer.issuer!r} has unusable keys: {exc.reason}") from None
+            # A shared secret is the issuer's one key, whatever kid a token names.
+            key = keyset.find(None if issuer.shared_secret is not None else kid, alg)
+        else:
+            snap = self.snapshot(issuer)
+            key = self._current_keys(issuer, snap).keyset.find(kid, alg)
+            if key is None and self._due(snap, unknown_kid=True):
+                self._single_flight(issuer, snap, unknown_kid=True, wait_process=False)
+                keys = snap.keys
+                key = keys.keyset.find(kid, alg) if keys is not None else None
+        if key is None:
+            raise UnknownKey(f"issuer {issuer.issuer!r} has no key with kid {kid!r} for {alg}")
+        return key
+
+    def refresh_now(self, issuer: IssuerConfig) -> KeySet:
+        """Fetch the issuer's keys now, whatever the TTL and cool-down, and share them.
+
+        Raises a :class:`~django_bearer_guard.exceptions.KeySetError` when the issuer is
+        misconfigured or the fetch fails; the last good keys are kept then. Issuers with
+        inline keys or a shared secret are not fetched: their parsed key set is returned.
+        """
+        if issuer.problems:
+            raise KeyFetchError("misconfigured: " + issuer.problem_summary)
+        if not is_fetched(issuer):
+            return self.static_keyset(issuer)
+        snap = self.snapshot(issuer)
+        with snap.lock:
+            return self._fetch(issuer, snap)
+
+    def key_status(self, issuer: IssuerConfig) -> KeyStatus:
+        """What this process knows of the issuer's keys, after a look at the shared cache; never fetches."""
+        if issuer.problems:
+            return KeyStatus((), None, None, None, None, issuer.problem_summary)
+        if not is_fetched(issuer):
+            try:
+                return KeyStatus(self.static_keyset(issuer).kids, None, None, None, None, None)
+            except KeySetError as exc:
+                return KeyStatus((), None, None, None, None, exc.reason)
+        snap = self.snapshot(issuer)
+        self._sync(issuer, snap, force=True)
+        keys, attempt = snap.keys, snap.attempt
+        return KeyStatus(
+            kids=keys.keyset.kids if keys is not None else (),
+            fetched_at=keys.fetched_at if keys is not None else None,
+            expires_at=keys.expires_at if keys is not None else None,
+            stale_until=self._stale_until(keys) if keys is not None else None,
+            last_attempt_at=attempt.at if attempt is not None else None,
+            last_error=attempt.error if attempt is not None else None,
+        )
+
+    def static_keyset(self, issuer: IssuerConfig) -> KeySet:
+        """:func:`~django_bearer_guard.jwks.fetch.static_keyset`, parsed once per key source.
+
+        A refused configuration raises its :class:`~django_bearer_guard.exceptions.KeySetError`
+        every time.
+        """
+        known = self._static.get(issuer.source_id)
+        if isinstance(known, KeySet):
+            return known  # the hot path: no lock once parsed
+        with self._lock:
+            known = self._static.get(issuer.source_id)
+            if known is None:
+                try:
+                    known = static_keyset(issuer)
+                except KeySetError as exc:
+                    known = exc
+                self._static[issuer.source_id] = known
+        if isinstance(known, KeySetError):
+            raise type(known)(known.reason)
+        return known
+
+    def snapshot(self, issuer: IssuerConfig) -> _Snapshot:
+        """The issuer's keys in this process (created empty on first use)."""
+        snap = self._snapshots.get(issuer.source_id)
+        if snap is None:
+            with self._lock:
+                snap = self._snapshots.setdefault(issuer.source_id, _Snapshot())
+        return snap
+
+    def _report_once(self, issuer: IssuerConfig, message: str) -> None:
+        with self._lock:
+            if issuer.source_id in self._reported:
+                return
+            self._reported.add(issuer.source_id)
+        logger.warning("bearer_guard: tokens of issuer %s are refused: %s", issuer.name or issuer.issuer, message)
+
+    def _stale_until(self, keys: _Keys) -> float:
+        return keys.expires_at + self.settings.jwks_stale_window
+
+    def _sync(self, issuer: IssuerConfig, snap: _Snapshot, *, force: bool = False) -> None:
+        """Take what other processes fetched, at most every SHARED_CHECK_INTERVAL unless forced."""
+        now = _clock.now()
+        if not force and now - snap.checked_at < SHARED_CHECK_INTERVAL:
             return
-        _reported.add(issuer.source_id)
-    logger.warning("bearer_guard: tokens of issuer %s are refused: %s", issuer.name or issuer.issuer, message)
-
-
-def _snapshot(issuer: IssuerConfig) -> _Snapshot:
-    snap = _snapshots.get(issuer.source_id)
-    if snap is None:
-        with _registry_lock:
-            snap = _snapshots.setdefault(issuer.source_id, _Snapshot())
-    return snap
-
-
-def _stale_until(keys: _Keys, settings: GuardSettings) -> float:
-    return keys.expires_at + settings.jwks_stale_window
-
-
-def _sync(issuer: IssuerConfig, snap: _Snapshot, settings: GuardSettings, *, force: bool = False) -> None:
-    """Take what other processes fetched, at most every SHARED_CHECK_INTERVAL unless forced."""
-    now = _clock.now()
-    if not force and now - snap.checked_at < SHARED_CHECK_INTERVAL:
-        return
-    snap.checked_at = now
-    entry, attempt = cache.read(settings, issuer.source_id)
-    if attempt is not None and (snap.attempt is None or attempt.at > snap.attempt.at):
-        snap.attempt = attempt
-    current = snap.keys
-    if entry is None or (current is not None and (
-            entry.version == current.version or entry.fetched_at < current.fetched_at)):
-        return
-    try:
-        keyset = KeySet.from_jwks(entry.jwks, allow_symmetric=False)
-    except KeySetError as exc:
-        logger.warning("bearer_guard: ignoring the shared keys of %s: %s", issuer.name, exc.reason)
-        return
-    snap.keys = _Keys(keyset, entry.version, entry.fetched_at, entry.ttl)
-
-
-def _due(snap: _Snapshot, settings: GuardSettings, *, unknown_kid: bool) -> bool:
-    """Whether a fetch may start now."""
-    now, attempt, keys = _clock.now(), snap.attempt, snap.keys
-    if unknown_kid:
-        # OIDC Core §10.1.1 refetch on an unknown kid, rate-limited: random kids must not
-        # turn every request into a request to the issuer.
-        return attempt is None or now - attempt.at >= settings.jwks_refetch_cooldown
-    if keys is not None and now < keys.expires_at:
-        return False
-    return attempt is None or attempt.error is None or now - attempt.at >= FAILURE_BACKOFF
-
-
-def _fetch(issuer: IssuerConfig, snap: _Snapshot, settings: GuardSettings) -> KeySet:
-    started = _clock.now()
-    try:
-        fetched = fetch_keys(issuer, settings)
-    except KeySetError as exc:
-        logger.warning("bearer_guard: fetching the keys of %s failed: %s", issuer.name, exc.reason)
-        snap.attempt = cache.Attempt(started, exc.reason)
-        cache.store_attempt(settings, issuer.source_id, started, exc.reason)
-        raise
-    entry = cache.store_keys(settings, issuer.source_id, fetched.jwks, started, fetched.ttl)
-    cache.store_attempt(settings, issuer.source_id, started, None)
-    snap.keys = _Keys(fetched.keyset, entry.version, started, fetched.ttl)
-    snap.attempt = cache.Attempt(started, None)
-    logger.info("bearer_guard: fetched %d keys of %s from %s", len(fetched.keyset), issuer.name, fetched.url)
-    return fetched.keyset
-
-
-def _await_other_process(
-    issuer: IssuerConfig, snap: _Snapshot, settings: GuardSettings, deadline: float
-) -> None:
-    before = snap.keys
-    while time.monotonic() < deadline:
-        time.sleep(_POLL_SECONDS)
-        _sync(issuer, snap, settings, force=True)
-        if snap.keys is not before:
-            return
-
-
-def _single_flight(issuer: IssuerConfig, snap: _Snapshot, settings: GuardSettings, *,
-                   unknown_kid: bool, wait_process: bool) -> None:
-    """Fetch unless this or another process already is, or the fetch is not due any more."""
-    deadline = time.monotonic() + settings.jwks_timeout
-    if wait_process or unknown_kid:
-        acquired = snap.lock.acquire(timeout=settings.jwks_timeout)
-    else:
-        acquired = snap.lock.acquire(blocking=False)
-    if not acquired:
-        return
-    try:
-        if not _due(snap, settings, unknown_kid=unknown_kid):
-            return  # another thread of this process just fetched
-        token = cache.acquire_lock(settings, issuer.source_id)
-        if token is None:
-            if wait_process:
-                _await_other_process(issuer, snap, settings, deadline)
+        snap.checked_at = now
+        entry, attempt = self.shared.read(issuer.source_id)
+        if attempt is not None and (snap.attempt is None or attempt.at > snap.attempt.at):
+            snap.attempt = attempt
+        current = snap.keys
+        if entry is None or (current is not None and (
+                entry.version == current.version or entry.fetched_at < current.fetched_at)):
             return
         try:
-            _sync(issuer, snap, settings, force=True)
-            if _due(snap, settings, unknown_kid=unknown_kid):
-                _fetch(issuer, snap, settings)
-        except KeySetError:
-            pass  # logged and recorded by _fetch; the last good keys stay
+            keyset = KeySet.from_jwks(entry.jwks, allow_symmetric=False)
+        except KeySetError as exc:
+            logger.warning("bearer_guard: ignoring the shared keys of %s: %s", issuer.name, exc.reason)
+            return
+        snap.keys = _Keys(keyset, entry.version, entry.fetched_at, entry.ttl)
+
+    def _due(self, snap: _Snapshot, *, unknown_kid: bool) -> bool:
+        """Whether a fetch may start now."""
+        now, attempt, keys = _clock.now(), snap.attempt, snap.keys
+        if unknown_kid:
+            # OIDC Core §10.1.1 refetch on an unknown kid, rate-limited: random kids must not
+            # turn every request into a request to the issuer.
+            return attempt is None or now - attempt.at >= self.settings.jwks_refetch_cooldown
+        if keys is not None and now < keys.expires_at:
+            return False
+        return attempt is None or attempt.error is None or now - attempt.at >= FAILURE_BACKOFF
+
+    def _fetch(self, issuer: IssuerConfig, snap: _Snapshot) -> KeySet:
+        started = _clock.now()
+        try:
+            fetched = fetch_keys(issuer, self.settings)
+        except KeySetError as exc:
+            logger.warning("bearer_guard: fetching the keys of %s failed: %s", issuer.name, exc.reason)
+            snap.attempt = Attempt(started, exc.reason)
+            self.shared.store_attempt(issuer.source_id, started, exc.reason)
+            raise
+        entry = self.shared.store_keys(issuer.source_id, fetched.jwks, started, fetched.ttl)
+        self.shared.store_attempt(issuer.source_id, started, None)
+        snap.keys = _Keys(fetched.keyset, entry.version, started, fetched.ttl)
+        snap.attempt = Attempt(started, None)
+        logger.info("bearer_guard: fetched %d keys of %s from %s", len(fetched.keyset), issuer.name, fetched.url)
+        return fetched.keyset
+
+    def _await_other_process(self, issuer: IssuerConfig, snap: _Snapshot, deadline: float) -> None:
+        before = snap.keys
+        while time.monotonic() < deadline:
+            time.sleep(_POLL_SECONDS)
+            self._sync(issuer, snap, force=True)
+            if snap.keys is not before:
+                return
+
+    def _single_flight(self, issuer: IssuerConfig, snap: _Snapshot, *, unknown_kid: bool, wait_process: bool) -> None:
+        """Fetch unless this or another process already is, or the fetch is not due any more."""
+        timeout = self.settings.jwks_timeout
+        deadline = time.monotonic() + timeout
+        acquired = snap.lock.acquire(timeout=timeout) if wait_process or unknown_kid else snap.lock.acquire(False)
+        if not acquired:
+            return
+        try:
+            if not self._due(snap, unknown_kid=unknown_kid):
+                return  # another thread of this process just fetched
+            token = self.shared.acquire_lock(issuer.source_id)
+            if token is None:
+                if wait_process:
+                    self._await_other_process(issuer, snap, deadline)
+                return
+            try:
+                self._sync(issuer, snap, force=True)
+                if self._due(snap, unknown_kid=unknown_kid):
+                    self._fetch(issuer, snap)
+            except KeySetError:
+                pass  # logged and recorded by _fetch; the last good keys stay
+            finally:
+                self.shared.release_lock(issuer.source_id, token)
         finally:
-            cache.release_lock(settings, issuer.source_id, token)
-    finally:
-        snap.lock.release()
+            snap.lock.release()
 
-
-def _current_keys(issuer: IssuerConfig, snap: _Snapshot, settings: GuardSettings) -> _Keys:
-    _sync(issuer, snap, settings)
-    keys = snap.keys
-    if keys is None or _clock.now() >= keys.expires_at:
-        if _due(snap, settings, unknown_kid=False):
-            # Keys within the stale window are served while someone else fetches.
-            usable = keys is not None and _clock.now() < _stale_until(keys, settings)
-            _single_flight(issuer, snap, settings, unknown_kid=False, wait_process=not usable)
+    def _current_keys(self, issuer: IssuerConfig, snap: _Snapshot) -> _Keys:
+        self._sync(issuer, snap)
         keys = snap.keys
-    if keys is None or _clock.now() >= _stale_until(keys, settings):
-        attempt = snap.attempt
-        error = attempt.error if attempt is not None else None
-        state = "no keys" if keys is None else "only keys past the stale window"
-        raise KeysUnavailable(f"issuer {issuer.issuer!r} has {state} (last error: {error})")
-    return keys
-
-
-def get_key(issuer: IssuerConfig, kid: str | None, alg: str) -> JsonWebKey:
-    """The issuer's key for ``kid`` that may verify ``alg``.
-
-    Raises :class:`~django_bearer_guard.exceptions.UnknownKey` when no key of the issuer
-    matches (after a refetch, if the cool-down allows one) and
-    :class:`~django_bearer_guard.exceptions.KeysUnavailable` when the issuer has no usable
-    keys: misconfigured, never fetched successfully, or unreachable beyond the stale window.
-    """
-    settings = get_settings()
-    if issuer.problems:
-        # A misconfigured issuer (http:// key URL…) is never fetched from: fail closed.
-        reason = issuer.problem_summary
-        _report_once(issuer, reason)
-        raise KeysUnavailable(f"issuer {issuer.issuer!r} is misconfigured: {reason}")
-    if not is_fetched(issuer):
-        try:
-            keyset = static_keyset(issuer)
-        except KeySetError as exc:
-            _report_once(issuer, exc.reason)
-            raise KeysUnavailable(f"issuer {issuer.issuer!r} has unusable keys: {exc.reason}") from None
-        # A shared secret is the issuer's one key, whatever kid a token names.
-        key = keyset.find(None if issuer.shared_secret is not None else kid, alg)
-    else:
-        snap = _snapshot(issuer)
-        key = _current_keys(issuer, snap, settings).keyset.find(kid, alg)
-        if key is None and _due(snap, settings, unknown_kid=True):
-            _single_flight(issuer, snap, settings, unknown_kid=True, wait_process=False)
+        if keys is None or _clock.now() >= keys.expires_at:
+            if self._due(snap, unknown_kid=False):
+                # Keys within the stale window are served while someone else fetches.
+                usable = keys is not None and _clock.now() < self._stale_until(keys)
+                self._single_flight(issuer, snap, unknown_kid=False, wait_process=not usable)
             keys = snap.keys
-            key = keys.keyset.find(kid, alg) if keys is not None else None
-    if key is None:
-        raise UnknownKey(f"issuer {issuer.issuer!r} has no key with kid {kid!r} for {alg}")
-    return key
-
-
-def refresh_now(issuer: IssuerConfig) -> KeySet:
-    """Fetch the issuer's keys now, whatever the TTL and cool-down, and share them.
-
-    Raises a :class:`~django_bearer_guard.exceptions.KeySetError` when the issuer is
-    misconfigured or the fetch fails; the last good keys are kept then. Issuers with
-    inline keys or a shared secret are not fetched: their parsed key set is returned.
-    """
-    settings = get_settings()
-    if issuer.problems:
-        raise KeyFetchError("misconfigured: " + issuer.problem_summary)
-    if not is_fetched(issuer):
-        return static_keyset(issuer)
-    snap = _snapshot(issuer)
-    with snap.lock:
-        return _fetch(issuer, snap, settings)
-
-
-def key_status(issuer: IssuerConfig) -> KeyStatus:
-    """What this process knows of the issuer's keys, after a look at the shared cache; never fetches."""
-    settings = get_settings()
-    if issuer.problems:
-        return KeyStatus((), None, None, None, None, issuer.problem_summary)
-    if not is_fetched(issuer):
-        try:
-            return KeyStatus(static_keyset(issuer).kids, None, None, None, None, None)
-        except KeySetError as exc:
-            return KeyStatus((), None, None, None, None, exc.reason)
-    snap = _snapshot(issuer)
-    _sync(issuer, snap, settings, force=True)
-    keys, attempt = snap.keys, snap.attempt
-    return KeyStatus(
-        kids=keys.keyset.kids if keys is not None else (),
-        fetched_at=keys.fetched_at if keys is not None else None,
-        expires_at=keys.expires_at if keys is not None else None,
-        stale_until=_stale_until(keys, settings) if keys is not None else None,
-        last_attempt_at=attempt.at if attempt is not None else None,
-        last_error=attempt.error if attempt is not None else None,
-    )
+        if keys is None or _clock.now() >= self._stale_until(keys):
+            attempt = snap.attempt
+            error = attempt.error if attempt is not None else None
+            state = "no keys" if keys is None else "only keys past the stale window"
+            raise KeysUnavailable(f"issuer {issuer.issuer!r} has {state} (last error: {error})")
+        return keys

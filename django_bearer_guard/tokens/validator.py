@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django_bearer_guard import _clock
-from django_bearer_guard.conf import GuardSettings, get_settings
 from django_bearer_guard.exceptions import (
     InvalidToken,
     KeysUnavailable,
@@ -11,9 +10,8 @@ from django_bearer_guard.exceptions import (
     TokenTooLarge,
     UnverifiedBinding,
 )
-from django_bearer_guard.issuers import registry
 from django_bearer_guard.jose.compact import check_algorithm, decode_json, parse_compact, verify_signature
-from django_bearer_guard.jwks import refresh
+from django_bearer_guard.runtime import Runtime, get_runtime
 from django_bearer_guard.tokens.claims import check_claims, check_type
 from django_bearer_guard.tokens.scopes import extract_scopes
 from django_bearer_guard.tokens.verified import VerifiedToken
@@ -23,10 +21,15 @@ __all__ = ["TokenValidator"]
 
 
 class TokenValidator:
-    """Validates raw compact tokens against the trusted issuers in ``settings``."""
+    """Validates raw compact tokens against the trusted issuers of ``runtime``.
 
-    def __init__(self, settings: GuardSettings | None = None) -> None:
-        self.settings = settings or get_settings()
+    Without ``runtime``, the current one (:func:`~django_bearer_guard.runtime.get_runtime`);
+    it holds no state of its own, so one may be built per request, from DRF or plain Django.
+    """
+
+    def __init__(self, runtime: Runtime | None = None) -> None:
+        self.runtime = runtime or get_runtime()
+        self.settings = self.runtime.settings
 
     def validate(self, raw: str) -> VerifiedToken:
         """Return the :class:`VerifiedToken` for ``raw`` or raise an ``InvalidToken`` subclass."""
@@ -39,12 +42,12 @@ class TokenValidator:
             iss = claims.get("iss")
             if not isinstance(iss, str) or not iss:
                 raise MissingClaim("'iss' is required")
-            issuer = registry.get(iss)
+            issuer = self.runtime.issuers.get(iss)
             if issuer.problems:
                 # A misconfigured issuer fails closed; the check framework reports why.
                 raise KeysUnavailable(f"issuer {iss!r} is misconfigured: {issuer.problems[0].msg}")
             check_algorithm(jws.alg, issuer.algorithms)
-            key = refresh.get_key(issuer, jws.kid, jws.alg)
+            key = self.runtime.keys.get_key(issuer, jws.kid, jws.alg)
             verify_signature(jws, key)
         except InvalidToken as error:
             # Issuer and key enumeration: nothing unverified earns more than the generic description.

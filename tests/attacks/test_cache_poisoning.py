@@ -18,8 +18,9 @@ from django.test import Client
 
 from django_bearer_guard.conf import get_settings
 from django_bearer_guard.jwks import cache
+from django_bearer_guard.runtime import get_runtime
 from django_bearer_guard.testing import Clock, LocalIssuer
-from tests.conftest import pooled_key
+from tests.support.keys import pooled_key
 
 TEN_YEARS = 10 * 365 * 86400
 ATTACKER = pooled_key("RS256", 2)
@@ -102,8 +103,8 @@ def test_library_entry_with_absurd_times_expires_within_the_configured_bounds(
     # An entry of ours (a valid tag) from an older format or a host whose clock ran ahead.
     source_id = get_settings().issuers[0].source_id
     old = idp.signing_key()
-    cache.store_keys(get_settings(), source_id, idp.jwks(), clock.now + ahead, ttl)
-    cache.store_attempt(get_settings(), source_id, clock.now + ahead, None)
+    get_runtime().keys.shared.store_keys(source_id, idp.jwks(), clock.now + ahead, ttl)
+    get_runtime().keys.shared.store_attempt(source_id, clock.now + ahead, None)
     assert accepted(client, idp.mint(key=old))
     assert idp.fetches() == 0
     idp.rotate(drop_old=True)  # the issuer withdraws the key
@@ -118,7 +119,7 @@ def test_library_attempt_dated_far_ahead_holds_off_unknown_kid_refetch_only_brie
 ) -> None:
     source_id = get_settings().issuers[0].source_id
     assert accepted(client, idp.mint())
-    cache.store_attempt(get_settings(), source_id, clock.now + TEN_YEARS, None)
+    get_runtime().keys.shared.store_attempt(source_id, clock.now + TEN_YEARS, None)
     clock.advance(3)
     new = idp.rotate()
     assert not accepted(client, idp.mint(key=new))  # within the cool-down of the (clamped) attempt

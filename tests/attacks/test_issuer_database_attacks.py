@@ -19,6 +19,7 @@ from django.core.cache import caches
 from django.db.backends.signals import connection_created
 from rest_framework.test import APIClient
 
+from django_bearer_guard import conf
 from django_bearer_guard.issuers import database
 from django_bearer_guard.models import TrustedIssuer
 from django_bearer_guard.testing import Clock, LocalIssuer
@@ -41,7 +42,7 @@ def test_forged_issuers_during_a_database_lock_neither_queue_nor_slow_settings_i
 ) -> None:
     row_idp = make_idp()
     TrustedIssuer.objects.create(**row_idp.issuer_settings())
-    database._forget()  # a fresh process: no rows read yet
+    conf.reload()  # a fresh process: no rows read yet
     forged = [idp.mint(iss=f"https://made-up-{n}.example/") for n in range(5)]
     settings_answers: list[tuple[int, float]] = []
     forged_done = threading.Event()
@@ -77,7 +78,7 @@ def test_forged_issuer_flood_during_a_database_lock_opens_one_connection(
     idp: LocalIssuer, guard: Callable[..., None]
 ) -> None:
     forged = [idp.mint(iss=f"https://made-up-{n}.example/") for n in range(20)]
-    database._forget()
+    conf.reload()
     opened: list[str] = []
 
     def on_created(**kwargs: Any) -> None:

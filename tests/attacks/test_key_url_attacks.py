@@ -19,7 +19,7 @@ from django_bearer_guard._urls import discovered_key_url_problem, peer_address_p
 from django_bearer_guard.conf import get_settings
 from django_bearer_guard.exceptions import KeyFetchError
 from django_bearer_guard.jwks import fetch
-from django_bearer_guard.jwks.refresh import key_status
+from django_bearer_guard.runtime import key_status
 from django_bearer_guard.testing import LocalIssuer
 
 OIDC = "/.well-known/openid-configuration"

@@ -16,9 +16,11 @@ from django.db.backends.signals import connection_created
 from django.test import override_settings
 from rest_framework.test import APIClient
 
+from django_bearer_guard import conf, runtime
 from django_bearer_guard.checks import check_settings
-from django_bearer_guard.issuers import database, registry
+from django_bearer_guard.issuers import database
 from django_bearer_guard.models import TrustedIssuer
+from django_bearer_guard.runtime import get_runtime
 from django_bearer_guard.testing import Clock, LocalIssuer, use_clock
 
 # Committed rows: the rows are read on a connection of their own, which sees only those.
@@ -108,7 +110,7 @@ def rows_locked(at_most: float = 3.0) -> Iterator[Callable[[], None]]:
 
 def wait_for_read() -> None:
     """Let a read still running in the background end."""
-    reader = database._reader
+    reader = get_runtime().database._reader
     if reader is not None:
         reader.join(30)
         assert not reader.is_alive()
@@ -218,7 +220,7 @@ def test_second_process_reads_the_rows_and_then_follows_the_stamp(
     row.enabled = False
     with committed():
         row.save()
-    database._forget()  # a fresh process: the same shared cache, no snapshot
+    conf.reload()  # a fresh process: the same shared cache, no snapshot
     row_reads.clear()
     assert status(idp.mint()) == 401
     assert len(row_reads) == 1
@@ -258,7 +260,7 @@ def test_settings_issuers_never_look_at_the_database(
 ) -> None:
     guard()  # the idp in the settings too
     make_row(audiences=["https://row-only.example"])
-    database._forget()
+    conf.reload()
     with django_assert_num_queries(0):
         assert status(idp.mint()) == 200
         # The settings win over a row with the same issuer.
@@ -345,7 +347,7 @@ def test_busy_refresh_serves_the_current_rows_without_waiting(
     other_process_bumps()
     clock.advance(database.CHECK_INTERVAL + 1)
     row_reads.clear()
-    with database._lock:
+    with get_runtime().database._lock:
         assert status(idp.mint()) == 200
     assert not row_reads
     assert status(idp.mint()) == 401
@@ -365,13 +367,12 @@ def test_clock_going_backwards_counts_as_due(
 def test_all_issuers_lists_rows_after_settings(idp: LocalIssuer, guard: Any, make_row: Any) -> None:
     guard()  # the idp in the settings too
     make_row(issuer="https://db-only.example/", jwks_uri="https://db-only.example/jwks")
-    assert [config.issuer for config in registry.all_issuers()] == [idp.issuer, "https://db-only.example/"]
+    assert [config.issuer for config in get_runtime().issuers.all_issuers()] == [idp.issuer, "https://db-only.example/"]
 
 
 def test_install_twice_registers_once() -> None:
-    before = list(registry._sources)
-    database.install()
-    assert registry._sources == before
+    runtime.install()
+    assert [type(source) for source in get_runtime().issuers._sources] == [database.DatabaseIssuers]
 
 
 def test_checks_report_row_problems_and_shadowed_rows_only_with_databases(
@@ -401,16 +402,6 @@ def test_checks_before_migrate_see_no_rows() -> None:
         assert "bearer_guard.W001" in {m.id for m in check_settings(databases=["default"])}
 
 
-def test_registry_source_without_poll_is_read_at_rebuild(idp: LocalIssuer) -> None:
-    extra = TrustedIssuer(**idp.issuer_settings(issuer="https://static-source.example/")).to_config()
-    registry.register_source(lambda: [extra])
-    try:
-        assert registry.get("https://static-source.example/") is extra
-    finally:
-        registry._sources.pop()
-        registry.clear()
-
-
 def elapsed(fn: Callable[[], Any]) -> tuple[Any, float]:
     started = time.monotonic()
     result = fn()
@@ -421,7 +412,7 @@ def test_read_slower_than_read_wait_ends_in_the_background_and_serves_later_requ
     idp: LocalIssuer, make_row: Any, row_reads: list[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     make_row()
-    database._forget()  # a fresh process
+    conf.reload()  # a fresh process
     with rows_locked() as release, caplog.at_level(logging.WARNING, logger="django_bearer_guard"):
         answer, seconds = elapsed(lambda: status(idp.mint()))
         assert answer == 401  # no rows read yet: untrusted
@@ -437,7 +428,7 @@ def test_concurrent_and_later_polls_during_a_slow_read_start_no_second_read(
     idp: LocalIssuer, make_row: Any, clock: Clock, row_reads: list[str]
 ) -> None:
     make_row()
-    database._forget()
+    conf.reload()
     with rows_locked():
         with ThreadPoolExecutor(5) as pool:
             timed = list(pool.map(lambda _: elapsed(lambda: status(idp.mint())), range(5)))
@@ -462,7 +453,12 @@ def test_poll_rechecks_the_interval_after_taking_the_lock(
         "dummy": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"},
     }
     glanced, other_looked = threading.Event(), threading.Event()
-    late = threading.Thread(target=database.poll)
+
+    def poll() -> None:
+        # The runtime of the settings guard() sets below, not of the ones in force now.
+        get_runtime().database.poll()
+
+    late = threading.Thread(target=poll)
 
     def late_clock() -> float:
         # The late request reads the clock, then loses the processor until another one has looked.
@@ -478,7 +474,7 @@ def test_poll_rechecks_the_interval_after_taking_the_lock(
             late.start()
             assert glanced.wait(10)
             clock.advance(1)
-            database.poll()
+            get_runtime().database.poll()
             wait_for_read()
             other_looked.set()
             late.join(10)
@@ -490,7 +486,7 @@ def test_failed_read_is_retried_no_sooner_than_the_interval(
     idp: LocalIssuer, make_row: Any, clock: Clock, row_reads: list[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     make_row()
-    database._forget()
+    conf.reload()
     with table_missing(), caplog.at_level(logging.WARNING, logger="django_bearer_guard"):
         for _ in range(3):
             assert status(idp.mint()) == 401
@@ -504,7 +500,7 @@ def test_failed_read_is_retried_no_sooner_than_the_interval(
 
 def test_background_read_closes_its_connection(idp: LocalIssuer, make_row: Any) -> None:
     make_row()
-    database._forget()
+    conf.reload()
     opened: list[Any] = []
 
     def on_created(*, connection: Any, **kwargs: Any) -> None:
@@ -543,7 +539,7 @@ def test_request_inside_a_transaction_waits_at_most_read_wait_on_a_locked_table(
         assert answer == 401
         assert seconds < database.READ_WAIT + 0.5
         assert "cannot read the trusted issuers" in caplog.text
-        reader = database._reader
+        reader = get_runtime().database._reader
         assert reader is not None  # handed over to the background
         release()
         wait_for_read()

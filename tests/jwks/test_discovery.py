@@ -11,7 +11,7 @@ from django_bearer_guard._urls import discovered_key_url_problem
 from django_bearer_guard.conf import get_settings
 from django_bearer_guard.exceptions import KeyFetchError, KeysUnavailable
 from django_bearer_guard.jwks.discovery import discover_jwks_uri, metadata_urls
-from django_bearer_guard.jwks.refresh import get_key, key_status
+from django_bearer_guard.runtime import get_key, key_status
 from django_bearer_guard.testing import LocalIssuer
 
 OIDC = "/.well-known/openid-configuration"

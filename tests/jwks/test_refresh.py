@@ -5,12 +5,10 @@ import uuid
 import pytest
 
 from django_bearer_guard import conf
-from django_bearer_guard.conf import get_settings
 from django_bearer_guard.exceptions import KeyFetchError, KeysUnavailable, UnknownKey, WeakKey
 from django_bearer_guard.jose.algorithms import ALGORITHMS
-from django_bearer_guard.jwks import cache
-from django_bearer_guard.jwks.refresh import get_key, key_status, refresh_now
-from tests.conftest import ALL_ALGORITHMS
+from django_bearer_guard.runtime import get_key, get_runtime, key_status, refresh_now
+from tests.support.keys import ALL_ALGORITHMS
 
 
 @pytest.mark.parametrize("alg", ALL_ALGORITHMS)
@@ -148,8 +146,8 @@ def test_get_key_sees_keys_another_process_fetched_within_seconds(idp, guard, co
     get_key(configured(), idp.keys[0].kid, "RS256")
     new = idp.rotate()
     clock.advance(1)
-    cache.store_keys(get_settings(), configured().source_id, idp.jwks(), clock.now, 300)
-    cache.store_attempt(get_settings(), configured().source_id, clock.now, None)
+    get_runtime().keys.shared.store_keys(configured().source_id, idp.jwks(), clock.now, 300)
+    get_runtime().keys.shared.store_attempt(configured().source_id, clock.now, None)
     with pytest.raises(UnknownKey):  # not looked at yet, and within the cool-down
         get_key(configured(), new.kid, "RS256")
     clock.advance(1)
@@ -160,7 +158,7 @@ def test_get_key_sees_keys_another_process_fetched_within_seconds(idp, guard, co
 def test_get_key_ignores_an_older_shared_set(idp, guard, configured, clock) -> None:
     first = get_key(configured(), idp.keys[0].kid, "RS256")
     other = idp.rotate()
-    cache.store_keys(get_settings(), configured().source_id, idp.jwks(), clock.now - 10, 300)
+    get_runtime().keys.shared.store_keys(configured().source_id, idp.jwks(), clock.now - 10, 300)
     clock.advance(2)
     assert get_key(configured(), idp.keys[0].kid, "RS256") is first
     with pytest.raises(UnknownKey):
@@ -169,7 +167,7 @@ def test_get_key_ignores_an_older_shared_set(idp, guard, configured, clock) -> N
 
 def test_get_key_ignores_an_unsafe_shared_set(idp, guard, configured, clock, caplog) -> None:
     bad = {"keys": [{"kty": "oct", "kid": "h", "k": "a" * 64}]}
-    cache.store_keys(get_settings(), configured().source_id, bad, clock.now, 300)
+    get_runtime().keys.shared.store_keys(configured().source_id, bad, clock.now, 300)
     assert get_key(configured(), idp.keys[0].kid, "RS256").kid == idp.keys[0].kid
     assert idp.fetches() == 1
     assert "ignoring the shared keys" in caplog.text
@@ -181,7 +179,7 @@ def test_get_key_skips_fetch_when_another_process_refreshed_meanwhile(idp, guard
     get_key(configured(), idp.keys[0].kid, "RS256")
     new = idp.rotate()
     clock.advance(1)
-    cache.store_keys(get_settings(), configured().source_id, idp.jwks(), clock.now, 1)
+    get_runtime().keys.shared.store_keys(configured().source_id, idp.jwks(), clock.now, 1)
     assert get_key(configured(), new.kid, "RS256").kid == new.kid
     assert idp.fetches() == 1
 

@@ -13,8 +13,9 @@ from django.test import override_settings
 
 from django_bearer_guard.conf import get_settings
 from django_bearer_guard.exceptions import KeysUnavailable, UnknownKey
-from django_bearer_guard.jwks import cache, refresh
-from django_bearer_guard.jwks.refresh import FAILURE_BACKOFF, get_key, key_status
+from django_bearer_guard.jwks import cache
+from django_bearer_guard.jwks.refresh import FAILURE_BACKOFF
+from django_bearer_guard.runtime import get_key, get_runtime, key_status
 from django_bearer_guard.testing import SigningKey
 from tests.jwks.test_cache import BROKEN_CACHES
 
@@ -160,8 +161,8 @@ def test_get_key_without_keys_waits_for_another_process_then_fails(idp, guard, c
 def test_get_key_without_keys_takes_what_another_process_fetched(idp, guard, configured, clock) -> None:
     guard(JWKS_TIMEOUT=2.0)
     _hold_process_lock()
-    settings, source_id = get_settings(), configured().source_id
-    timer = threading.Timer(0.2, lambda: cache.store_keys(settings, source_id, idp.jwks(), clock.now, 300))
+    shared, source_id = cache.SharedKeyCache(get_settings()), configured().source_id
+    timer = threading.Timer(0.2, lambda: shared.store_keys(source_id, idp.jwks(), clock.now, 300))
     timer.start()
     started = time.monotonic()
     try:
@@ -187,7 +188,7 @@ def test_get_key_serves_stale_keys_while_another_thread_fetches(idp, guard, conf
     kid = idp.keys[0].kid
     get_key(configured(), kid, "RS256")
     clock.advance(300)
-    with refresh._snapshot(configured()).lock:
+    with get_runtime().keys.snapshot(configured()).lock:
         assert get_key(configured(), kid, "RS256").kid == kid
     assert idp.fetches() == 1
 
@@ -196,7 +197,7 @@ def test_get_key_unknown_kid_gives_up_when_another_thread_is_slow(idp, guard, co
     guard(JWKS_TIMEOUT=0.2)
     get_key(configured(), idp.keys[0].kid, "RS256")
     clock.advance(30)
-    with refresh._snapshot(configured()).lock, pytest.raises(UnknownKey):
+    with get_runtime().keys.snapshot(configured()).lock, pytest.raises(UnknownKey):
         get_key(configured(), "unknown", "RS256")
     assert idp.fetches() == 1
 

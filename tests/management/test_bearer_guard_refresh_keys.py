@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from django_bearer_guard.conf import get_settings
-from django_bearer_guard.jwks.refresh import key_status
+from django_bearer_guard.runtime import key_status
 
 pytestmark = pytest.mark.django_db
 

@@ -468,9 +468,9 @@ def test_user_lookup_create_creates_once(client, guard, bearer):
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_first_requests_create_one_user_without_error(idp, guard):
     guard(USER_LOOKUP={"claim": "sub", "field": "username", "create": True})
-    from django_bearer_guard.authentication import _get_validator
+    from django_bearer_guard.tokens.validator import TokenValidator
 
-    tokens = [_get_validator().validate(idp.mint(sub="frank")) for _ in range(6)]
+    tokens = [TokenValidator().validate(idp.mint(sub="frank")) for _ in range(6)]
     barrier = threading.Barrier(len(tokens))
     outcomes: list[Any] = []
 

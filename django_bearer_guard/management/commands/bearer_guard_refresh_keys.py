@@ -7,8 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from django_bearer_guard.exceptions import KeySetError
-from django_bearer_guard.issuers.registry import all_issuers
-from django_bearer_guard.jwks.refresh import refresh_now
+from django_bearer_guard.runtime import get_runtime
 
 __all__ = ["Command"]
 
@@ -27,8 +26,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         wanted = options.get("issuer")
+        runtime = get_runtime()
         issuers = [
-            config for config in all_issuers()
+            config for config in runtime.issuers.all_issuers()
             if wanted is None or wanted in (config.issuer, config.name)
         ]
         if wanted is not None and not issuers:
@@ -40,7 +40,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"{label}: disabled, skipped")
                 continue
             try:
-                keyset = refresh_now(config)
+                keyset = runtime.keys.refresh_now(config)
             except KeySetError as exc:
                 failed += 1
                 self.stderr.write(f"{label}: FAILED: {exc.reason}")
