@@ -1,8 +1,24 @@
 """One error tree for everything the library refuses.
 
-Request and token errors carry an RFC 6750 error code and an HTTP status. Their
-``description`` is safe to send to the client; ``reason`` is the detailed cause, for
-logs and the ``token_rejected`` signal only.
+Every error derives from :class:`GuardError`, and every one carries ``reason``, the
+detailed cause, for logs and the ``token_rejected`` signal only::
+
+    GuardError
+    ├── BearerGuardError            a request or a token is refused (RFC 6750)
+    │   ├── InvalidRequest          400 invalid_request
+    │   │   ├── MalformedCredentials
+    │   │   └── PathRefused
+    │   ├── InvalidToken            401 invalid_token
+    │   │   └── TokenTooLarge, MalformedToken, … UnverifiedBinding
+    │   └── InsufficientScope       403 insufficient_scope
+    │       └── RootUnavailable
+    ├── KeySetError                 a key set cannot be parsed, trusted or fetched
+    │   └── MalformedKeySet, WeakKey, … KeyFetchError
+    ├── FileMissing                 the file view has nothing to serve (404)
+    └── RangeNotSatisfiable         the one requested byte range is beyond the file (416)
+
+Request and token errors carry an RFC 6750 error code and an HTTP status; their
+``description`` is safe to send to the client.
 """
 
 from __future__ import annotations
@@ -15,7 +31,9 @@ __all__ = [
     "DisallowedAlgorithm",
     "DuplicateKeyId",
     "ExpiredToken",
+    "FileMissing",
     "ForbiddenHeader",
+    "GuardError",
     "InsufficientScope",
     "InvalidClaim",
     "InvalidRequest",
@@ -32,7 +50,10 @@ __all__ = [
     "MixedKeySet",
     "NoSigningKeys",
     "NotYetValid",
+    "PathRefused",
     "PrivateKeyMaterial",
+    "RangeNotSatisfiable",
+    "RootUnavailable",
     "TokenTooLarge",
     "UnknownKey",
     "UntrustedIssuer",
@@ -44,7 +65,15 @@ __all__ = [
 ]
 
 
-class BearerGuardError(Exception):
+class GuardError(Exception):
+    """Base of every error the library raises; ``reason`` is the detailed cause."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class BearerGuardError(GuardError):
     """Base of every error raised for a request or a token."""
 
     error: ClassVar[str] = "invalid_request"
@@ -52,9 +81,8 @@ class BearerGuardError(Exception):
     default_description: ClassVar[str] = "The request is malformed."
 
     def __init__(self, reason: str = "", *, description: str | None = None) -> None:
-        self.reason = reason or self.default_description
         self.description = description or self.default_description
-        super().__init__(self.reason)
+        super().__init__(reason or self.default_description)
 
 
 class InvalidRequest(BearerGuardError):
@@ -65,6 +93,12 @@ class MalformedCredentials(InvalidRequest):
     """The Authorization header does not follow the Bearer grammar."""
 
     default_description = "The Authorization header is malformed."
+
+
+class PathRefused(InvalidRequest):
+    """The requested path breaks the path policy (400 ``invalid_request``)."""
+
+    default_description = "The requested path is not acceptable."
 
 
 class InvalidToken(BearerGuardError):
@@ -184,12 +218,14 @@ class InsufficientScope(BearerGuardError):
         super().__init__(reason, description=description)
 
 
-class KeySetError(Exception):
-    """Base of the errors about key sets: parsing, weak keys and fetching."""
+class RootUnavailable(InsufficientScope):
+    """The token does not name a usable folder for a per-caller root (403 ``insufficient_scope``)."""
 
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-        super().__init__(reason)
+    default_description = "The access token does not give access to a folder here."
+
+
+class KeySetError(GuardError):
+    """Base of the errors about key sets: parsing, weak keys and fetching."""
 
 
 class MalformedKeySet(KeySetError):
@@ -222,3 +258,11 @@ class NoSigningKeys(KeySetError):
 
 class KeyFetchError(KeySetError):
     """Fetching a JWKS or discovery document failed."""
+
+
+class FileMissing(GuardError):
+    """Nothing servable at this name: absent, a directory, not a regular file or outside the root (404)."""
+
+
+class RangeNotSatisfiable(GuardError):
+    """The one requested range starts at or beyond the end of the file (416)."""

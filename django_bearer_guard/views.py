@@ -24,8 +24,8 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from django_bearer_guard._drf import api_exception, check_issuer_allowed, parse_allowed_issuers
-from django_bearer_guard.exceptions import BearerGuardError
-from django_bearer_guard.files.paths import FileMissing, check_policy, contain, render_root, root_fields
+from django_bearer_guard.exceptions import BearerGuardError, FileMissing
+from django_bearer_guard.files.paths import check_policy, contain, render_root, root_fields
 from django_bearer_guard.files.responses import (
     BLOCK_SIZE,
     BoundedReader,

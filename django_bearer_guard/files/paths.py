@@ -24,7 +24,8 @@ from functools import lru_cache
 from pathlib import PurePosixPath
 from typing import Any
 
-from django_bearer_guard.exceptions import InsufficientScope, InvalidRequest
+# The file errors live in the error tree; importing them from here keeps working.
+from django_bearer_guard.exceptions import FileMissing, PathRefused, RootUnavailable
 
 __all__ = [
     "MAX_PATH_BYTES",
@@ -54,26 +55,6 @@ _LOOKALIKES = frozenset(
 )
 _FOLDED_FORBIDDEN = frozenset("/\\.:")
 _ALLOWED_CATEGORIES = ("L", "M", "N", "P", "S")
-
-
-class PathRefused(InvalidRequest):
-    """The requested path breaks the path policy (400 ``invalid_request``)."""
-
-    default_description = "The requested path is not acceptable."
-
-
-class RootUnavailable(InsufficientScope):
-    """The token does not name a usable folder for a per-caller root (403 ``insufficient_scope``)."""
-
-    default_description = "The access token does not give access to a folder here."
-
-
-class FileMissing(Exception):
-    """Nothing servable at this name: absent, a directory, not a regular file or outside the root (404)."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-        super().__init__(reason)
 
 
 def _check_char(ch: str) -> str | None:

@@ -10,14 +10,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+# The error lives in the error tree; importing it from here keeps working.
+from django_bearer_guard.exceptions import RangeNotSatisfiable
+
 __all__ = ["ByteRange", "RangeNotSatisfiable", "parse_range"]
 
 # RFC 9110 §14.1.1 int-range / suffix-range; at most 18 digits so a value never gets huge.
 _SPEC = re.compile(r"(?:([0-9]{1,18})-([0-9]{0,18})|-([0-9]{1,18}))")
-
-
-class RangeNotSatisfiable(Exception):
-    """The one requested range starts at or beyond the end of the file (416)."""
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ from urllib.parse import quote
 from django.utils.http import http_date, parse_http_date_safe
 
 from django_bearer_guard import _clock
-from django_bearer_guard.files.ranges import ByteRange, RangeNotSatisfiable, parse_range
+from django_bearer_guard.exceptions import RangeNotSatisfiable
+from django_bearer_guard.files.ranges import ByteRange, parse_range
 from django_bearer_guard.files.storage import FileInfo
 
 __all__ = [

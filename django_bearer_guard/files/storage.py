@@ -15,7 +15,7 @@ from typing import IO, Any, BinaryIO
 
 from django.core.files.storage import FileSystemStorage, Storage
 
-from django_bearer_guard.files.paths import FileMissing
+from django_bearer_guard.exceptions import FileMissing
 
 __all__ = ["FileInfo", "OpenedFile", "local_location", "open_file", "open_inside"]
 
@@ -141,7 +141,7 @@ def _open_remote(storage: Storage, name: str) -> OpenedFile:
 def open_file(storage: Storage, name: str, root: str = "") -> OpenedFile:
     """Open ``name`` (from :func:`~django_bearer_guard.files.paths.contain`) in ``storage``.
 
-    Raises :class:`~django_bearer_guard.files.paths.FileMissing` for anything not servable.
+    Raises :class:`~django_bearer_guard.exceptions.FileMissing` for anything not servable.
     """
     location = local_location(storage)
     if location is None:
