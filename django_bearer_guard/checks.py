@@ -16,7 +16,7 @@ from django_bearer_guard.conf import GuardSettings, get_settings
 from django_bearer_guard.exceptions import KeySetError
 from django_bearer_guard.files.paths import root_fields
 from django_bearer_guard.issuers import database
-from django_bearer_guard.jwks.fetch import static_keyset
+from django_bearer_guard.runtime import get_runtime
 
 __all__ = [
     "check_file_roots",
@@ -91,7 +91,7 @@ def check_settings(
     for issuer in issuers:
         if issuer.jwks is not None and not issuer.problems:
             try:
-                static_keyset(issuer)  # the same parse, memoised, that requests use
+                get_runtime().keys.static_keyset(issuer)  # the same parse, memoised, that requests use
             except KeySetError as exc:
                 messages.append(
                     Error(
