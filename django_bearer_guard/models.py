@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
 
 from django_bearer_guard.conf import get_settings
-from django_bearer_guard.issuers.config import IssuerConfig, Problem, parse_issuer
+from django_bearer_guard.issuers.config import IssuerConfig, parse_issuer
 
 __all__ = ["TrustedIssuer"]
-
-# Problems about the algorithm list or its match with the key source belong to 'algorithms'.
-_ALGORITHM_PROBLEMS = frozenset({"bearer_guard.E005", "bearer_guard.E006"})
-_FIELD_NAMED = re.compile(r"(?:discovery from )?'(\w+)'")
 
 
 class TrustedIssuer(models.Model):
@@ -109,23 +104,20 @@ class TrustedIssuer(models.Model):
         )
 
     def clean(self) -> None:
-        """Apply the ``ISSUERS`` rules to the row; each problem becomes a ``ValidationError``."""
+        """Apply the ``ISSUERS`` rules to the row; each problem becomes a ``ValidationError``.
+
+        A problem lands on the field named by its issuer key (the fields are named like the
+        keys); a problem about the entry as a whole, or about a key the row does not store, is
+        a non-field error.
+        """
         config = self.to_config()
         prefix = self._where() + ": "
         errors: dict[str, list[str]] = {}
         for problem in config.problems:
-            errors.setdefault(_field_of(problem, prefix), []).append(problem.msg.removeprefix(prefix))
+            field = problem.field if problem.field in _FIELD_NAMES else NON_FIELD_ERRORS
+            errors.setdefault(field, []).append(problem.msg.removeprefix(prefix))
         if errors:
             raise ValidationError(errors)
-
-
-def _field_of(problem: Problem, prefix: str) -> str:
-    if problem.id in _ALGORITHM_PROBLEMS:
-        return "algorithms"
-    match = _FIELD_NAMED.match(problem.msg.removeprefix(prefix))
-    if match and match.group(1) in _FIELD_NAMES:
-        return match.group(1)
-    return NON_FIELD_ERRORS
 
 
 _FIELD_NAMES = frozenset(field.name for field in TrustedIssuer._meta.local_fields)

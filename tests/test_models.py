@@ -92,6 +92,17 @@ def test_full_clean_refuses_a_binding_that_is_not_enforced(binding: str) -> None
         ({"required_claims": "sub"}, "required_claims", None),
         ({"required_claims": [1]}, "required_claims", "claim names"),
         ({"binding": "mtls"}, "binding", "'binding' must be one of"),
+        ({"issuer": ""}, "issuer", "non-empty string"),
+        ({"jwks_uri": "", "jwks": ["k"]}, "jwks", "JWK Set dict"),
+        ({"jwks_uri": "", "discovery": "yes"}, "discovery", "'discovery' must be True or False"),
+        ({"scope_claim": ""}, "scope_claim", "non-empty string"),
+        ({"workload_claim": ""}, "workload_claim", "non-empty string"),
+        ({"leeway": -1}, "leeway", "whole number of seconds"),
+        ({"enabled": "no"}, "enabled", "'enabled' must be True or False"),
+        ({"allowed_scopes": ["a b"]}, "allowed_scopes", "list of scopes"),
+        ({"workload_trust_domains": ["spiffe://prod.example"]}, "workload_trust_domains", "trust domains"),
+        ({"jwks_uri": "", "discovery": True, "jwks_hosts": ["Idp.Example"]}, "jwks_hosts", "host names"),
+        ({"jwks_hosts": ["idp.example"]}, "jwks_hosts", "does not use discovery"),
     ],
 )
 def test_full_clean_reports_each_problem_on_its_field(

@@ -52,12 +52,17 @@ ISSUER_KEYS = frozenset(
 
 @dataclass(frozen=True)
 class Problem:
-    """A configuration problem; ``checks`` turns it into a system check message."""
+    """A configuration problem; ``checks`` turns it into a system check message.
+
+    ``field`` is the issuer key the problem is about (``"jwks_uri"``, ``"algorithms"``…), or
+    ``None`` for an entry as a whole and for the global settings.
+    """
 
     id: str
     msg: str
     hint: str = ""
     warning: bool = False
+    field: str | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -138,8 +143,8 @@ def parse_issuer(  # noqa: C901, PLR0912, PLR0915 - one flat list of field rules
     """Validate ``entry`` and build an :class:`IssuerConfig`; problems are collected, not raised."""
     problems: list[Problem] = []
 
-    def bad(id_: str, msg: str, hint: str) -> None:
-        problems.append(Problem(id_, f"{where}: {msg}", hint))
+    def bad(id_: str, key: str | None, msg: str, hint: str) -> None:
+        problems.append(Problem(id_, f"{where}: {msg}", hint, field=key))
 
     if not isinstance(entry, Mapping):
         return IssuerConfig(
@@ -148,17 +153,25 @@ def parse_issuer(  # noqa: C901, PLR0912, PLR0915 - one flat list of field rules
         )
     unknown = sorted(set(entry) - ISSUER_KEYS)
     if unknown:
-        bad("bearer_guard.E003", f"unknown keys {unknown}.", "Remove them or fix their spelling.")
+        # A misspelt key ("audience") would otherwise leave its rule at the default.
+        bad("bearer_guard.E003", None, f"unknown keys {unknown}.", "Remove them or fix their spelling.")
 
     issuer = entry.get("issuer")
     if not isinstance(issuer, str) or not issuer:
-        bad("bearer_guard.E003", "'issuer' must be a non-empty string (the exact 'iss').", "Set 'issuer'.")
+        bad(
+            "bearer_guard.E003",
+            "issuer",
+            "'issuer' must be a non-empty string (the exact 'iss').",
+            "Set 'issuer' to the 'iss' value of the issuer's tokens.",
+        )
         issuer = ""
 
     audiences = _str_tuple(entry.get("audiences"))
     if not audiences:
+        # RFC 8725 §3.9: without an audience check a token minted for another API is accepted here.
         bad(
             "bearer_guard.E003",
+            "audiences",
             "'audiences' must list at least one audience; without it any token of the issuer would do.",
             "Set 'audiences' to this API's identifiers.",
         )
@@ -166,13 +179,28 @@ def parse_issuer(  # noqa: C901, PLR0912, PLR0915 - one flat list of field rules
 
     algorithms = _str_tuple(entry.get("algorithms"))
     if not algorithms:
-        bad("bearer_guard.E005", "'algorithms' must list the accepted algorithms.", "For example ['RS256'].")
+        bad(
+            "bearer_guard.E005",
+            "algorithms",
+            "'algorithms' must list the accepted algorithms.",
+            "For example ['RS256'].",
+        )
         algorithms = ()
     for alg in algorithms:
         if alg.lower() == "none":
-            bad("bearer_guard.E005", "'none' would accept unsigned tokens.", "Remove 'none' from 'algorithms'.")
+            bad(
+                "bearer_guard.E005",
+                "algorithms",
+                "'none' would accept unsigned tokens.",
+                "Remove 'none' from 'algorithms'.",
+            )
         elif alg not in ASYMMETRIC_ALGORITHMS | HMAC_ALGORITHMS:
-            bad("bearer_guard.E005", f"unsupported algorithm {alg!r}.", f"Use some of {sorted(ASYMMETRIC_ALGORITHMS)}.")
+            bad(
+                "bearer_guard.E005",
+                "algorithms",
+                f"unsupported algorithm {alg!r}.",
+                f"Use some of {sorted(ASYMMETRIC_ALGORITHMS)}.",
+            )
 
     jwks_uri = entry.get("jwks_uri")
     discovery = entry.get("discovery", False)
@@ -184,31 +212,34 @@ def parse_issuer(  # noqa: C901, PLR0912, PLR0915 - one flat list of field rules
     if len(sources) != 1:
         bad(
             "bearer_guard.E004",
+            None,
             f"exactly one key source is needed, found {sources or 'none'}.",
             "Set one of 'jwks_uri', 'discovery': True, 'jwks' or 'shared_secret'.",
         )
     if not isinstance(discovery, bool):
-        bad("bearer_guard.E004", "'discovery' must be True or False.", "Use a boolean.")
+        bad("bearer_guard.E004", "discovery", "'discovery' must be True or False.", "Use a boolean.")
         discovery = False
     if jwks_uri is not None:
         problem = key_url_problem(jwks_uri, allow_http_loopback=allow_http_loopback)
         if problem:
-            bad("bearer_guard.E007", f"'jwks_uri' {problem}.", "Use the issuer's https:// JWKS URL.")
+            bad("bearer_guard.E007", "jwks_uri", f"'jwks_uri' {problem}.", "Use the issuer's https:// JWKS URL.")
             jwks_uri = None
     if discovery and issuer:
         problem = key_url_problem(issuer, allow_http_loopback=allow_http_loopback)
         if problem:
-            bad("bearer_guard.E007", f"discovery from 'issuer' that {problem}.", "Use an https:// issuer.")
+            bad("bearer_guard.E007", "issuer", f"discovery from 'issuer' that {problem}.", "Use an https:// issuer.")
     if jwks is not None and not isinstance(jwks, Mapping):
-        bad("bearer_guard.E004", "'jwks' must be a JWK Set dict ({'keys': [...]}).", "Paste the public JWKS.")
+        bad("bearer_guard.E004", "jwks", "'jwks' must be a JWK Set dict ({'keys': [...]}).", "Paste the public JWKS.")
         jwks = None
 
     secret_bytes: bytes | None = None
     if secret is not None:
         secret_bytes = secret.encode() if isinstance(secret, str) else secret if isinstance(secret, bytes) else None
         if secret_bytes is None or len(secret_bytes) < MIN_SHARED_SECRET_BYTES:
+            # RFC 7518 §3.2: an HMAC key shorter than the hash output can be guessed offline.
             bad(
                 "bearer_guard.E006",
+                "shared_secret",
                 f"'shared_secret' must be at least {MIN_SHARED_SECRET_BYTES} bytes.",
                 "Use a long random secret, or better, asymmetric keys.",
             )
@@ -218,17 +249,23 @@ def parse_issuer(  # noqa: C901, PLR0912, PLR0915 - one flat list of field rules
         # RFC 8725 §2.1: HS* next to public keys invites key confusion.
         bad(
             "bearer_guard.E006",
+            "algorithms",
             f"{hmac} need the issuer's own 'shared_secret'; they are never verified with JWKS keys.",
             "Remove the HS algorithms or configure 'shared_secret' instead of a JWKS.",
         )
     if secret is not None and asym:
-        bad("bearer_guard.E006", f"a shared-secret issuer cannot allow {asym}.", "Allow only HS algorithms.")
+        bad(
+            "bearer_guard.E006",
+            "algorithms",
+            f"a shared-secret issuer cannot allow {asym}.",
+            "Allow only HS algorithms.",
+        )
 
     def opt_str(key: str, default: str | None) -> str | None:
         value = entry.get(key, default)
         if value is None or (isinstance(value, str) and value):
             return value
-        bad("bearer_guard.E003", f"'{key}' must be a non-empty string.", f"Fix '{key}'.")
+        bad("bearer_guard.E003", key, f"'{key}' must be a non-empty string.", f"Fix '{key}'.")
         return default
 
     scope_claim = opt_str("scope_claim", "scope") or "scope"
@@ -236,12 +273,17 @@ def parse_issuer(  # noqa: C901, PLR0912, PLR0915 - one flat list of field rules
     required_typ = opt_str("required_typ", None)
     name = entry.get("name") or issuer
     if not isinstance(name, str):
-        bad("bearer_guard.E003", "'name' must be a string.", "Fix 'name'.")
+        bad("bearer_guard.E003", "name", "'name' must be a string.", "Fix 'name'.")
         name = issuer
 
     required_claims = _str_tuple(entry.get("required_claims", ()))
     if required_claims is None:
-        bad("bearer_guard.E003", "'required_claims' must be a list of claim names.", "Fix 'required_claims'.")
+        bad(
+            "bearer_guard.E003",
+            "required_claims",
+            "'required_claims' must be a list of claim names.",
+            "Fix 'required_claims'.",
+        )
         required_claims = ()
 
     prefixes_raw = entry.get("scope_prefixes", {})
@@ -252,21 +294,26 @@ def parse_issuer(  # noqa: C901, PLR0912, PLR0915 - one flat list of field rules
         # Longest prefix first, so the most specific mapping wins.
         prefixes = tuple(sorted(prefixes_raw.items(), key=lambda kv: -len(kv[0])))
     else:
-        bad("bearer_guard.E003", "'scope_prefixes' must map prefixes to replacements.", "Fix 'scope_prefixes'.")
+        bad(
+            "bearer_guard.E003",
+            "scope_prefixes",
+            "'scope_prefixes' must map prefixes to replacements.",
+            "Fix 'scope_prefixes'.",
+        )
 
     leeway = entry.get("leeway")
     if leeway is not None and (isinstance(leeway, bool) or not isinstance(leeway, int) or leeway < 0):
-        bad("bearer_guard.E003", "'leeway' must be a whole number of seconds >= 0.", "Fix 'leeway'.")
+        bad("bearer_guard.E003", "leeway", "'leeway' must be a whole number of seconds >= 0.", "Fix 'leeway'.")
         leeway = None
 
     binding = entry.get("binding")
     if binding not in BINDINGS:
-        bad("bearer_guard.E003", f"'binding' must be one of {list(BINDINGS)}.", "Fix 'binding'.")
+        bad("bearer_guard.E003", "binding", f"'binding' must be one of {list(BINDINGS)}.", "Fix 'binding'.")
         binding = None
 
     enabled = entry.get("enabled", True)
     if not isinstance(enabled, bool):
-        bad("bearer_guard.E003", "'enabled' must be True or False.", "Fix 'enabled'.")
+        bad("bearer_guard.E003", "enabled", "'enabled' must be True or False.", "Fix 'enabled'.")
         enabled = False
 
     def token_set(key: str, pattern: re.Pattern[str], msg: str, hint: str) -> frozenset[str] | None:
@@ -277,7 +324,7 @@ def parse_issuer(  # noqa: C901, PLR0912, PLR0915 - one flat list of field rules
             return None
         if isinstance(value, (list, tuple)) and all(isinstance(v, str) and pattern.fullmatch(v) for v in value):
             return frozenset(value)
-        bad("bearer_guard.E003", f"'{key}' must be {msg}.", hint)
+        bad("bearer_guard.E003", key, f"'{key}' must be {msg}.", hint)
         return None
 
     allowed_scopes = token_set(
@@ -302,6 +349,7 @@ def parse_issuer(  # noqa: C901, PLR0912, PLR0915 - one flat list of field rules
         # A setting that is parsed but has nothing to limit must not look like a protection.
         bad(
             "bearer_guard.E003",
+            "jwks_hosts",
             "'jwks_hosts' limits the hosts of a discovered jwks_uri, and this issuer does not use discovery.",
             "Remove 'jwks_hosts', or use 'discovery': True instead of a configured key source.",
         )
@@ -309,6 +357,7 @@ def parse_issuer(  # noqa: C901, PLR0912, PLR0915 - one flat list of field rules
         # Parsed but not enforced yet: a bound token must never pass as a bare Bearer token.
         bad(
             "bearer_guard.E014",
+            "binding",
             f"'binding' is {binding!r}, which this version does not enforce yet: the issuer's tokens are refused.",
             "Remove 'binding' (or set it to None) until sender-constrained tokens are supported.",
         )
