@@ -1,25 +1,18 @@
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.cache import caches
 from django.test import override_settings
 
-from django_bearer_guard.testing import Clock, LocalIssuer, SigningKey, generate_key, use_clock
-
-ALL_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA")
-_KEY_POOL: dict[str, list[SigningKey]] = {}
-
-
-def pooled_key(alg: str, index: int = 0) -> SigningKey:
-    """A key generated once per test session (RSA key generation is slow)."""
-    pool = _KEY_POOL.setdefault(alg, [])
-    while len(pool) <= index:
-        pool.append(generate_key(alg, kid=f"{alg.lower()}-pool-{len(pool)}"))
-    return pool[index]
+from django_bearer_guard.testing import Clock, LocalIssuer, use_clock
+from tests.support import live
+from tests.support.keys import pooled_key
+from tests.support.metadata import MetadataServer
+from tests.support.services import services_required
 
 
 @pytest.fixture(autouse=True)
@@ -79,8 +72,39 @@ def guard(idp: LocalIssuer) -> Iterator[Callable[..., None]]:
         stack.pop().disable()
 
 
-def services_required() -> bool:
-    return os.environ.get("BG_SERVICES") == "1"
+@pytest.fixture
+def bearer(idp: LocalIssuer) -> Callable[..., dict[str, str]]:
+    """Test client keyword arguments with a token of ``idp`` carrying the given claims.
+
+    The file view tests have their own (with ``files:read``) in tests/files/fixtures.py.
+    """
+
+    def header(**claims: Any) -> dict[str, str]:
+        return {"HTTP_AUTHORIZATION": f"Bearer {idp.mint(**claims)}"}
+
+    return header
+
+
+@pytest.fixture
+def metadata_server() -> Iterator[MetadataServer]:
+    server = MetadataServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def gunicorn_server(idp: LocalIssuer, tmp_path: Path) -> Iterator[live.Address]:
+    """gunicorn serving tests.urls with ``idp`` trusted."""
+    guard = {"ISSUERS": [idp.issuer_settings()], "ALLOW_HTTP_LOOPBACK": True}
+    with live.gunicorn(guard, tmp_path / "gunicorn.log") as address:
+        yield address
+
+
+@pytest.fixture
+def runserver(guard: Any) -> Iterator[live.Address]:
+    """The development server in a thread, with the ``guard`` settings and the test's URLconf."""
+    with live.development_server() as address:
+        yield address
 
 
 @pytest.fixture(scope="session", autouse=True)

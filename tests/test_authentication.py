@@ -12,7 +12,7 @@ from django_bearer_guard.identity.principal import TokenUser
 from django_bearer_guard.signals import token_rejected, token_validated
 from django_bearer_guard.testing import Clock, LocalIssuer
 from django_bearer_guard.tokens.verified import VerifiedToken
-from tests.conftest import ALL_ALGORITHMS
+from tests.support.keys import ALL_ALGORITHMS
 
 
 def get(client: Client, token: str | None = None, header: str | None = None, path: str = "/whoami/") -> Any:

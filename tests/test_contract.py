@@ -45,7 +45,7 @@ from django_bearer_guard.jwks import KeySet
 from django_bearer_guard.testing import Clock, LocalIssuer, SigningKey, use_clock
 from django_bearer_guard.tokens import verify_compact
 from django_bearer_guard.tokens.validator import TokenValidator
-from tests.conftest import pooled_key
+from tests.support.keys import pooled_key
 
 _PARAM = re.compile(r'([a-z_]+)="((?:[^"\\]|\\.)*)"')
 _ERROR_CHALLENGE = re.compile(

@@ -31,7 +31,7 @@ from django_bearer_guard.exceptions import (
 )
 from django_bearer_guard.signals import token_rejected
 from django_bearer_guard.testing import LocalIssuer
-from tests.conftest import pooled_key
+from tests.support.keys import pooled_key
 
 GENERIC_CHALLENGE = 'Bearer realm="api", error="invalid_token", error_description="The access token is invalid."'
 GENERIC_BODY = {"error": "invalid_token", "error_description": "The access token is invalid."}

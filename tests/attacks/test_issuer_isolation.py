@@ -19,7 +19,7 @@ from rest_framework.test import APIClient
 from django_bearer_guard.checks import check_scope_declarations, check_settings
 from django_bearer_guard.models import TrustedIssuer
 from django_bearer_guard.testing import Clock, LocalIssuer
-from tests.conftest import pooled_key
+from tests.support.keys import pooled_key
 from tests.testapp import scope_views
 from tests.testapp.models import Document
 

@@ -10,121 +10,22 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import http.client
 import json
-import os
 import random
-import socket
-import subprocess
-import sys
-import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
-from django.core.handlers.wsgi import WSGIHandler
-from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
 
 from django_bearer_guard.testing import LocalIssuer
+from tests.support.live import Address, send
 
-ROOT = Path(__file__).resolve().parents[2]
 SEED = 20_240_601
 CHALLENGE = b'Bearer realm="api"'
 TIME_BUDGET = 20.0
-Address = tuple[str, int]
-
-
-def live_application() -> Any:
-    """The WSGI app gunicorn serves: the test settings with ``BEARER_GUARD`` from ``BG_FUZZ_GUARD``."""
-    from django.conf import settings
-
-    settings.BEARER_GUARD = json.loads(os.environ["BG_FUZZ_GUARD"])
-    from django.core.wsgi import get_wsgi_application
-
-    return get_wsgi_application()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_for(address: Address, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError("gunicorn exited")
-        try:
-            status, _ = send(address, "/whoami/", [])
-        except OSError:
-            time.sleep(0.05)
-            continue
-        if status == 401:
-            return
-    raise RuntimeError("gunicorn did not answer")
-
-
-@pytest.fixture
-def gunicorn_server(idp: LocalIssuer, tmp_path: Path) -> Iterator[Address]:
-    address = ("127.0.0.1", _free_port())
-    guard = {"ISSUERS": [idp.issuer_settings()], "ALLOW_HTTP_LOOPBACK": True}
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONPATH": str(ROOT),
-           "BG_FUZZ_GUARD": json.dumps(guard)}
-    env.pop("PYTHONDEVMODE", None)
-    command = [sys.executable, "-m", "gunicorn", "--bind", f"{address[0]}:{address[1]}", "--workers", "2",
-               # gunicorn's default 8190-byte header line would answer 431 before MAX_TOKEN_BYTES applies.
-               "--limit-request-field_size", "16384", "--log-level", "warning",
-               "tests.attacks.test_live_server_fuzz:live_application()"]
-    with (tmp_path / "gunicorn.log").open("wb") as log:
-        process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=log)
-        try:
-            _wait_for(address, process)
-            yield address
-        finally:
-            process.terminate()
-            process.wait(timeout=20)
-    assert b"Traceback" not in (tmp_path / "gunicorn.log").read_bytes()
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def runserver(guard: Any) -> Iterator[Address]:
-    server = ThreadedWSGIServer(("127.0.0.1", 0), _QuietHandler, allow_reuse_address=True)
-    server.set_app(WSGIHandler())
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    try:
-        yield ("127.0.0.1", server.server_address[1])
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-
-def send(address: Address, path: str, authorization: list[bytes]) -> tuple[int, http.client.HTTPMessage]:
-    """GET ``path`` with one Authorization header per item; the status and headers of the answer."""
-    conn = http.client.HTTPConnection(*address, timeout=10)
-    try:
-        conn.putrequest("GET", path)
-        for value in authorization:
-            conn.putheader("Authorization", value)
-        conn.putheader("Connection", "close")
-        conn.endheaders()
-        response = conn.getresponse()
-        response.read()
-        return response.status, response.headers
-    finally:
-        conn.close()
 
 
 # -- the corpus -----------------------------------------------------------------------------------

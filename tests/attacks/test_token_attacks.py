@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from django.test import Client
 
 from django_bearer_guard.testing import Clock, LocalIssuer, generate_key
-from tests.conftest import pooled_key
+from tests.support.keys import pooled_key
 
 
 def b64(data: bytes | str) -> str:

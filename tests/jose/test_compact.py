@@ -20,7 +20,7 @@ from django_bearer_guard.exceptions import (
 from django_bearer_guard.jose.compact import parse_compact
 from django_bearer_guard.jose.keyset import KeySet
 from django_bearer_guard.tokens import verify_compact
-from tests.conftest import ALL_ALGORITHMS, pooled_key
+from tests.support.keys import ALL_ALGORITHMS, pooled_key
 
 
 def b64(data: bytes | str) -> str:

@@ -18,7 +18,7 @@ from django_bearer_guard.exceptions import (
     WeakKey,
 )
 from django_bearer_guard.jose.keyset import KeySet, is_roca_modulus
-from tests.conftest import pooled_key
+from tests.support.keys import pooled_key
 
 
 def rsa_jwk(**extra: Any) -> dict[str, Any]:

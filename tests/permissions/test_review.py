@@ -33,7 +33,7 @@ from django_bearer_guard.identity.principal import resolve_user
 from django_bearer_guard.permissions import AllowedWorkloads, HasScopes, require_scopes
 from django_bearer_guard.testing import LocalIssuer
 from django_bearer_guard.tokens.verified import VerifiedToken
-from tests.attacks import test_live_server_fuzz as live
+from tests.support.live import send
 from tests.testapp.models import Document
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -144,8 +144,6 @@ urlpatterns = [
 ]
 
 pytestmark = pytest.mark.urls(__name__)
-# The live-server fixtures of the fuzz tests, reused.
-gunicorn_server, runserver, send = live.gunicorn_server, live.runserver, live.send
 
 SCOPE_PERMISSIONS = {
     "docs:read": ["testapp.view_document"],

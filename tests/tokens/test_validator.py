@@ -18,7 +18,7 @@ from django_bearer_guard.exceptions import (
 )
 from django_bearer_guard.testing import LocalIssuer
 from django_bearer_guard.tokens.validator import TokenValidator
-from tests.conftest import pooled_key
+from tests.support.keys import pooled_key
 
 
 def test_validate_returns_verified_token(idp: LocalIssuer, guard: Any) -> None:
