@@ -63,7 +63,7 @@ def _user_field_messages(field: str) -> list[CheckMessage]:
                 f"BEARER_GUARD['USER_LOOKUP'] names the field {field!r}, which "
                 f"{model._meta.label} does not have: every token would be refused.",
                 hint="Name a unique field of the user model, e.g. 'username'.",
-                id="bearer_guard.E009",
+                id="bearer_guard.E024",
             )
         ]
     return []

@@ -129,7 +129,7 @@ def _parse(raw: Any) -> GuardSettings:  # noqa: C901, PLR0912, PLR0915 - one fla
             )
             values[name] = DEFAULTS[name]
     if values["JWKS_MIN_TTL"] > values["JWKS_MAX_TTL"]:
-        bad("bearer_guard.E002", "JWKS_MIN_TTL is larger than JWKS_MAX_TTL.", "Make JWKS_MIN_TTL <= JWKS_MAX_TTL.")
+        bad("bearer_guard.E015", "JWKS_MIN_TTL is larger than JWKS_MAX_TTL.", "Make JWKS_MIN_TTL <= JWKS_MAX_TTL.")
     for name in ("REALM", "CACHE_ALIAS"):
         if not isinstance(values[name], str) or not values[name]:
             bad("bearer_guard.E002", f"BEARER_GUARD['{name}'] must be a non-empty string.", f"Fix {name}.")
@@ -144,7 +144,7 @@ def _parse(raw: Any) -> GuardSettings:  # noqa: C901, PLR0912, PLR0915 - one fla
     issuers: list[IssuerConfig] = []
     raw_issuers = values["ISSUERS"]
     if not isinstance(raw_issuers, (list, tuple)):
-        bad("bearer_guard.E003", "ISSUERS must be a list of dicts.", "See the ISSUERS reference.")
+        bad("bearer_guard.E016", "ISSUERS must be a list of dicts.", "See the ISSUERS reference.")
         raw_issuers = []
     seen: set[str] = set()
     for index, entry in enumerate(raw_issuers):

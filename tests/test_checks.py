@@ -72,6 +72,43 @@ def test_check_settings_reports_global_problem() -> None:
     assert "bearer_guard.E001" in run(ISSUERS=[ISSUER], JWKS_TTL=3)
 
 
+HMAC_ISSUER = {"issuer": "https://hmac.example/", "audiences": ["api"], "algorithms": ["HS256"]}
+WITHOUT_KEYS = {key: value for key, value in ISSUER.items() if key != "jwks_uri"}
+
+
+@pytest.mark.parametrize(
+    ("check_id", "settings"),
+    [
+        ("bearer_guard.E001", {"LEWAY": 3}),
+        ("bearer_guard.E002", {"LEEWAY": "30"}),
+        ("bearer_guard.E003", {"ISSUERS": [{**ISSUER, "leeway": -1}]}),
+        ("bearer_guard.E004", {"ISSUERS": [WITHOUT_KEYS]}),
+        ("bearer_guard.E005", {"ISSUERS": [{**ISSUER, "algorithms": ["none"]}]}),
+        ("bearer_guard.E006", {"ISSUERS": [{**ISSUER, "algorithms": ["RS256", "HS256"]}]}),
+        ("bearer_guard.E007", {"ISSUERS": [{**ISSUER, "jwks_uri": "http://idp.example/jwks"}]}),
+        ("bearer_guard.E008", {"ISSUERS": [ISSUER, ISSUER]}),
+        ("bearer_guard.E009", {"USER_LOOKUP": {"claims": "sub"}}),
+        ("bearer_guard.E010", {"SCOPE_PERMISSIONS": {"read": ["view_doc"]}}),
+        ("bearer_guard.E011", {"TRANSPORT_IDENTITY": {"source": "magic"}}),
+        ("bearer_guard.E014", {"ISSUERS": [{**ISSUER, "binding": "cnf"}]}),
+        ("bearer_guard.E015", {"JWKS_MIN_TTL": 100, "JWKS_MAX_TTL": 50}),
+        ("bearer_guard.E016", {"ISSUERS": ["https://idp.example/"]}),
+        ("bearer_guard.E016", {"ISSUERS": ISSUER}),
+        ("bearer_guard.E017", {"ISSUERS": [{**ISSUER, "audience": "api"}]}),
+        ("bearer_guard.E018", {"ISSUERS": [{**ISSUER, "issuer": ""}]}),
+        ("bearer_guard.E019", {"ISSUERS": [{**ISSUER, "audiences": []}]}),
+        ("bearer_guard.E022", {"ISSUERS": [{**HMAC_ISSUER, "shared_secret": "short"}]}),
+        ("bearer_guard.E023", {"ISSUERS": [{**ISSUER, "jwks_hosts": ["idp.example"]}]}),
+        ("bearer_guard.E024", {"USER_LOOKUP": {"field": "nickname"}}),
+    ],
+)
+def test_check_settings_reports_each_problem_under_its_own_id(check_id: str, settings: dict[str, Any]) -> None:
+    messages = run(**{"ISSUERS": [ISSUER], **settings}).values()
+    errors = [message for message in messages if isinstance(message, Error)]
+    assert [message.id for message in errors] == [check_id]
+    assert errors[0].hint
+
+
 @pytest.mark.django_db  # Django 6.1 hands every database to the checks
 def test_view_declaration_check_is_registered() -> None:
     from django.core.checks import run_checks

@@ -149,17 +149,17 @@ def parse_issuer(  # noqa: C901, PLR0912, PLR0915 - one flat list of field rules
     if not isinstance(entry, Mapping):
         return IssuerConfig(
             issuer="",
-            problems=(Problem("bearer_guard.E003", f"{where} must be a dict.", "See the ISSUERS reference."),),
+            problems=(Problem("bearer_guard.E016", f"{where} must be a dict.", "See the ISSUERS reference."),),
         )
     unknown = sorted(set(entry) - ISSUER_KEYS)
     if unknown:
         # A misspelt key ("audience") would otherwise leave its rule at the default.
-        bad("bearer_guard.E003", None, f"unknown keys {unknown}.", "Remove them or fix their spelling.")
+        bad("bearer_guard.E017", None, f"unknown keys {unknown}.", "Remove them or fix their spelling.")
 
     issuer = entry.get("issuer")
     if not isinstance(issuer, str) or not issuer:
         bad(
-            "bearer_guard.E003",
+            "bearer_guard.E018",
             "issuer",
             "'issuer' must be a non-empty string (the exact 'iss').",
             "Set 'issuer' to the 'iss' value of the issuer's tokens.",
@@ -170,7 +170,7 @@ def parse_issuer(  # noqa: C901, PLR0912, PLR0915 - one flat list of field rules
     if not audiences:
         # RFC 8725 §3.9: without an audience check a token minted for another API is accepted here.
         bad(
-            "bearer_guard.E003",
+            "bearer_guard.E019",
             "audiences",
             "'audiences' must list at least one audience; without it any token of the issuer would do.",
             "Set 'audiences' to this API's identifiers.",
@@ -217,7 +217,7 @@ def parse_issuer(  # noqa: C901, PLR0912, PLR0915 - one flat list of field rules
             "Set one of 'jwks_uri', 'discovery': True, 'jwks' or 'shared_secret'.",
         )
     if not isinstance(discovery, bool):
-        bad("bearer_guard.E004", "discovery", "'discovery' must be True or False.", "Use a boolean.")
+        bad("bearer_guard.E003", "discovery", "'discovery' must be True or False.", "Use a boolean.")
         discovery = False
     if jwks_uri is not None:
         problem = key_url_problem(jwks_uri, allow_http_loopback=allow_http_loopback)
@@ -229,7 +229,7 @@ def parse_issuer(  # noqa: C901, PLR0912, PLR0915 - one flat list of field rules
         if problem:
             bad("bearer_guard.E007", "issuer", f"discovery from 'issuer' that {problem}.", "Use an https:// issuer.")
     if jwks is not None and not isinstance(jwks, Mapping):
-        bad("bearer_guard.E004", "jwks", "'jwks' must be a JWK Set dict ({'keys': [...]}).", "Paste the public JWKS.")
+        bad("bearer_guard.E003", "jwks", "'jwks' must be a JWK Set dict ({'keys': [...]}).", "Paste the public JWKS.")
         jwks = None
 
     secret_bytes: bytes | None = None
@@ -238,7 +238,7 @@ def parse_issuer(  # noqa: C901, PLR0912, PLR0915 - one flat list of field rules
         if secret_bytes is None or len(secret_bytes) < MIN_SHARED_SECRET_BYTES:
             # RFC 7518 §3.2: an HMAC key shorter than the hash output can be guessed offline.
             bad(
-                "bearer_guard.E006",
+                "bearer_guard.E022",
                 "shared_secret",
                 f"'shared_secret' must be at least {MIN_SHARED_SECRET_BYTES} bytes.",
                 "Use a long random secret, or better, asymmetric keys.",
@@ -348,7 +348,7 @@ def parse_issuer(  # noqa: C901, PLR0912, PLR0915 - one flat list of field rules
     if jwks_hosts is not None and discovery is not True:
         # A setting that is parsed but has nothing to limit must not look like a protection.
         bad(
-            "bearer_guard.E003",
+            "bearer_guard.E023",
             "jwks_hosts",
             "'jwks_hosts' limits the hosts of a discovered jwks_uri, and this issuer does not use discovery.",
             "Remove 'jwks_hosts', or use 'discovery': True instead of a configured key source.",
