@@ -6,12 +6,17 @@ from typing import Any
 
 import pytest
 from django.test import Client, override_settings
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.test import APIRequestFactory
+from rest_framework.views import APIView
 
 from django_bearer_guard.authentication import BearerTokenAuthentication
 from django_bearer_guard.identity.principal import TokenUser
 from django_bearer_guard.signals import token_rejected, token_validated
 from django_bearer_guard.testing import Clock, LocalIssuer
 from django_bearer_guard.tokens.verified import VerifiedToken
+from tests.support.client import bearer
 from tests.support.keys import ALL_ALGORITHMS
 
 
@@ -233,3 +238,51 @@ def test_shared_secret_issuer_verifies_hs256(client: Client, guard: Callable[...
     claims = {"iss": "urn:internal", "aud": "api", "exp": 4_000_000_000, "sub": "batch"}
     assert get(client, jwt.encode(claims, secret, algorithm="HS256")).status_code == 200
     assert get(client, jwt.encode(claims, "t" * 40, algorithm="HS256")).status_code == 401
+
+
+class _Capture(APIView):
+    seen: list[Request] = []
+
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        self.seen.append(request)
+        return Response({})
+
+
+def test_request_auth_and_user_shapes(idp: LocalIssuer, guard: Callable[..., None]) -> None:
+    guard(SCOPE_PERMISSIONS={"docs:write": ["testapp.add_document"]})
+    _Capture.seen = []
+    token = idp.mint(scope="docs:write docs:read", sub="spiffe://example.org/svc", jti="tid-1")
+    response = _Capture.as_view()(APIRequestFactory().get("/", HTTP_AUTHORIZATION=f"Bearer {token}"))
+    assert response.status_code == 200
+    request = _Capture.seen[0]
+    auth: Any = request.auth
+    assert type(auth.claims) is dict and auth.claims["jti"] == "tid-1"
+    assert auth.scopes == frozenset({"docs:write", "docs:read"}) and isinstance(auth.scopes, frozenset)
+    assert auth.issuer == idp.issuer
+    assert auth.workload == "spiffe://example.org/svc"
+    assert auth.token_id == "tid-1"
+    user = request.user
+    assert type(user).__name__ == "TokenUser"
+    assert user.is_authenticated is True
+    assert user.has_perm("testapp.add_document") is True
+    assert user.has_perm("testapp.delete_document") is False
+
+
+def test_workload_is_none_without_the_claim(idp: LocalIssuer, guard: Callable[..., None]) -> None:
+    guard(issuers=[idp.issuer_settings(workload_claim="client_id")])
+    _Capture.seen = []
+    _Capture.as_view()(APIRequestFactory().get("/", HTTP_AUTHORIZATION=f"Bearer {idp.mint()}"))
+    auth: Any = _Capture.seen[0].auth
+    assert auth.workload is None
+    assert auth.token_id is not None
+
+
+def test_token_without_scope_claim_has_empty_scopes(client: Client, idp: LocalIssuer, guard: Any) -> None:
+    body = bearer(client, idp.mint()).json()
+    assert body["scopes"] == []
+
+
+def test_defaults_scope_claim_scope_and_workload_claim_sub(client: Client, idp: LocalIssuer, guard: Any) -> None:
+    body = bearer(client, idp.mint(scope="a:read b:write", scp=["c:read"], sub="svc-7", client_id="cid")).json()
+    assert body["scopes"] == ["a:read", "b:write"]
+    assert body["workload"] == "svc-7"

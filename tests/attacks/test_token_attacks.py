@@ -10,9 +10,11 @@ from typing import Any
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from django.test import Client
 
 from django_bearer_guard.testing import Clock, LocalIssuer, generate_key
+from tests.support.client import assert_refused, bearer
 from tests.support.keys import pooled_key
 
 
@@ -267,3 +269,13 @@ def test_required_claim_present_but_empty_is_refused(
     guard(issuers=[idp.issuer_settings(required_claims=["sub", "client_id"])])
     assert refused(client, idp.mint(client_id=""))
     assert refused(client, idp.mint(sub=""))
+
+
+def test_ec_key_never_verifies_rs256_labelled_token(
+    client: Client, make_idp: Callable[..., LocalIssuer], guard: Callable[..., None]
+) -> None:
+    idp = make_idp(("ES256",))
+    guard(issuers=[idp.issuer_settings(algorithms=["ES256", "RS256"])])
+    key = ec.generate_private_key(ec.SECP256R1())
+    forged = jwt.encode({"iss": idp.issuer}, key, algorithm="ES256", headers={"kid": idp.signing_key().kid})
+    assert_refused(bearer(client, forged), 401, "invalid_token")

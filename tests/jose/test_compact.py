@@ -19,6 +19,7 @@ from django_bearer_guard.exceptions import (
 )
 from django_bearer_guard.jose.compact import parse_compact
 from django_bearer_guard.jose.keyset import KeySet
+from django_bearer_guard.testing import LocalIssuer
 from django_bearer_guard.tokens import verify_compact
 from tests.support.keys import ALL_ALGORITHMS, pooled_key
 
@@ -185,3 +186,32 @@ def test_parse_compact_refuses_a_bad_header_every_time() -> None:
     for _ in range(2):
         with pytest.raises(ForbiddenHeader):
             parse_compact(token)
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def test_verify_compact_returns_header_and_payload_bytes_without_claim_checks(idp: LocalIssuer) -> None:
+    keyset = KeySet.from_jwks(idp.jwks())
+    token = idp.mint(exp=1, aud="somebody-else")  # claims are not verify_compact's business
+    header, payload = verify_compact(token, keyset, ["RS256"])
+    assert header["alg"] == "RS256" and header["kid"] == idp.signing_key().kid
+    assert isinstance(payload, bytes) and json.loads(payload)["exp"] == 1
+
+
+def test_verify_compact_applies_the_algorithm_list_and_signature(idp: LocalIssuer) -> None:
+    keyset = KeySet.from_jwks(idp.jwks())
+    token = idp.mint()
+    with pytest.raises(DisallowedAlgorithm):
+        verify_compact(token, keyset, ["ES256"])
+    head, body, signature = token.split(".")
+    tampered = f"{head}.{body[:-2]}{'A' if body[-2] != 'A' else 'B'}{body[-1]}.{signature}"
+    with pytest.raises(InvalidToken):
+        verify_compact(tampered, keyset, ["RS256"])
+    unsigned = _b64url(b'{"alg":"none"}') + "." + _b64url(b"{}") + "."
+    with pytest.raises(InvalidToken):
+        verify_compact(unsigned, keyset, ["RS256", "none"])
+    other = KeySet.from_jwks({"keys": [{**pooled_key("RS256", 1).public_jwk(), "kid": idp.signing_key().kid}]})
+    with pytest.raises(InvalidToken):
+        verify_compact(token, other, ["RS256"])

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -9,6 +10,7 @@ from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from django_bearer_guard.exceptions import (
     DuplicateKeyId,
+    InvalidToken,
     KeyMismatch,
     KeySetError,
     MalformedKeySet,
@@ -140,3 +142,42 @@ def test_from_jwks_refuses_p256_point_off_curve() -> None:
     jwk["y"] = jwk["x"]
     with pytest.raises(MalformedKeySet):
         KeySet.from_jwks({"keys": [jwk]})
+
+
+def _rsa_jwk(bits: int = 2048, **extra: Any) -> dict[str, Any]:
+    key = pooled_key("RS256").private_key if bits == 2048 else rsa.generate_private_key(65537, bits)
+    return {**RSAAlgorithm.to_jwk(key.public_key(), as_dict=True), **extra}
+
+
+def _ec_jwk(**extra: Any) -> dict[str, Any]:
+    key = pooled_key("ES256").private_key
+    return {**ECAlgorithm.to_jwk(key.public_key(), as_dict=True), **extra}
+
+
+@pytest.mark.parametrize(
+    ("jwks", "error"),
+    [
+        (lambda: {"keys": [_rsa_jwk(1024, kid="weak")]}, WeakKey),
+        (lambda: {"keys": [_ec_jwk(kid="e", alg="RS256")]}, KeyMismatch),
+        (lambda: {"keys": [_rsa_jwk(kid="r", alg="ES256")]}, KeyMismatch),
+        (lambda: {"keys": [_ec_jwk(kid="e", alg="ES384")]}, KeyMismatch),
+        (lambda: {"keys": [_rsa_jwk(kid="r", use="enc")]}, NoSigningKeys),
+        (lambda: {"keys": [_rsa_jwk(kid="r", key_ops=["encrypt", "wrapKey"])]}, NoSigningKeys),
+        (lambda: {"keys": [_rsa_jwk(kid="r", alg="RSA-OAEP")]}, NoSigningKeys),
+        (lambda: {"keys": [_rsa_jwk(kid="same"), _ec_jwk(kid="same")]}, DuplicateKeyId),
+        (lambda: {"keys": [_rsa_jwk(kid="same"), _rsa_jwk(kid="same")]}, DuplicateKeyId),
+    ],
+    ids=["weak-rsa", "ec-as-rs256", "rsa-as-es256", "p256-as-es384", "use-enc", "ops-encrypt", "alg-oaep",
+         "dup-kid-mixed-kty", "dup-kid"],
+)
+def test_keyset_from_jwks_refuses_with_typed_error(jwks: Callable[[], dict[str, Any]], error: type[Exception]) -> None:
+    with pytest.raises(error) as caught:
+        KeySet.from_jwks(jwks())
+    assert isinstance(caught.value, KeySetError)
+    assert not isinstance(caught.value, InvalidToken)
+
+
+def test_keyset_from_jwks_keeps_signing_keys_beside_enc_keys() -> None:
+    keyset = KeySet.from_jwks({"keys": [_rsa_jwk(kid="enc", use="enc"), _rsa_jwk(kid="sig", use="sig")]})
+    assert keyset.find("sig", "RS256") is not None
+    assert keyset.find("enc", "RS256") is None

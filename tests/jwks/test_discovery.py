@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 
 import pytest
+from django.test import Client
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -13,6 +15,8 @@ from django_bearer_guard.exceptions import KeyFetchError, KeysUnavailable
 from django_bearer_guard.jwks.discovery import discover_jwks_uri, metadata_urls
 from django_bearer_guard.runtime import get_key, key_status
 from django_bearer_guard.testing import LocalIssuer
+from tests.support.client import assert_refused, bearer
+from tests.support.metadata import MetadataServer as _MetadataServer
 
 OIDC = "/.well-known/openid-configuration"
 RFC8414 = "/.well-known/oauth-authorization-server"
@@ -328,3 +332,53 @@ def test_get_key_with_slow_discovery_is_bounded_by_the_timeout(idp, guard, clock
     with pytest.raises(KeysUnavailable):
         get_key(get_settings().issuers[0], idp.keys[0].kid, "RS256")
     assert time.monotonic() - started < 1.5
+
+
+def _discovery_setup(server: _MetadataServer, idp: LocalIssuer, guard: Callable[..., None]) -> tuple[str, str, str]:
+    issuer = server.url + "/tenant/a"
+    oidc = "/tenant/a/.well-known/openid-configuration"
+    rfc8414 = "/.well-known/oauth-authorization-server/tenant/a"
+    server.documents["/keys"] = idp.jwks()
+    guard(issuers=[{"issuer": issuer, "audiences": [idp.audience], "algorithms": ["RS256"], "discovery": True}])
+    return issuer, oidc, rfc8414
+
+
+def test_discovery_tries_openid_configuration_first(
+    client: Client, idp: LocalIssuer, guard: Callable[..., None], metadata_server: _MetadataServer
+) -> None:
+    issuer, oidc, rfc8414 = _discovery_setup(metadata_server, idp, guard)
+    for path in (oidc, rfc8414):
+        metadata_server.documents[path] = {"issuer": issuer, "jwks_uri": metadata_server.url + "/keys"}
+    assert bearer(client, idp.mint(iss=issuer)).status_code == 200
+    assert metadata_server.paths == [oidc, "/keys"]
+
+
+def test_discovery_falls_back_to_rfc8414_inserted_before_the_path(
+    client: Client, idp: LocalIssuer, guard: Callable[..., None], metadata_server: _MetadataServer
+) -> None:
+    issuer, oidc, rfc8414 = _discovery_setup(metadata_server, idp, guard)
+    metadata_server.documents[rfc8414] = {"issuer": issuer, "jwks_uri": metadata_server.url + "/keys"}
+    assert bearer(client, idp.mint(iss=issuer)).status_code == 200
+    assert metadata_server.paths == [oidc, rfc8414, "/keys"]
+
+
+@pytest.mark.parametrize("announced", ["{issuer}/", "{issuer}/x", "https://evil.example/tenant/a", None])
+def test_discovery_requires_exact_issuer_match(
+    client: Client, idp: LocalIssuer, guard: Callable[..., None], metadata_server: _MetadataServer,
+    announced: str | None,
+) -> None:
+    issuer, oidc, rfc8414 = _discovery_setup(metadata_server, idp, guard)
+    claimed = announced.format(issuer=issuer) if announced else None
+    for path in (oidc, rfc8414):
+        metadata_server.documents[path] = {"issuer": claimed, "jwks_uri": metadata_server.url + "/keys"}
+    assert_refused(bearer(client, idp.mint(iss=issuer)), 401, "invalid_token")
+    assert "/keys" not in metadata_server.paths
+
+
+def test_discovery_with_root_issuer_uses_the_idp_documents(
+    client: Client, idp: LocalIssuer, guard: Callable[..., None]
+) -> None:
+    guard(issuers=[idp.issuer_settings(discovery=True)])
+    assert bearer(client, idp.mint()).status_code == 200
+    assert idp.fetches("/.well-known/openid-configuration") == 1
+    assert idp.fetches("/.well-known/oauth-authorization-server") == 0

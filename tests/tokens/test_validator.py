@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -101,3 +102,12 @@ def test_validate_keeps_specific_descriptions_after_the_signature(idp: LocalIssu
     with pytest.raises(ExpiredToken) as raised:
         TokenValidator().validate(idp.mint(exp=1))
     assert raised.value.description == ExpiredToken.default_description
+
+
+def test_verified_claims_are_always_valid_unicode(idp: LocalIssuer, guard: Any) -> None:
+    token = idp.mint(name="\ud800 broken")  # json.dumps writes the escape "\ud800"
+    try:
+        claims = TokenValidator().validate(token).claims
+    except InvalidToken:
+        return
+    json.dumps(claims, ensure_ascii=False).encode("utf-8")
