@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 
 from django_bearer_guard.authentication import BearerGuardAPIException
 from django_bearer_guard.permissions import AccessDenied, HasScopes, require_scopes, required_scope_sets
-from tests.permissions.conftest import drf_request, make_token
+from tests.support.tokens import drf_request, make_token
 from tests.testapp.scope_views import ReportView, ScopedDocumentViewSet, file_info
 
 CHALLENGE = (

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from django_bearer_guard.permissions import AccessDenied, TokenOwnsObject
-from tests.permissions.conftest import drf_request, make_token
+from tests.support.tokens import drf_request, make_token
 from tests.testapp.models import Document, Project
 from tests.testapp.scope_views import OwnedDocumentView, TenantDocumentView
 
