@@ -8,7 +8,6 @@ hostile value may widen what the token grants.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 import jwt
@@ -16,22 +15,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from django_bearer_guard.testing import LocalIssuer
-
-# The review views double as targets: /method/ needs "api://files-app/files.read" for GET and
-# (files:write and files:read) or admin for POST; /alternatives/ (reports:read and reports:list)
-# or admin; /workload/ admits spiffe://td/ns/a and spiffe://td/ns/b/*.
-pytestmark = pytest.mark.urls("tests.permissions.test_review")
+# The permission tests' routes double as targets: /method/ needs "api://files-app/files.read" for
+# GET and (files:write and files:read) or admin for POST; /alternatives/ (reports:read and
+# reports:list) or admin; /workload/ admits spiffe://td/ns/a and spiffe://td/ns/b/*.
+pytestmark = pytest.mark.urls("tests.testapp.permission_urls")
 
 BIG = {"MAX_TOKEN_BYTES": 200_000}
-
-
-@pytest.fixture
-def bearer(idp: LocalIssuer) -> Callable[..., dict[str, str]]:
-    def header(**claims: Any) -> dict[str, str]:
-        return {"HTTP_AUTHORIZATION": f"Bearer {idp.mint(**claims)}"}
-
-    return header
 
 
 def assert_invalid_token(response: Any) -> None:

@@ -13,14 +13,6 @@ SCOPE_PERMISSIONS = {
 }
 
 
-@pytest.fixture
-def bearer(idp):
-    def header(**claims):
-        return {"HTTP_AUTHORIZATION": f"Bearer {idp.mint(**claims)}"}
-
-    return header
-
-
 def test_no_token_is_401_without_error_code(client, guard):
     response = client.get("/scoped/reports/")
     assert response.status_code == 401

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import pytest
 
 from django_bearer_guard.permissions import AccessDenied, AllowedWorkloads, workload_allowed
-from tests.permissions.conftest import drf_request, make_token
+from tests.support.tokens import drf_request, make_token
 from tests.testapp.scope_views import WorkloadView
 
 ALLOWED = ["spiffe://example.org/ns/prod/sa/billing", "spiffe://example.org/ns/batch/*"]
@@ -76,3 +76,23 @@ def test_allowed_workloads_empty_list_admits_nobody():
     request = drf_request(make_token(workload="spiffe://example.org/a"))
     with pytest.raises(AccessDenied):
         AllowedWorkloads().has_permission(request, SimpleNamespace(allowed_workloads=[]))
+
+
+@pytest.mark.urls("tests.testapp.permission_urls")
+@pytest.mark.parametrize(
+    ("sub", "status"),
+    [
+        ("spiffe://td/ns/a", 200),
+        ("spiffe://td/ns/ab", 403),
+        ("spiffe://td/ns/a/x", 403),
+        ("spiffe://td/ns/b/x", 200),
+        ("spiffe://td/ns/bb/x", 403),
+        ("spiffe://td/ns/b", 403),
+        ("spiffe://td/ns/b/", 403),
+        ("spiffe://td/ns/b/../a", 403),
+        ("spiffe://td/ns/b//x", 403),
+        ("spiffe://td/ns/b/x\u2028", 403),
+    ],
+)
+def test_workload_patterns_match_by_path_component(client, guard, bearer, sub, status):
+    assert client.get("/workload/", **bearer(sub=sub)).status_code == status
