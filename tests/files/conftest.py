@@ -1,5 +1,5 @@
 from __future__ import annotations
 
-from tests.files.fixtures import bearer, store
+from tests.files.fixtures import auth, bearer, server, store
 
-__all__ = ["bearer", "store"]
+__all__ = ["auth", "bearer", "server", "store"]

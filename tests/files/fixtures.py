@@ -1,10 +1,10 @@
-"""Fixtures shared by the file view tests (tests/files, tests/test_views.py, tests/attacks)."""
+"""Fixtures shared by the file view tests (tests/files, tests/test_views.py, tests/attacks) and the store they serve."""
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from django_bearer_guard.testing import LocalIssuer
+from tests.files.server import running_server
 
 AWKWARD = {
     "a..b.txt": b"dots inside a name\n",
@@ -119,3 +120,16 @@ def bearer(idp: LocalIssuer, guard: Callable[..., None]) -> Callable[..., dict[s
         return {"HTTP_AUTHORIZATION": f"Bearer {idp.mint(**claims)}"}
 
     return headers
+
+
+@pytest.fixture
+def server(store: Store) -> Iterator[tuple[str, int]]:
+    """The development server on 127.0.0.1 serving the file view test URLs over ``store``."""
+    with running_server() as address:
+        yield address
+
+
+@pytest.fixture
+def auth(bearer: Callable[..., dict[str, str]]) -> dict[str, str]:
+    """Raw request headers with a ``files:read`` token, for :func:`tests.files.server.raw_get`."""
+    return {"Authorization": bearer()["HTTP_AUTHORIZATION"]}

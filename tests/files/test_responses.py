@@ -4,6 +4,8 @@ import io
 
 import pytest
 from django.utils.http import http_date
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from django_bearer_guard.files.responses import (
     RangeStream,
@@ -218,3 +220,13 @@ def test_plan_response_without_ranges_answers_the_whole_file(headers):
 def test_plan_response_without_ranges_keeps_preconditions():
     assert plan_response("GET", {"If-None-Match": ETAG}, INFO, ranges=False).status == 304
     assert plan_response("GET", {"If-Match": '"other"'}, INFO, ranges=False).status == 412
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(min_size=1, max_size=60))
+def test_content_disposition_never_carries_raw_controls_or_quotes(name):
+    value = content_disposition(name)
+    assert value.isascii()
+    assert not any(ord(ch) < 0x20 or ch == "\x7f" for ch in value)
+    fallback = value.split('filename="', 1)[1].split('"; filename*=', 1)[0]
+    assert '"' not in fallback and "\\" not in fallback

@@ -35,7 +35,7 @@ def live_application() -> Any:
     return get_wsgi_application()
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -59,7 +59,7 @@ def _wait_for(address: Address, process: subprocess.Popen[bytes]) -> None:
 @contextlib.contextmanager
 def gunicorn(guard: dict[str, Any], log_path: Path) -> Iterator[Address]:
     """gunicorn serving ``tests.urls`` with ``BEARER_GUARD = guard``; no traceback may reach its log."""
-    address = ("127.0.0.1", _free_port())
+    address = ("127.0.0.1", free_port())
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONPATH": str(ROOT),
            "BG_FUZZ_GUARD": json.dumps(guard)}
     env.pop("PYTHONDEVMODE", None)
