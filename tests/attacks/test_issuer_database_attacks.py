@@ -23,7 +23,7 @@ from django_bearer_guard import conf
 from django_bearer_guard.issuers import database
 from django_bearer_guard.models import TrustedIssuer
 from django_bearer_guard.testing import Clock, LocalIssuer
-from tests.issuers.test_database import rows_locked, wait_for_read
+from tests.support.issuer_rows import rows_locked, wait_for_read
 
 # Committed rows: the rows are read on a connection of their own, which sees only those.
 pytestmark = pytest.mark.django_db(transaction=True)

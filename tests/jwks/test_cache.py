@@ -5,39 +5,22 @@ import logging
 from typing import Any
 
 import pytest
-from django.core.cache import BaseCache, caches
+from django.core.cache import caches
 from django.test import override_settings
 
 from django_bearer_guard.conf import GuardSettings
 from django_bearer_guard.jwks import cache
 from django_bearer_guard.testing import Clock
+from tests.support.caches import BROKEN_CACHES
 
 SETTINGS = GuardSettings()
 JWKS = {"keys": [{"kty": "EC", "crv": "P-256", "x": "secret-looking-x", "y": "secret-looking-y"}]}
-
-
-class BrokenCache(BaseCache):
-    """A cache backend whose server is unreachable."""
-
-    def __init__(self, location: str, params: dict[str, Any]) -> None:
-        super().__init__(params)
-
-    def _fail(self, *args: Any, **kwargs: Any) -> Any:
-        raise ConnectionError("cache server unreachable")
-
-    add = get = set = delete = get_many = _fail
 
 
 @pytest.fixture
 def shared() -> cache.SharedKeyCache:
     """One process's view of the shared cache, with the default settings."""
     return cache.SharedKeyCache(SETTINGS)
-
-
-BROKEN_CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-    "broken": {"BACKEND": "tests.jwks.test_cache.BrokenCache"},
-}
 
 
 def test_cache_keys_differ_per_source_and_purpose() -> None:

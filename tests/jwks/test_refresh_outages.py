@@ -17,7 +17,7 @@ from django_bearer_guard.jwks import cache
 from django_bearer_guard.jwks.refresh import FAILURE_BACKOFF
 from django_bearer_guard.runtime import get_key, get_runtime, key_status
 from django_bearer_guard.testing import SigningKey
-from tests.jwks.test_cache import BROKEN_CACHES
+from tests.support.caches import BROKEN_CACHES
 
 
 def test_get_key_issuer_down_serves_stale_then_fails_closed(idp, guard, configured, clock, caplog) -> None:
