@@ -181,3 +181,9 @@ def test_keyset_from_jwks_keeps_signing_keys_beside_enc_keys() -> None:
     keyset = KeySet.from_jwks({"keys": [_rsa_jwk(kid="enc", use="enc"), _rsa_jwk(kid="sig", use="sig")]})
     assert keyset.find("sig", "RS256") is not None
     assert keyset.find("enc", "RS256") is None
+
+
+@pytest.mark.parametrize("k", ["a", "abcde", "\u00e9t\u00e9" * 12])
+def test_from_jwks_refuses_an_oct_key_whose_k_is_not_base64url(k: str) -> None:
+    with pytest.raises(MalformedKeySet, match="invalid 'k'"):
+        KeySet.from_jwks({"keys": [{"kty": "oct", "kid": "h", "k": k}]})
