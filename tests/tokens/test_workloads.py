@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from django_bearer_guard.issuers.config import IssuerConfig
-from django_bearer_guard.tokens.workloads import MAX_WORKLOAD_LENGTH, workload_from
+from django_bearer_guard.tokens.workloads import MAX_WORKLOAD_LENGTH, spiffe_trust_domain, workload_from
 
 
 def issuer(workload_claim: str = "sub") -> IssuerConfig:
@@ -53,3 +53,28 @@ def test_workload_from_ignores_unusable_value(value: Any):
 def test_workload_from_absent_claim_is_none():
     assert workload_from({}, issuer("azp")) is None
     assert workload_from({"act": "x"}, issuer("act.sub")) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("spiffe://prod.example", "prod.example"),
+        ("spiffe://prod.example/ns/billing/sa/api", "prod.example"),
+        ("spiffe://td_1-a/x.y/z_-", "td_1-a"),
+        ("SPIFFE://prod.example/ns", None),
+        ("spiffe://Prod.example/ns", None),
+        ("spiffe://prod.example:443/ns", None),
+        ("spiffe://user@prod.example/ns", None),
+        ("spiffe:///ns", None),
+        ("spiffe://prod.example/", None),
+        ("spiffe://prod.example/ns//sa", None),
+        ("spiffe://prod.example/ns/../sa", None),
+        ("spiffe://prod.example/ns/./sa", None),
+        ("spiffe://prod.example/ns?x=1", None),
+        ("spiffe://prod.example/ns#f", None),
+        ("spiffe://prod.example/" + "a" * MAX_WORKLOAD_LENGTH, None),
+        ("https://prod.example/ns", None),
+    ],
+)
+def test_spiffe_trust_domain_follows_the_spiffe_id_rules(value: str, expected: str | None) -> None:
+    assert spiffe_trust_domain(value) == expected
