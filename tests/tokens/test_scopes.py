@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -231,3 +232,18 @@ def test_extract_scopes_raises_only_invalid_claim_on_arbitrary_json(value: Any, 
 )
 def test_extract_scopes_string_and_list_forms_agree(items: list[str]):
     assert extract_scopes({"scope": " ".join(items)}, issuer()) == extract_scopes({"scope": items}, issuer())
+
+
+def test_extract_scopes_within_allowed_scopes_keeps_them_all_and_logs_nothing(caplog: pytest.LogCaptureFixture):
+    limited = IssuerConfig(issuer="https://idp.example.test/", allowed_scopes=frozenset({"a:read", "b:write"}))
+    with caplog.at_level(logging.WARNING):
+        assert extract_scopes({"scope": "a:read b:write"}, limited) == {"a:read", "b:write"}
+        assert extract_scopes({"scope": "a:read"}, limited) == {"a:read"}
+    assert not caplog.records
+
+
+def test_extract_scopes_outside_allowed_scopes_drops_and_logs_them(caplog: pytest.LogCaptureFixture):
+    limited = IssuerConfig(issuer="https://idp.example.test/", allowed_scopes=frozenset({"a:read"}))
+    with caplog.at_level(logging.WARNING):
+        assert extract_scopes({"scope": "a:read admin"}, limited) == {"a:read"}
+    assert "dropped: ['admin']" in caplog.text
