@@ -261,6 +261,28 @@ def test_render_root_substitutes_the_issuer_slug():
         render_root("tenants/{issuer}/{claims.sub}", {"sub": "alice"}, None)
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=".a/", max_size=3), st.text(alphabet=".a/", max_size=3))
+def test_render_root_two_placeholders_in_one_segment_cannot_form_a_parent(first, second):
+    try:
+        root = render_root("t/{claims.a}{claims.b}", {"a": first, "b": second}, None)
+    except RootUnavailable:
+        return
+    assert contain("f.txt", root).split("/")[1] not in ("", ".", "..")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from("./\\%2e\u2025\uff0e\u2215:ab \u0301\x00"), max_size=12))
+def test_render_root_never_yields_a_root_outside_its_folder(value):
+    try:
+        root = render_root("tenants/{claims.t}", {"t": value}, None)
+        name = contain("f.txt", root)
+    except (RootUnavailable, PathRefused):
+        return
+    parts = name.split("/")
+    assert parts[0] == "tenants" and len(parts) == 3 and parts[1] not in ("", ".", "..")
+
+
 @pytest.mark.parametrize(
     ("iss", "readable"),
     [

@@ -70,3 +70,15 @@ def test_parse_range_stays_inside_the_file(header, size):
         return
     if byte_range is not None:
         assert 0 <= byte_range.start <= byte_range.end < size
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=40), st.integers(min_value=0, max_value=10_000))
+def test_parse_range_raises_nothing_but_range_not_satisfiable(header, size):
+    try:
+        byte_range = parse_range(header, size)
+    except Exception as exc:  # only RangeNotSatisfiable may escape
+        assert type(exc).__name__ == "RangeNotSatisfiable"
+        return
+    if byte_range is not None:
+        assert 0 <= byte_range.start <= byte_range.end < size
