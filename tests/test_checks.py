@@ -1,13 +1,18 @@
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.core.checks import Error, Warning
-from django.test import override_settings
+from django.core.checks import CheckMessage, Error, Warning
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+from django.test import Client, override_settings
 
 from django_bearer_guard.checks import check_settings
 from django_bearer_guard.testing import LocalIssuer
+from tests.support.client import assert_refused, bearer
 
 ISSUER = {
     "issuer": "https://idp.example/",
@@ -18,7 +23,7 @@ ISSUER = {
 REDIS = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1"}}
 
 
-def run(**settings: Any) -> dict[str, Any]:
+def run(**settings: Any) -> dict[str | None, CheckMessage]:
     with override_settings(BEARER_GUARD=settings, CACHES=REDIS):
         return {m.id: m for m in check_settings()}
 
@@ -43,7 +48,7 @@ def test_check_settings_warns_without_issuers() -> None:
     assert isinstance(run()["bearer_guard.W001"], Warning)
 
 
-def test_check_settings_refuses_weak_inline_jwks(make_idp: Any) -> None:
+def test_check_settings_refuses_weak_inline_jwks(make_idp: Callable[..., LocalIssuer]) -> None:
     idp: LocalIssuer = make_idp()
     jwks = idp.jwks()
     jwks["keys"].append(dict(jwks["keys"][0]))
@@ -123,3 +128,45 @@ def test_openapi_extension_is_loaded_when_drf_spectacular_is_installed() -> None
     import sys
 
     assert "django_bearer_guard.contrib.spectacular" in sys.modules
+
+
+@pytest.mark.parametrize("timeout", [float("nan"), float("inf")])
+def test_non_finite_jwks_timeout_is_a_check_error(guard: Callable[..., None], timeout: float) -> None:
+    guard(JWKS_TIMEOUT=timeout)
+    assert any(isinstance(m, Error) and "JWKS_TIMEOUT" in m.msg for m in check_settings())
+
+
+def test_user_lookup_on_a_missing_field_is_a_check_error(guard: Callable[..., None]) -> None:
+    guard(USER_LOOKUP={"claim": "sub", "field": "no_such_field", "create": False})
+    assert any(isinstance(m, Error) and "USER_LOOKUP" in m.msg for m in check_settings())
+
+
+# Django 6.1 hands every database to the checks, which then read TrustedIssuer rows.
+@pytest.mark.django_db
+def test_http_key_url_without_loopback_setting_fails_closed_logged_and_checked(
+    client: Client, idp: LocalIssuer, guard: Callable[..., None], caplog: pytest.LogCaptureFixture
+) -> None:
+    guard(ALLOW_HTTP_LOOPBACK=False)
+    with caplog.at_level(logging.INFO, logger="django_bearer_guard"):
+        assert_refused(bearer(client, idp.mint()), 401, "invalid_token")
+    assert idp.fetches() == 0
+    assert any(
+        "http" in record.getMessage() and record.name.startswith("django_bearer_guard") for record in caplog.records
+    )
+    assert any(isinstance(m, Error) for m in check_settings())
+    with pytest.raises(SystemCheckError):
+        call_command("check")
+
+
+# Django 6.1 hands every database to the checks, which then read TrustedIssuer rows.
+@pytest.mark.django_db
+def test_global_misconfiguration_fails_closed_not_500(
+    client: Client, idp: LocalIssuer, guard: Callable[..., None], caplog: pytest.LogCaptureFixture
+) -> None:
+    guard(LEEWAY="thirty")
+    with caplog.at_level(logging.INFO, logger="django_bearer_guard"):
+        assert_refused(bearer(client, idp.mint()), 401, "invalid_token")
+    assert any(record.name.startswith("django_bearer_guard") for record in caplog.records)
+    assert any(isinstance(m, Error) and "LEEWAY" in m.msg for m in check_settings())
+    with pytest.raises(SystemCheckError):
+        call_command("check")

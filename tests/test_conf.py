@@ -1,13 +1,18 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.core.checks import Error
 from django.core.exceptions import ImproperlyConfigured
-from django.test import override_settings
+from django.test import Client, override_settings
 
 from django_bearer_guard import conf
+from django_bearer_guard.checks import check_settings
 from django_bearer_guard.conf import get_settings, require_valid
+from django_bearer_guard.testing import LocalIssuer
+from tests.support.client import bearer, challenge_params
 
 ISSUER = {
     "issuer": "https://idp.example/",
@@ -197,3 +202,56 @@ def test_valid_optional_settings_are_parsed() -> None:
     assert settings.transport_identity.trusted_proxies == ("10.0.0.0/8",)
     assert settings.issuers[0].scope_prefixes == (("api://a/", ""), ("api://", "x:"))
     assert settings.problems == ()
+
+
+def test_override_settings_fully_controls_behaviour(
+    client: Client, idp: LocalIssuer, guard: Callable[..., None]
+) -> None:
+    token = idp.mint()
+    assert bearer(client, token).status_code == 200
+    with override_settings(BEARER_GUARD={"ISSUERS": [], "REALM": "other", "ALLOW_HTTP_LOOPBACK": True}):
+        response = bearer(client, token)
+        assert response.status_code == 401
+        assert challenge_params(response["WWW-Authenticate"])["realm"] == "other"
+    with override_settings(
+        BEARER_GUARD={"ISSUERS": [idp.issuer_settings()], "ALLOW_HTTP_LOOPBACK": True, "MAX_TOKEN_BYTES": 300}
+    ):
+        assert bearer(client, token).status_code == 401
+    with override_settings(
+        BEARER_GUARD={"ISSUERS": [idp.issuer_settings(audiences=["urn:other"])], "ALLOW_HTTP_LOOPBACK": True}
+    ):
+        assert bearer(client, token).status_code == 401
+    assert bearer(client, token).status_code == 200
+
+
+def test_documented_settings_keys_are_accepted(guard: Callable[..., None], idp: LocalIssuer) -> None:
+    guard(
+        issuers=[
+            idp.issuer_settings(
+                scope_claim="scp",
+                workload_claim="azp",
+                required_typ="at+jwt",
+                required_claims=["exp", "iat", "sub"],
+                leeway=10,
+            )
+        ],
+        LEEWAY=30,
+        REALM="api",
+        MAX_TOKEN_BYTES=8192,
+        CACHE_ALIAS="default",
+        JWKS_TIMEOUT=2.0,
+        JWKS_MAX_BYTES=262144,
+        JWKS_MIN_TTL=300,
+        JWKS_MAX_TTL=86400,
+        JWKS_REFETCH_COOLDOWN=30,
+        JWKS_STALE_WINDOW=86400,
+        USER_LOOKUP=None,
+        SCOPE_PERMISSIONS={},
+        TRANSPORT_IDENTITY={"source": None, "header": "X-Forwarded-Client-Cert", "trusted_proxies": []},
+    )
+    assert [m for m in check_settings() if isinstance(m, Error)] == []
+
+
+def test_small_timing_values_are_legal(guard: Callable[..., None]) -> None:
+    guard(JWKS_TIMEOUT=1, JWKS_MIN_TTL=1, JWKS_MAX_TTL=1, JWKS_REFETCH_COOLDOWN=1, JWKS_STALE_WINDOW=1, LEEWAY=1)
+    assert [m for m in check_settings() if isinstance(m, Error)] == []
