@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import posixpath
 from pathlib import PurePosixPath
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -41,7 +42,7 @@ from django_bearer_guard.files.paths import (
         ("x.txt", "tenants/acme", "tenants/acme/x.txt"),
     ],
 )
-def test_contain_accepts_safe_names(path, root, expected):
+def test_contain_accepts_safe_names(path: str, root: str, expected: str) -> None:
     assert contain(path, root) == expected
 
 
@@ -100,17 +101,17 @@ def test_contain_accepts_safe_names(path, root, expected):
         "a/" * (MAX_PATH_BYTES // 2) + "b",
     ],
 )
-def test_contain_refuses_unsafe_paths(path):
+def test_contain_refuses_unsafe_paths(path: str) -> None:
     with pytest.raises(PathRefused):
         contain(path, "public")
 
 
-def test_contain_refuses_non_strings():
+def test_contain_refuses_non_strings() -> None:
     with pytest.raises(PathRefused):
-        contain(b"hello.txt")  # type: ignore[arg-type]
+        contain(b"hello.txt")  # type: ignore[arg-type]  # bytes on purpose: the type is what is refused
 
 
-def test_contain_does_not_admit_prefix_siblings():
+def test_contain_does_not_admit_prefix_siblings() -> None:
     # "public-evil" shares a string prefix with "public" but is another directory.
     name = contain("x.txt", "public")
     assert PurePosixPath(name).parts[:1] == ("public",)
@@ -118,12 +119,12 @@ def test_contain_does_not_admit_prefix_siblings():
         contain("../public-evil/secret.txt", "public")
 
 
-def test_contain_checks_the_root_too():
+def test_contain_checks_the_root_too() -> None:
     with pytest.raises(PathRefused):
         contain("x.txt", "../elsewhere")
 
 
-def test_check_segment_names_the_problem():
+def test_check_segment_names_the_problem() -> None:
     assert check_segment("ok.txt") is None
     assert "not allowed" in (check_segment("..") or "")
     assert "too long" in (check_segment("\u00e9" * 128) or "")
@@ -138,7 +139,7 @@ def test_check_segment_names_the_problem():
         ("noext", {"extensions": frozenset({".pdf"})}),
     ],
 )
-def test_check_policy_hides_names_the_view_does_not_serve(name, kwargs):
+def test_check_policy_hides_names_the_view_does_not_serve(name: str, kwargs: dict[str, Any]) -> None:
     with pytest.raises(FileMissing):
         check_policy(name, **kwargs)
 
@@ -151,7 +152,7 @@ def test_check_policy_hides_names_the_view_does_not_serve(name, kwargs):
         ("Doc.PDF", {"extensions": frozenset({".pdf"})}),
     ],
 )
-def test_check_policy_serves_allowed_names(name, kwargs):
+def test_check_policy_serves_allowed_names(name: str, kwargs: dict[str, Any]) -> None:
     check_policy(name, **kwargs)
 
 
@@ -166,7 +167,7 @@ def test_check_policy_serves_allowed_names(name, kwargs):
         ("tenants/{issuer}/{claims.sub}", ["issuer", "claims.sub"]),
     ],
 )
-def test_root_fields_lists_placeholders(template, fields):
+def test_root_fields_lists_placeholders(template: str, fields: list[str]) -> None:
     assert root_fields(template) == fields
 
 
@@ -175,7 +176,7 @@ def test_root_fields_lists_placeholders(template, fields):
     ["{user}", "{claims}", "{claims.}", "{issuer.x}", "a/{", "a}", "../x", "/abs", "a//b", "{workload}/../x",
      "cafe\u0301/{claims.sub}"],
 )
-def test_root_fields_refuses_bad_templates(template):
+def test_root_fields_refuses_bad_templates(template: str) -> None:
     with pytest.raises(ValueError):
         root_fields(template)
 
@@ -189,7 +190,9 @@ def test_root_fields_refuses_bad_templates(template):
         ("static", {}, None, "static"),
     ],
 )
-def test_render_root_substitutes_caller_values(template, claims, workload, expected):
+def test_render_root_substitutes_caller_values(
+    template: str, claims: dict[str, Any], workload: str | None, expected: str
+) -> None:
     assert render_root(template, claims, workload) == expected
 
 
@@ -210,13 +213,13 @@ def test_render_root_substitutes_caller_values(template, claims, workload, expec
         ({"tenant": "x" * 300}, None),
     ],
 )
-def test_render_root_refuses_values_that_move_the_root(claims, workload):
+def test_render_root_refuses_values_that_move_the_root(claims: dict[str, Any], workload: str | None) -> None:
     with pytest.raises(RootUnavailable) as info:
         render_root("tenants/{claims.tenant}", claims, workload)
     assert info.value.status_code == 403
 
 
-def test_render_root_refuses_a_missing_workload():
+def test_render_root_refuses_a_missing_workload() -> None:
     with pytest.raises(RootUnavailable):
         render_root("workloads/{workload}", {}, None)
 
@@ -234,7 +237,7 @@ def test_render_root_refuses_a_missing_workload():
     ],
     ids=ascii,
 )
-def test_render_root_refuses_values_that_normalisation_changes(value):
+def test_render_root_refuses_values_that_normalisation_changes(value: str) -> None:
     with pytest.raises(RootUnavailable) as info:
         render_root("tenants/{claims.tenant}", {"tenant": value}, None)
     assert "normal form" in info.value.reason
@@ -242,18 +245,18 @@ def test_render_root_refuses_values_that_normalisation_changes(value):
         render_root("workloads/{workload}", {}, value)
 
 
-def test_render_root_refuses_values_that_compose_with_their_neighbour():
+def test_render_root_refuses_values_that_compose_with_their_neighbour() -> None:
     with pytest.raises(RootUnavailable):
         render_root("t/{claims.a}{claims.b}", {"a": "e", "b": "\u0301x"}, None)
     assert render_root("t/{claims.a}{claims.b}", {"a": "e", "b": "x"}, None) == "t/ex"
 
 
 @pytest.mark.parametrize("value", ["jos\u00e9", "\u00c5sa", "caf\u00e9-42", "\u65e5\u672c"], ids=ascii)
-def test_render_root_keeps_normalised_unicode_values(value):
+def test_render_root_keeps_normalised_unicode_values(value: str) -> None:
     assert render_root("tenants/{claims.tenant}", {"tenant": value}, None) == f"tenants/{value}"
 
 
-def test_render_root_substitutes_the_issuer_slug():
+def test_render_root_substitutes_the_issuer_slug() -> None:
     iss = "https://idp.example.com/"
     root = render_root("tenants/{issuer}/{claims.sub}", {"sub": "alice"}, None, iss)
     assert root == f"tenants/{issuer_slug(iss)}/alice"
@@ -263,7 +266,7 @@ def test_render_root_substitutes_the_issuer_slug():
 
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=".a/", max_size=3), st.text(alphabet=".a/", max_size=3))
-def test_render_root_two_placeholders_in_one_segment_cannot_form_a_parent(first, second):
+def test_render_root_two_placeholders_in_one_segment_cannot_form_a_parent(first: str, second: str) -> None:
     try:
         root = render_root("t/{claims.a}{claims.b}", {"a": first, "b": second}, None)
     except RootUnavailable:
@@ -273,7 +276,7 @@ def test_render_root_two_placeholders_in_one_segment_cannot_form_a_parent(first,
 
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=st.sampled_from("./\\%2e\u2025\uff0e\u2215:ab \u0301\x00"), max_size=12))
-def test_render_root_never_yields_a_root_outside_its_folder(value):
+def test_render_root_never_yields_a_root_outside_its_folder(value: str) -> None:
     try:
         root = render_root("tenants/{claims.t}", {"t": value}, None)
         name = contain("f.txt", root)
@@ -300,19 +303,19 @@ def test_render_root_never_yields_a_root_outside_its_folder(value):
     ],
     ids=ascii,
 )
-def test_issuer_slug_is_readable_part_and_digest(iss, readable):
+def test_issuer_slug_is_readable_part_and_digest(iss: str, readable: str) -> None:
     import hashlib
 
     digest = hashlib.sha256(iss.encode("utf-8", "surrogatepass")).hexdigest()[:16]
     assert issuer_slug(iss) == (f"{readable}-{digest}" if readable else digest)
 
 
-def test_issuer_slug_is_stable_across_releases():
+def test_issuer_slug_is_stable_across_releases() -> None:
     # Folders named by operators depend on this exact value: changing it moves every caller's files.
     assert issuer_slug("https://idp.example.com/") == "idp-example-com-d36c3be4d3fed734"
 
 
-def test_issuer_slug_tells_issuers_apart_that_look_alike():
+def test_issuer_slug_tells_issuers_apart_that_look_alike() -> None:
     issuers = [
         "https://idp.example.com/",
         "https://idp.example.com",
@@ -326,7 +329,7 @@ def test_issuer_slug_tells_issuers_apart_that_look_alike():
 
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=80))
-def test_issuer_slug_is_one_safe_visible_segment(iss):
+def test_issuer_slug_is_one_safe_visible_segment(iss: str) -> None:
     slug = issuer_slug(iss)
     assert check_segment(slug) is None
     assert slug == slug.lower() and slug.isascii()
@@ -343,7 +346,7 @@ def _inside(name: str, root: str) -> bool:
 
 @settings(max_examples=400, deadline=None)
 @given(st.text(alphabet=st.characters(codec=None), max_size=64) | st.text("./\\%a\u2215\uff0f\x00", max_size=24))
-def test_contain_never_escapes_the_root(path):
+def test_contain_never_escapes_the_root(path: str) -> None:
     try:
         name = contain(path, "root/dir")
     except PathRefused:

@@ -21,7 +21,7 @@ from django_bearer_guard.files.ranges import ByteRange, RangeNotSatisfiable, par
         ("bytes=9-9", 10, (9, 9)),
     ],
 )
-def test_parse_range_reads_one_range(header, size, expected):
+def test_parse_range_reads_one_range(header: str, size: int, expected: tuple[int, int]) -> None:
     byte_range = parse_range(header, size)
     assert byte_range is not None
     assert (byte_range.start, byte_range.end) == expected
@@ -44,7 +44,7 @@ def test_parse_range_reads_one_range(header, size, expected):
         "bytes=\u0661-\u0662",  # non-ASCII digits
     ],
 )
-def test_parse_range_ignores_what_it_does_not_serve(header):
+def test_parse_range_ignores_what_it_does_not_serve(header: str) -> None:
     assert parse_range(header, 10) is None
 
 
@@ -52,18 +52,18 @@ def test_parse_range_ignores_what_it_does_not_serve(header):
     ("header", "size"),
     [("bytes=10-", 10), ("bytes=10-20", 10), ("bytes=-0", 10), ("bytes=0-", 0), ("bytes=-5", 0)],
 )
-def test_parse_range_refuses_ranges_beyond_the_end(header, size):
+def test_parse_range_refuses_ranges_beyond_the_end(header: str, size: int) -> None:
     with pytest.raises(RangeNotSatisfiable):
         parse_range(header, size)
 
 
-def test_byte_range_formats_content_range():
+def test_byte_range_formats_content_range() -> None:
     assert ByteRange(2, 5, 10).content_range == "bytes 2-5/10"
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=40) | st.from_regex(r"bytes=\d{0,3}-\d{0,3}", fullmatch=True), st.integers(0, 2000))
-def test_parse_range_stays_inside_the_file(header, size):
+def test_parse_range_stays_inside_the_file(header: str, size: int) -> None:
     try:
         byte_range = parse_range(header, size)
     except RangeNotSatisfiable:
@@ -74,7 +74,7 @@ def test_parse_range_stays_inside_the_file(header, size):
 
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=40), st.integers(min_value=0, max_value=10_000))
-def test_parse_range_raises_nothing_but_range_not_satisfiable(header, size):
+def test_parse_range_raises_nothing_but_range_not_satisfiable(header: str, size: int) -> None:
     try:
         byte_range = parse_range(header, size)
     except Exception as exc:  # only RangeNotSatisfiable may escape
