@@ -4,6 +4,7 @@ import datetime
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -187,3 +188,52 @@ def test_get_json_with_an_ipv6_host_and_no_port_fails_as_a_fetch_error() -> None
     # Given no port, http.client reads the text after the last ":" as one and raises InvalidURL.
     with pytest.raises(KeyFetchError, match="failed"):
         get("https://[::ffff:127.0.0.1]/jwks", timeout=0.5, allow_http_loopback=False)
+
+
+def test_get_json_counts_time_spent_before_the_connection_exists_against_the_deadline(server: Any) -> None:
+    # Nothing can abort a connection that does not exist yet (a slow name lookup, a slow peer
+    # check): the body is refused unread once the deadline passed meanwhile.
+    url, routes = server
+    routes["/jwks"] = (200, {}, b'{"keys": []}')
+
+    def slow_peer_check(peer: str) -> None:
+        time.sleep(0.5)
+
+    started = time.monotonic()
+    with pytest.raises(KeyFetchError, match="took too long"):
+        get(url + "/jwks", timeout=0.3, peers=slow_peer_check)
+    assert time.monotonic() - started < 2
+
+
+@pytest.fixture
+def stalled_chunked() -> Iterator[str]:
+    """A server that sends a complete JSON object as one chunk, then the last chunk's size and no more."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    done = threading.Event()
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            while b"\r\n\r\n" not in conn.recv(65536):
+                pass
+            body = b'{"keys": []}'
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                         + f"{len(body):x}\r\n".encode() + body + b"\r\n")
+            time.sleep(0.3)
+            conn.sendall(b"0\r\n")  # the final CRLF never comes
+            done.wait(10)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    done.set()
+    thread.join(10)
+    listener.close()
+
+
+def test_get_json_refuses_a_body_cut_off_at_the_deadline_even_when_it_parses(stalled_chunked: str) -> None:
+    # The watchdog ends the read at the deadline; what arrived until then is not the document.
+    started = time.monotonic()
+    with pytest.raises(KeyFetchError, match=r"took longer than 1\.0s"):
+        get(stalled_chunked + "/jwks", timeout=1.0)
+    assert time.monotonic() - started < 1.5
