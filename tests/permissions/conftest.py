@@ -18,7 +18,10 @@ def call() -> Callable[..., Any]:
     def run(view: Any, method: str = "get", token: VerifiedToken | None = None, **kwargs: Any) -> Any:
         request = factory.generic(method.upper(), "/")
         if token is not None:
-            force_authenticate(request, user=TokenUser(token), token=token)
+            # DRF takes any user and credentials; the stubs know only Django's users and authtoken's Token.
+            user: Any = TokenUser(token)
+            credentials: Any = token
+            force_authenticate(request, user=user, token=credentials)
         return view(request, **kwargs)
 
     return run

@@ -26,6 +26,8 @@ def make_token(scopes: tuple[str, ...] = (), workload: str | None = None, **clai
 
 def drf_request(token: Any, method: str = "GET") -> Request:
     request = Request(getattr(APIRequestFactory(), method.lower())("/"))
-    request._authenticator = None
-    request.user, request.auth = (TokenUser(token) if isinstance(token, VerifiedToken) else None), token
+    request._authenticator = None  # type: ignore[attr-defined]  # set by DRF's _authenticate(), not in the stubs
+    # DRF takes any user object; the stubs know only Django's user classes.
+    user: Any = TokenUser(token) if isinstance(token, VerifiedToken) else None
+    request.user, request.auth = user, token
     return request

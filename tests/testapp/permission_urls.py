@@ -20,6 +20,7 @@ from rest_framework.routers import SimpleRouter
 from rest_framework.views import APIView
 
 from django_bearer_guard.permissions import AllowedWorkloads, HasScopes, require_scopes
+from django_bearer_guard.tokens.verified import VerifiedToken
 from tests.testapp.models import Document
 
 
@@ -89,7 +90,9 @@ class WorkloadView(APIView):
     allowed_workloads = ["spiffe://td/ns/a", "spiffe://td/ns/b/*"]
 
     def get(self, request: Request) -> Response:
-        return Response({"workload": request.auth.workload})
+        token = request.auth
+        assert isinstance(token, VerifiedToken)
+        return Response({"workload": token.workload})
 
 
 class ViewPermissions(DjangoModelPermissions):

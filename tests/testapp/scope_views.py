@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from django_bearer_guard.permissions import AllowedWorkloads, HasScopes, TokenOwnsObject, require_scopes
+from django_bearer_guard.tokens.verified import VerifiedToken
 from tests.testapp.models import Document
 
 
@@ -57,7 +58,9 @@ class WorkloadView(APIView):
     allowed_workloads = ["spiffe://example.org/ns/prod/sa/billing", "spiffe://example.org/ns/batch/*"]
 
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return Response({"workload": request.auth.workload})
+        token = request.auth
+        assert isinstance(token, VerifiedToken)
+        return Response({"workload": token.workload})
 
 
 class OwnedDocumentView(RetrieveAPIView[Document]):
