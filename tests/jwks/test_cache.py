@@ -194,3 +194,53 @@ def test_broken_cache_reads_empty_grants_lock_and_logs(caplog) -> None:
     assert token
     assert len(caplog.records) == 5
     assert all("cache server unreachable" in record.getMessage() for record in caplog.records)
+
+
+def test_read_ignores_a_tagged_entry_whose_payload_is_not_an_object(shared: cache.SharedKeyCache, caplog) -> None:
+    # Tagged under this key by this SECRET_KEY, but a JSON list: not an entry of this version.
+    keys_key = cache.cache_keys("src")[0]
+    payload = json.dumps([JWKS, 1.0, 300])
+    caches["default"].set(keys_key, {"payload": payload, "tag": cache._signer().signature(f"{keys_key}\n{payload}")})
+    with caplog.at_level(logging.WARNING, "django_bearer_guard"):
+        assert shared.read("src") == (None, None)
+    assert "unexpected shape" in caplog.text
+
+
+def test_read_after_max_remembered_bad_entries_logs_the_first_one_again(shared: cache.SharedKeyCache, caplog) -> None:
+    # Logged once per distinct entry, but the memory of them is bounded: a flood of forged
+    # entries cannot grow it, and only costs repeated log lines.
+    keys_key = cache.cache_keys("src")[0]
+
+    def forge(index: int) -> None:
+        caches["default"].set(keys_key, {"payload": "{}", "tag": f"forged-{index}"})
+        shared.read("src")
+
+    with caplog.at_level(logging.WARNING, "django_bearer_guard"):
+        forge(0)
+        forge(0)
+        assert len(caplog.records) == 1
+        for index in range(1, cache._MAX_REMEMBERED + 1):
+            forge(index)
+        caplog.clear()
+        forge(0)
+    assert len(caplog.records) == 1
+    assert len(shared._reported) <= cache._MAX_REMEMBERED
+
+
+def test_read_after_max_remembered_entries_ahead_clamps_the_first_one_anew(
+    shared: cache.SharedKeyCache, clock: Clock
+) -> None:
+    # The clamped times are remembered per entry, in a bounded memory: once it is full it
+    # starts over, and an entry read again is clamped to the clock of that read.
+    ahead = clock.now + 10 * 365 * 86400
+    shared.store_keys("first", JWKS, ahead, 300)
+    first, _ = shared.read("first")
+    assert first is not None and first.fetched_at == clock.now + cache.CLOCK_SKEW
+    clock.advance(100)
+    assert shared.read("first")[0] == first
+    for index in range(cache._MAX_REMEMBERED):
+        shared.store_keys("other", JWKS, ahead + index, 300)
+        shared.read("other")
+    entry, _ = shared.read("first")
+    assert entry is not None and entry.fetched_at == clock.now + cache.CLOCK_SKEW
+    assert len(shared._bounds) <= cache._MAX_REMEMBERED
