@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
+from typing import IO, cast
 
 import pytest
 from django.utils.http import http_date
@@ -17,6 +19,7 @@ from django_bearer_guard.files.storage import FileInfo
 
 MTIME = 1_700_000_000
 INFO = FileInfo(size=100, mtime_ns=MTIME * 1_000_000_000 + 123)
+assert INFO.etag is not None  # INFO has a modification time, so it has an ETag
 ETAG = INFO.etag
 LAST = http_date(MTIME)
 EARLIER = http_date(MTIME - 60)
@@ -34,7 +37,7 @@ LATER = http_date(MTIME + 60)
         ("a.unknownext", "application/octet-stream"),
     ],
 )
-def test_content_type_guesses_with_a_safe_default(name, expected):
+def test_content_type_guesses_with_a_safe_default(name: str, expected: str) -> None:
     assert content_type(name) == expected
 
 
@@ -46,12 +49,12 @@ def test_content_type_guesses_with_a_safe_default(name, expected):
         ("with space.txt", "attachment; filename=\"with space.txt\"; filename*=UTF-8''with%20space.txt"),
     ],
 )
-def test_content_disposition_encodes_names(name, expected):
+def test_content_disposition_encodes_names(name: str, expected: str) -> None:
     assert content_disposition(name) == expected
 
 
 @pytest.mark.parametrize("name", ['a"\r\nSet-Cookie: x=1.txt', 'a\\";x.txt', "a\nb%0d%0a.txt"])
-def test_content_disposition_cannot_inject_headers(name):
+def test_content_disposition_cannot_inject_headers(name: str) -> None:
     value = content_disposition(name, attachment=False)
     assert value.startswith("inline; ")
     assert "\r" not in value
@@ -61,7 +64,7 @@ def test_content_disposition_cannot_inject_headers(name):
     assert value.count('"') == 2
 
 
-def test_file_info_without_time_has_no_validators():
+def test_file_info_without_time_has_no_validators() -> None:
     info = FileInfo(10, None)
     assert info.etag is None
     assert info.last_modified is None
@@ -105,11 +108,11 @@ def test_file_info_without_time_has_no_validators():
         ("GET", {"Range": "bytes=0-9", "If-None-Match": ETAG}, 304),
     ],
 )
-def test_plan_response_follows_rfc_9110_preconditions(method, headers, status):
+def test_plan_response_follows_rfc_9110_preconditions(method: str, headers: dict[str, str], status: int) -> None:
     assert plan_response(method, headers, INFO).status == status
 
 
-def test_plan_response_without_validators_fails_if_match_and_if_unmodified_since():
+def test_plan_response_without_validators_fails_if_match_and_if_unmodified_since() -> None:
     info = FileInfo(10, None)
     assert plan_response("GET", {"If-Match": '"x"'}, info).status == 412
     assert plan_response("GET", {"If-Unmodified-Since": LAST}, info).status == 412
@@ -118,7 +121,7 @@ def test_plan_response_without_validators_fails_if_match_and_if_unmodified_since
     assert plan_response("GET", {"Range": "bytes=0-1", "If-Range": '"x"'}, info).status == 200
 
 
-def test_plan_response_headers_for_a_partial_answer():
+def test_plan_response_headers_for_a_partial_answer() -> None:
     plan = plan_response("GET", {"Range": "bytes=10-19"}, INFO)
     assert plan.headers["Content-Range"] == "bytes 10-19/100"
     assert plan.headers["Content-Length"] == "10"
@@ -129,12 +132,12 @@ def test_plan_response_headers_for_a_partial_answer():
     assert plan.range.start == 10
 
 
-def test_plan_response_unsatisfiable_names_the_size():
+def test_plan_response_unsatisfiable_names_the_size() -> None:
     plan = plan_response("GET", {"Range": "bytes=500-"}, INFO)
     assert plan.headers["Content-Range"] == "bytes */100"
 
 
-def test_range_stream_reads_the_length_in_blocks_and_closes():
+def test_range_stream_reads_the_length_in_blocks_and_closes() -> None:
     file = io.BytesIO(bytes(range(100)))
     file.seek(10)
     stream = RangeStream(file, 25, block_size=10)
@@ -144,14 +147,14 @@ def test_range_stream_reads_the_length_in_blocks_and_closes():
     assert file.closed
 
 
-def test_range_stream_stops_when_the_file_shrank():
+def test_range_stream_stops_when_the_file_shrank() -> None:
     stream = RangeStream(io.BytesIO(b"abc"), 10)
     assert b"".join(stream) == b"abc"
     assert list(stream) == []
     stream.close()
 
 
-def test_bounded_reader_stops_at_its_length_even_when_the_file_grows(tmp_path):
+def test_bounded_reader_stops_at_its_length_even_when_the_file_grows(tmp_path: Path) -> None:
     import io
 
     from django_bearer_guard.files.responses import BoundedReader
@@ -189,19 +192,25 @@ class _ForwardOnly(io.RawIOBase):
         return False
 
 
-def test_seekable_tells_forward_only_streams_apart():
+def _forward_only() -> IO[bytes]:
+    # A raw stream is a binary file at runtime; typeshed keeps io.RawIOBase apart from typing.IO.
+    return cast("IO[bytes]", _ForwardOnly())
+
+
+def test_seekable_tells_forward_only_streams_apart() -> None:
     from django.core.files.base import File
 
     from django_bearer_guard.files.responses import BoundedReader, seekable
 
     assert seekable(io.BytesIO(b"abc"))
     assert seekable(File(io.BytesIO(b"abc")))
-    assert not seekable(_ForwardOnly())
-    assert not seekable(File(_ForwardOnly()))
+    assert not seekable(_forward_only())
+    assert not seekable(File(_forward_only()))
+    # Not files by type, on purpose: seekable() must still answer for them.
     assert not seekable(File(_NoSeekable()))  # type: ignore[arg-type]
     assert not seekable(_NoSeekable())  # type: ignore[arg-type]
     assert not seekable(object())  # type: ignore[arg-type]
-    assert not BoundedReader(File(_ForwardOnly()), 3).seekable()
+    assert not BoundedReader(File(_forward_only()), 3).seekable()
     assert BoundedReader(io.BytesIO(b"abc"), 3).seekable()
 
 
@@ -209,7 +218,7 @@ def test_seekable_tells_forward_only_streams_apart():
     "headers",
     [{}, {"Range": "bytes=0-9"}, {"Range": "bytes=500-"}, {"Range": "bytes=0-9", "If-Range": ETAG}],
 )
-def test_plan_response_without_ranges_answers_the_whole_file(headers):
+def test_plan_response_without_ranges_answers_the_whole_file(headers: dict[str, str]) -> None:
     plan = plan_response("GET", headers, INFO, ranges=False)
     assert (plan.status, plan.range) == (200, None)
     assert plan.headers["Accept-Ranges"] == "none"
@@ -217,14 +226,14 @@ def test_plan_response_without_ranges_answers_the_whole_file(headers):
     assert "Content-Range" not in plan.headers
 
 
-def test_plan_response_without_ranges_keeps_preconditions():
+def test_plan_response_without_ranges_keeps_preconditions() -> None:
     assert plan_response("GET", {"If-None-Match": ETAG}, INFO, ranges=False).status == 304
     assert plan_response("GET", {"If-Match": '"other"'}, INFO, ranges=False).status == 412
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.text(min_size=1, max_size=60))
-def test_content_disposition_never_carries_raw_controls_or_quotes(name):
+def test_content_disposition_never_carries_raw_controls_or_quotes(name: str) -> None:
     value = content_disposition(name)
     assert value.isascii()
     assert not any(ord(ch) < 0x20 or ch == "\x7f" for ch in value)
