@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 
 import pytest
@@ -75,4 +76,37 @@ def test_clear_makes_the_next_lookup_see_the_changed_source() -> None:
         registry.get("https://row.example/")
     added = IssuerConfig(issuer="https://row.example/")
     rows.change(added)
+    assert registry.get("https://row.example/") is added
+
+
+def test_index_built_from_a_source_read_before_a_clear_is_not_kept() -> None:
+    # A lookup that read the source, then lost the race to a change, must not pin the old rows.
+    reading, changed = threading.Event(), threading.Event()
+    added = IssuerConfig(issuer="https://row.example/")
+
+    class SlowRows(Rows):
+        def issuers(self) -> Iterable[IssuerConfig]:
+            configs = self.configs
+            if threading.current_thread() is not threading.main_thread() and not reading.is_set():
+                reading.set()
+                assert changed.wait(10)
+            return configs
+
+    rows = SlowRows()
+    registry = registry_with(rows)
+    results: list[BaseException | IssuerConfig] = []
+
+    def look_up() -> None:
+        try:
+            results.append(registry.get("https://row.example/"))
+        except UntrustedIssuer as exc:
+            results.append(exc)
+
+    early = threading.Thread(target=look_up)
+    early.start()
+    assert reading.wait(10)
+    rows.change(added)
+    changed.set()
+    early.join(10)
+    assert results == [added]  # its second look, after the poll, builds from the changed source
     assert registry.get("https://row.example/") is added
