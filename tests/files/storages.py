@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import os
-from typing import Any
+from typing import IO, Any, cast
 
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import FileSystemStorage, Storage
@@ -151,7 +151,8 @@ class ForwardOnlyStorage(Storage):
     def _open(self, name: str, mode: str = "rb") -> File[Any]:
         stream = _ForwardOnly(self._full(name)) if self.marked else _Unmarked(self._full(name))
         self.opened.append(stream)
-        return File(stream, name=name)
+        # Django's File wraps any file-like object; its stubs ask for IO, which neither stream subclasses.
+        return File(cast("IO[bytes]", stream), name=name)
 
     def exists(self, name: str) -> bool:
         return os.path.isfile(self._full(name))

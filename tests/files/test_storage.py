@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.files.storage import FileSystemStorage
@@ -17,7 +18,7 @@ def built(tmp_path: Path) -> Store:
     return build_store(tmp_path)
 
 
-def test_open_inside_opens_a_regular_file(built):
+def test_open_inside_opens_a_regular_file(built: Store) -> None:
     file, info, real, _ = open_inside(str(built.location), "public/hello.txt", "public")
     with file:
         assert file.read() == b"hello world\n"
@@ -25,7 +26,7 @@ def test_open_inside_opens_a_regular_file(built):
     assert real == str((built.public / "hello.txt").resolve())
 
 
-def test_open_inside_follows_symlinks_that_stay_inside(built):
+def test_open_inside_follows_symlinks_that_stay_inside(built: Store) -> None:
     file, _, real, _ = open_inside(str(built.location), "public/link-in.txt", "public")
     with file:
         assert file.read() == b"hello world\n"
@@ -47,29 +48,31 @@ def test_open_inside_follows_symlinks_that_stay_inside(built):
         "public/hello.txt/x",
     ],
 )
-def test_open_inside_refuses_what_is_not_a_regular_file_inside(built, name):
+def test_open_inside_refuses_what_is_not_a_regular_file_inside(built: Store, name: str) -> None:
     with pytest.raises(FileMissing):
         open_inside(str(built.location), name, "public")
 
 
-def test_open_inside_refuses_the_root_itself(built):
+def test_open_inside_refuses_the_root_itself(built: Store) -> None:
     (built.public / "self").symlink_to(".")
     with pytest.raises(FileMissing):
         open_inside(str(built.location), "public/self", "public")
 
 
-def test_open_inside_refuses_a_missing_root(built):
+def test_open_inside_refuses_a_missing_root(built: Store) -> None:
     with pytest.raises(FileMissing):
         open_inside(str(built.location), "gone/x.txt", "gone")
 
 
-def test_open_inside_refuses_a_directory_swapped_for_a_symlink_after_the_check(built, monkeypatch):
+def test_open_inside_refuses_a_directory_swapped_for_a_symlink_after_the_check(
+    built: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Time-of-check/time-of-use: the directory becomes a link out between realpath and open.
     (built.public / "swap").mkdir()
     (built.public / "swap" / "secret.txt").write_text("inside\n")
     real_realpath = os.path.realpath
 
-    def realpath_then_swap(path, *args, **kwargs):
+    def realpath_then_swap(path: str, *args: Any, **kwargs: Any) -> str:
         resolved = real_realpath(path, *args, **kwargs)
         if path.endswith("secret.txt"):
             os.rename(built.public / "swap", built.public / "swap-old")
@@ -81,10 +84,12 @@ def test_open_inside_refuses_a_directory_swapped_for_a_symlink_after_the_check(b
         open_inside(str(built.location), "public/swap/secret.txt", "public")
 
 
-def test_open_inside_refuses_a_file_swapped_for_a_symlink_after_the_check(built, monkeypatch):
+def test_open_inside_refuses_a_file_swapped_for_a_symlink_after_the_check(
+    built: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     real_realpath = os.path.realpath
 
-    def realpath_then_swap(path, *args, **kwargs):
+    def realpath_then_swap(path: str, *args: Any, **kwargs: Any) -> str:
         resolved = real_realpath(path, *args, **kwargs)
         if path.endswith("hello.txt"):
             os.remove(built.public / "hello.txt")
@@ -96,7 +101,7 @@ def test_open_inside_refuses_a_file_swapped_for_a_symlink_after_the_check(built,
         open_inside(str(built.location), "public/hello.txt", "public")
 
 
-def test_open_file_on_a_filesystem_storage_gives_a_real_descriptor(built):
+def test_open_file_on_a_filesystem_storage_gives_a_real_descriptor(built: Store) -> None:
     opened = open_file(FileSystemStorage(location=built.location), "public/link-in.txt", "public")
     with opened.file:
         assert opened.file.fileno() >= 0
@@ -105,7 +110,7 @@ def test_open_file_on_a_filesystem_storage_gives_a_real_descriptor(built):
     assert opened.real_path == str((built.public / "hello.txt").resolve())
 
 
-def test_open_file_on_a_storage_without_paths(built):
+def test_open_file_on_a_storage_without_paths(built: Store) -> None:
     assert local_location(MemoryStorage()) is None
     opened = open_file(MemoryStorage({"a/b.txt": b"abc"}), "a/b.txt")
     with opened.file:
@@ -116,13 +121,13 @@ def test_open_file_on_a_storage_without_paths(built):
     assert opened.offload_name() == "a/b.txt"
 
 
-def test_open_file_without_modification_times_has_no_time(built):
+def test_open_file_without_modification_times_has_no_time(built: Store) -> None:
     opened = open_file(MemoryStorage({"a": b"x"}, modified=False), "a")
     opened.file.close()
     assert opened.info.mtime_ns is None
 
 
-def test_open_file_missing_in_a_storage_without_paths():
+def test_open_file_missing_in_a_storage_without_paths() -> None:
     with pytest.raises(FileMissing):
         open_file(MemoryStorage(), "nothing")
 
@@ -137,18 +142,18 @@ class _VanishingStorage(MemoryStorage):
         return 3
 
 
-def test_open_file_turns_storage_errors_into_missing():
+def test_open_file_turns_storage_errors_into_missing() -> None:
     with pytest.raises(FileMissing):
         open_file(_VanishingStorage(), "gone.txt")
 
 
-def test_local_location_falls_back_to_the_location_of_a_filesystem_storage_hiding_path(tmp_path):
+def test_local_location_falls_back_to_the_location_of_a_filesystem_storage_hiding_path(tmp_path: Path) -> None:
     from django.core.files.storage import FileSystemStorage, InMemoryStorage
 
     from django_bearer_guard.files.storage import local_location
 
     class Hidden(FileSystemStorage):
-        def path(self, name):
+        def path(self, name: str) -> str:
             raise NotImplementedError
 
     assert local_location(Hidden(location=tmp_path)) == str(tmp_path)
