@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
+from tests.files.fixtures import Store
 from tests.files.server import raw_get
 
 
@@ -24,7 +27,13 @@ from tests.files.server import raw_get
         (lambda etag, date: {"If-None-Match": etag, "Range": "bytes=0-1"}, 304),
     ],
 )
-def test_conditional_headers(store, server, auth, make_headers, status):
+def test_conditional_headers(
+    store: Store,
+    server: tuple[str, int],
+    auth: dict[str, str],
+    make_headers: Callable[[str, str], dict[str, str]],
+    status: int,
+) -> None:
     head = raw_get(server, b"/files/data.bin", auth, method="HEAD")
     headers = make_headers(head.header("ETag") or "", head.header("Last-Modified") or "")
     for method in ("GET", "HEAD"):
@@ -51,7 +60,9 @@ HEAD_CASES = [
 
 
 @pytest.mark.parametrize(("target", "extra"), HEAD_CASES)
-def test_head_matches_get_except_for_the_body(store, server, auth, target, extra):
+def test_head_matches_get_except_for_the_body(
+    store: Store, server: tuple[str, int], auth: dict[str, str], target: str, extra: dict[str, str]
+) -> None:
     get = raw_get(server, target.encode(), {**auth, **extra})
     head = raw_get(server, target.encode(), {**auth, **extra}, method="HEAD")
     assert head.body == b""

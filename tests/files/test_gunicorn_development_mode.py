@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,9 @@ def _gunicorn(location: Path, guard: dict[str, Any], log: Path) -> tuple[subproc
     raise RuntimeError("gunicorn did not start")
 
 
-def test_gunicorn_in_development_mode_refuses_attacks_and_closes_every_file(tmp_path, make_idp):
+def test_gunicorn_in_development_mode_refuses_attacks_and_closes_every_file(
+    tmp_path: Path, make_idp: Callable[..., LocalIssuer]
+) -> None:
     store = build_store(tmp_path)
     big = store.write("big.bin", bytes(range(256)) * 65536)
     idp: LocalIssuer = make_idp()
@@ -82,9 +85,9 @@ def test_gunicorn_in_development_mode_refuses_attacks_and_closes_every_file(tmp_
             for route in (b"/files/big.bin", b"/stream/big.bin"):
                 response = raw_get(address, route, {**auth, "Range": value})
                 assert (response.status, response.body) == (206, expected), (route, value)
-        for route in ("/files/big.bin", "/stream/big.bin"):
-            assert _start_and_abort(address, route, token).startswith(b"HTTP/1.1 200")
-            assert _start_and_abort(address, route, token, "Range: bytes=1-\r\n").startswith(b"HTTP/1.1 206")
+        for path in ("/files/big.bin", "/stream/big.bin"):
+            assert _start_and_abort(address, path, token).startswith(b"HTTP/1.1 200")
+            assert _start_and_abort(address, path, token, "Range: bytes=1-\r\n").startswith(b"HTTP/1.1 206")
         assert _wait_closed(big, worker) == []
     finally:
         process.terminate()

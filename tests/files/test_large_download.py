@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -34,7 +36,9 @@ def _download(address: tuple[str, int], target: str, token: str, extra: str = ""
 
 @pytest.mark.slow
 @pytest.mark.parametrize("route", ["files", "stream"])
-def test_one_gib_download_keeps_worker_memory_flat(tmp_path, make_idp, route):
+def test_one_gib_download_keeps_worker_memory_flat(
+    tmp_path: Path, make_idp: Callable[..., LocalIssuer], route: str
+) -> None:
     store = build_store(tmp_path)
     with open(store.public / "big.bin", "wb") as big:
         big.truncate(GIB)  # sparse: no disk space needed

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from tests.files.fixtures import Store
 from tests.files.server import raw_get
 
 
@@ -39,7 +40,9 @@ from tests.files.server import raw_get
         ("bytes=1-2 ", (206, "bytes 1-2/1024", 2)),
     ],
 )
-def test_range_abuse(store, server, auth, value, expected):
+def test_range_abuse(
+    store: Store, server: tuple[str, int], auth: dict[str, str], value: str, expected: tuple[int, str | None, int]
+) -> None:
     status, content_range, length = expected
     response = raw_get(server, b"/files/data.bin", {**auth, "Range": value})
     assert response.status == status
@@ -47,17 +50,20 @@ def test_range_abuse(store, server, auth, value, expected):
     assert len(response.body) == length
     assert response.header("Content-Length") == str(length)
     if status == 206:
+        assert content_range is not None
         start = int(content_range.split()[1].split("-")[0])
         assert response.body == (bytes(range(256)) * 4)[start : start + length]
 
 
-def test_range_on_an_empty_file_is_416(store, server, auth):
+def test_range_on_an_empty_file_is_416(store: Store, server: tuple[str, int], auth: dict[str, str]) -> None:
     for value in ("bytes=0-", "bytes=0-0", "bytes=-1"):
         response = raw_get(server, b"/files/empty.txt", {**auth, "Range": value})
         assert (response.status, response.header("Content-Range")) == (416, "bytes */0")
 
 
-def test_if_range_weak_or_wrong_validator_sends_the_whole_file(store, server, auth):
+def test_if_range_weak_or_wrong_validator_sends_the_whole_file(
+    store: Store, server: tuple[str, int], auth: dict[str, str]
+) -> None:
     etag = raw_get(server, b"/files/data.bin", auth, method="HEAD").header("ETag") or ""
     for validator in ("W/" + etag, '"other"', etag.strip('"'), "yesterday", "Mon, 01 Jan 2001 00:00:00 GMT"):
         response = raw_get(server, b"/files/data.bin", {**auth, "Range": "bytes=0-1", "If-Range": validator})
@@ -66,7 +72,9 @@ def test_if_range_weak_or_wrong_validator_sends_the_whole_file(store, server, au
     assert (response.status, response.body) == (206, b"\x00\x01")
 
 
-def test_if_range_date_in_the_future_is_not_a_strong_validator(store, server, auth):
+def test_if_range_date_in_the_future_is_not_a_strong_validator(
+    store: Store, server: tuple[str, int], auth: dict[str, str]
+) -> None:
     target = store.public / "data.bin"
     future = time.time() + 3600
     os.utime(target, (future, future))

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 
 import pytest
 
+from tests.files.fixtures import Store
 from tests.files.probes import start_and_abort as _start_and_abort
 from tests.files.probes import wait_closed as _wait_closed
 from tests.files.server import raw_get
@@ -21,7 +23,9 @@ from tests.files.server import raw_get
         ("/stream/big.bin", "Range: bytes=5-9000000\r\n"),
     ],
 )
-def test_client_disconnect_mid_download_closes_the_file(store, server, bearer, target, extra):
+def test_client_disconnect_mid_download_closes_the_file(
+    store: Store, server: tuple[str, int], bearer: Callable[..., dict[str, str]], target: str, extra: str
+) -> None:
     big = store.write("big.bin", b"a" * (16 << 20))
     token = bearer()["HTTP_AUTHORIZATION"].removeprefix("Bearer ")
     first = _start_and_abort(server, target, token, extra)
@@ -30,7 +34,9 @@ def test_client_disconnect_mid_download_closes_the_file(store, server, bearer, t
 
 
 @pytest.mark.parametrize("extra", ["", "Range: bytes=5000000-\r\n", "If-None-Match: *\r\n", "Range: bytes=1-2\r\n"])
-def test_every_answer_closes_the_file(store, server, bearer, extra):
+def test_every_answer_closes_the_file(
+    store: Store, server: tuple[str, int], bearer: Callable[..., dict[str, str]], extra: str
+) -> None:
     big = store.write("big.bin", b"a" * (1 << 20))
     token = bearer()["HTTP_AUTHORIZATION"].removeprefix("Bearer ")
     for method in ("GET", "HEAD"):
@@ -44,7 +50,9 @@ def test_every_answer_closes_the_file(store, server, bearer, extra):
 
 
 @pytest.mark.parametrize("target", ["/files/grow.bin", "/stream/grow.bin"])
-def test_growing_file_never_sends_more_than_content_length(store, server, bearer, target):
+def test_growing_file_never_sends_more_than_content_length(
+    store: Store, server: tuple[str, int], bearer: Callable[..., dict[str, str]], target: str
+) -> None:
     grow = store.write("grow.bin", b"a" * (8 << 20))
     token = bearer()["HTTP_AUTHORIZATION"].removeprefix("Bearer ")
     with socket.socket() as sock:
