@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from django_bearer_guard.files.paths import RootUnavailable, render_root
-from tests.files.fixtures import auth, bearer, server, store
+from tests.files.fixtures import Store, auth, bearer, server, store
 from tests.files.probes import NFC_E, NFD_E
 from tests.files.probes import leaked as _leaked
 from tests.files.server import raw_get
@@ -14,7 +16,7 @@ __all__ = ["auth", "bearer", "server", "store"]  # fixtures
 
 
 @pytest.mark.parametrize("claim", ["..", "a/b", "", ".x", "x" * 256, "a\x00", "\u2025", "a\\b", "C:"])
-def test_render_root_refuses_claims_that_move_the_root(claim):
+def test_render_root_refuses_claims_that_move_the_root(claim: str) -> None:
     with pytest.raises(RootUnavailable):
         render_root("tenants/{claims.tenant}", {"tenant": claim}, None)
 
@@ -52,7 +54,9 @@ def test_render_root_refuses_claims_that_move_the_root(claim):
     ],
     ids=repr,
 )
-def test_per_caller_root_refuses_injected_tenant(store, server, bearer, tenant):
+def test_per_caller_root_refuses_injected_tenant(
+    store: Store, server: tuple[str, int], bearer: Callable[..., dict[str, str]], tenant: object
+) -> None:
     headers = {"Authorization": bearer(tenant=tenant)["HTTP_AUTHORIZATION"]}
     for target in (b"/tenant/report.txt", b"/tenant/secret.txt", b"/tenant/other/secret.txt"):
         response = raw_get(server, target, headers)
@@ -60,7 +64,9 @@ def test_per_caller_root_refuses_injected_tenant(store, server, bearer, tenant):
         assert not _leaked(store, response)
 
 
-def test_per_caller_root_tenant_named_like_a_sibling_reaches_only_its_folder(store, server, bearer):
+def test_per_caller_root_tenant_named_like_a_sibling_reaches_only_its_folder(
+    store: Store, server: tuple[str, int], bearer: Callable[..., dict[str, str]]
+) -> None:
     # "tenants" and "other" are real folders; the token may only read directly under its own.
     other = {"Authorization": bearer(tenant="other")["HTTP_AUTHORIZATION"]}
     assert _leaked(store, raw_get(server, b"/tenant/secret.txt", other))
@@ -71,7 +77,9 @@ def test_per_caller_root_tenant_named_like_a_sibling_reaches_only_its_folder(sto
         assert not _leaked(store, response)
 
 
-def test_per_caller_root_unicode_tenant_in_another_normal_form_is_not_served(store, server, bearer):
+def test_per_caller_root_unicode_tenant_in_another_normal_form_is_not_served(
+    store: Store, server: tuple[str, int], bearer: Callable[..., dict[str, str]]
+) -> None:
     folder = store.location / "tenants" / f"caf{NFC_E}"
     folder.mkdir()
     (folder / "report.txt").write_bytes(b"cafe report\n")

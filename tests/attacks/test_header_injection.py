@@ -21,7 +21,9 @@ def weird(store: Store) -> Store:
     return store
 
 
-def test_resolved_name_cannot_inject_headers_through_x_accel_redirect(weird, server, auth):
+def test_resolved_name_cannot_inject_headers_through_x_accel_redirect(
+    weird: Store, server: tuple[str, int], auth: dict[str, str]
+) -> None:
     response = raw_get(server, b"/accel/tidy.txt", auth)
     assert response.status == 200
     assert response.header("X-Evil") is None
@@ -31,13 +33,17 @@ def test_resolved_name_cannot_inject_headers_through_x_accel_redirect(weird, ser
     assert response.header("Content-Disposition") == "attachment; filename=\"tidy.txt\"; filename*=UTF-8''tidy.txt"
 
 
-def test_resolved_name_with_newline_through_x_sendfile_is_not_a_server_error(weird, server, auth):
+def test_resolved_name_with_newline_through_x_sendfile_is_not_a_server_error(
+    weird: Store, server: tuple[str, int], auth: dict[str, str]
+) -> None:
     response = raw_get(server, b"/sendfile/tidy.txt", auth)
     assert response.status in (200, 404)
     assert response.header("X-Evil") is None
 
 
-def test_content_disposition_for_awkward_served_names(store, server, auth):
+def test_content_disposition_for_awkward_served_names(
+    store: Store, server: tuple[str, int], auth: dict[str, str]
+) -> None:
     store.write("semi;colon=x.txt", b"x\n")
     store.write("quote'and`tick.txt", b"x\n")
     for name, expected in (

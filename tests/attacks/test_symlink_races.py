@@ -8,7 +8,7 @@ from pathlib import Path
 
 from django_bearer_guard.files.paths import FileMissing
 from django_bearer_guard.files.storage import open_inside
-from tests.files.fixtures import auth, bearer, flip_symlinks, server, store
+from tests.files.fixtures import Store, auth, bearer, flip_symlinks, server, store
 from tests.files.probes import leaked as _leaked
 from tests.files.server import raw_get
 
@@ -42,7 +42,7 @@ def _hammer(location: Path, rounds: int) -> list[bytes]:
     return served
 
 
-def test_open_inside_never_serves_a_swapped_in_symlink(tmp_path):
+def test_open_inside_never_serves_a_swapped_in_symlink(tmp_path: Path) -> None:
     location, stop, flipper = _swapping_tree(tmp_path)
     flipper.start()
     served: list[bytes] = []
@@ -58,7 +58,7 @@ def test_open_inside_never_serves_a_swapped_in_symlink(tmp_path):
     assert b"SECRET" not in b"".join(served)
 
 
-def test_open_inside_turns_a_race_into_file_missing(tmp_path):
+def test_open_inside_turns_a_race_into_file_missing(tmp_path: Path) -> None:
     location, stop, flipper = _swapping_tree(tmp_path)
     flipper.start()
     try:
@@ -68,7 +68,7 @@ def test_open_inside_turns_a_race_into_file_missing(tmp_path):
         flipper.join()
 
 
-def test_symlink_swaps_during_requests_never_leak(store, server, auth):
+def test_symlink_swaps_during_requests_never_leak(store: Store, server: tuple[str, int], auth: dict[str, str]) -> None:
     public = store.public
     (public / "swapdir").mkdir()
     (public / "swapdir" / "secret.txt").write_text("benign\n")
