@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from django.core.cache import caches
 from django.test import override_settings
+from pytest_django import DjangoDbBlocker
 
 from django_bearer_guard.testing import Clock, LocalIssuer, use_clock
 from tests.support import live
@@ -73,13 +74,13 @@ def guard(idp: LocalIssuer) -> Iterator[Callable[..., None]]:
 
 
 @pytest.fixture
-def bearer(idp: LocalIssuer) -> Callable[..., dict[str, str]]:
+def bearer(idp: LocalIssuer) -> Callable[..., dict[str, Any]]:
     """Test client keyword arguments with a token of ``idp`` carrying the given claims.
 
     The file view tests have their own (with ``files:read``) in tests/files/fixtures.py.
     """
 
-    def header(**claims: Any) -> dict[str, str]:
+    def header(**claims: Any) -> dict[str, Any]:
         return {"HTTP_AUTHORIZATION": f"Bearer {idp.mint(**claims)}"}
 
     return header
@@ -101,14 +102,14 @@ def gunicorn_server(idp: LocalIssuer, tmp_path: Path) -> Iterator[live.Address]:
 
 
 @pytest.fixture
-def runserver(guard: Any) -> Iterator[live.Address]:
+def runserver(guard: Callable[..., None]) -> Iterator[live.Address]:
     """The development server in a thread, with the ``guard`` settings and the test's URLconf."""
     with live.development_server() as address:
         yield address
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _services_reachable(django_db_blocker: Any) -> None:
+def _services_reachable(django_db_blocker: DjangoDbBlocker) -> None:
     """With BG_SERVICES=1 the suite must really run on PostgreSQL and Redis: fail, never skip."""
     if not services_required():
         return
