@@ -8,12 +8,17 @@ hostile value may widen what the token grants.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import jwt
 import pytest
+from django.contrib.auth.models import User
+from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from django_bearer_guard.testing import LocalIssuer
 
 # The permission tests' routes double as targets: /method/ needs "api://files-app/files.read" for
 # GET and (files:write and files:read) or admin for POST; /alternatives/ (reports:read and
@@ -58,12 +63,16 @@ def assert_invalid_token(response: Any) -> None:
     ],
     ids=repr,
 )
-def test_malformed_scope_claim_is_refused_with_invalid_token_not_500(client, guard, bearer, value):
+def test_malformed_scope_claim_is_refused_with_invalid_token_not_500(
+    client: Client, guard: Callable[..., None], bearer: Callable[..., dict[str, Any]], value: Any
+) -> None:
     guard(**BIG)
     assert_invalid_token(client.post("/method/", **bearer(scope=value)))
 
 
-def test_deeply_nested_scope_claim_is_refused_not_500(client, idp, guard):
+def test_deeply_nested_scope_claim_is_refused_not_500(
+    client: Client, idp: LocalIssuer, guard: Callable[..., None]
+) -> None:
     guard(**BIG)
     nested = "[" * 20_000 + "]" * 20_000
     claims = f'"iss":{json.dumps(idp.issuer)},"aud":{json.dumps(idp.audience)},"exp":9999999999'
@@ -73,25 +82,33 @@ def test_deeply_nested_scope_claim_is_refused_not_500(client, idp, guard):
     assert_invalid_token(client.post("/method/", HTTP_AUTHORIZATION=f"Bearer {token}"))
 
 
-def test_unicode_whitespace_cannot_smuggle_a_second_scope(client, guard, bearer):
+def test_unicode_whitespace_cannot_smuggle_a_second_scope(
+    client: Client, guard: Callable[..., None], bearer: Callable[..., dict[str, Any]]
+) -> None:
     # "reports:read\u3000admin" must never be split into {"reports:read", "admin"}.
     for separator in ("\u3000", "\u00a0", "\u1680", "\u2009", "\x85", "\x1f", "\x0b"):
         assert client.get("/alternatives/", **bearer(scope=f"reports:read{separator}admin")).status_code == 401
 
 
-def test_scope_case_variants_do_not_satisfy(client, guard, bearer):
+def test_scope_case_variants_do_not_satisfy(
+    client: Client, guard: Callable[..., None], bearer: Callable[..., dict[str, Any]]
+) -> None:
     for scope in ("ADMIN", "Admin", "admin ", " admin"):
         expected = 200 if scope.strip() == "admin" else 403
         assert client.get("/alternatives/", **bearer(scope=scope)).status_code == expected
 
 
-def test_scope_in_unconfigured_claim_is_ignored(client, idp, guard, bearer):
+def test_scope_in_unconfigured_claim_is_ignored(
+    client: Client, idp: LocalIssuer, guard: Callable[..., None], bearer: Callable[..., dict[str, Any]]
+) -> None:
     guard(issuers=[idp.issuer_settings(scope_claim="scp")])
     response = client.get("/alternatives/", **bearer(scope="admin", permissions=["admin"], roles=["admin"]))
     assert response.status_code == 403
 
 
-def test_keycloak_role_of_another_client_does_not_grant(client, idp, guard, bearer):
+def test_keycloak_role_of_another_client_does_not_grant(
+    client: Client, idp: LocalIssuer, guard: Callable[..., None], bearer: Callable[..., dict[str, Any]]
+) -> None:
     guard(issuers=[idp.issuer_settings(scope_claim="resource_access.files-api.roles")])
     claims = {
         "resource_access": {"files-api-evil": {"roles": ["admin"]}, "account": {"roles": ["admin"]}},
@@ -100,12 +117,16 @@ def test_keycloak_role_of_another_client_does_not_grant(client, idp, guard, bear
     assert client.get("/alternatives/", **bearer(**claims)).status_code == 403
 
 
-def test_keycloak_path_through_list_is_refused(client, idp, guard, bearer):
+def test_keycloak_path_through_list_is_refused(
+    client: Client, idp: LocalIssuer, guard: Callable[..., None], bearer: Callable[..., dict[str, Any]]
+) -> None:
     guard(issuers=[idp.issuer_settings(scope_claim="resource_access.files-api.roles")])
     assert_invalid_token(client.get("/alternatives/", **bearer(resource_access=[{"files-api": ["admin"]}])))
 
 
-def test_scope_prefix_of_another_api_is_not_stripped(client, idp, guard, bearer):
+def test_scope_prefix_of_another_api_is_not_stripped(
+    client: Client, idp: LocalIssuer, guard: Callable[..., None], bearer: Callable[..., dict[str, Any]]
+) -> None:
     guard(issuers=[idp.issuer_settings(scope_prefixes={"api://reports-app/": ""})])
     for scope in ("api://reports-app-evil/admin", "api://evil/api://reports-app/admin", "API://reports-app/admin"):
         assert client.get("/alternatives/", **bearer(scope=scope)).status_code == 403
@@ -129,18 +150,24 @@ def test_scope_prefix_of_another_api_is_not_stripped(client, idp, guard, bearer)
         "spiffe://TD/ns/a",
     ],
 )
-def test_workload_string_prefix_bypass_is_refused(client, guard, bearer, sub):
+def test_workload_string_prefix_bypass_is_refused(
+    client: Client, guard: Callable[..., None], bearer: Callable[..., dict[str, Any]], sub: str
+) -> None:
     response = client.get("/workload/", **bearer(sub=sub))
     assert response.status_code == 403
     assert response.json()["error"] == "access_denied"
 
 
-def test_workload_claim_of_wrong_type_is_refused(client, guard, bearer):
+def test_workload_claim_of_wrong_type_is_refused(
+    client: Client, guard: Callable[..., None], bearer: Callable[..., dict[str, Any]]
+) -> None:
     for sub in (["spiffe://td/ns/a"], {"id": "spiffe://td/ns/a"}, 1):
         assert client.get("/workload/", **bearer(sub=sub)).status_code in (401, 403)
 
 
-def test_insufficient_scope_response_does_not_leak_claims_or_configuration(client, guard, bearer):
+def test_insufficient_scope_response_does_not_leak_claims_or_configuration(
+    client: Client, guard: Callable[..., None], bearer: Callable[..., dict[str, Any]]
+) -> None:
     response = client.get("/alternatives/", **bearer(scope="reports:read internal:x9", email="m@corp.example"))
     assert response.status_code == 403
     exposed = response.content.decode() + "".join(f"{k}: {v}" for k, v in response.items())
@@ -149,7 +176,13 @@ def test_insufficient_scope_response_does_not_leak_claims_or_configuration(clien
         assert secret not in exposed
 
 
-def test_user_lookup_claim_with_invisible_characters_is_refused(client, guard, bearer, django_user_model, db):
+def test_user_lookup_claim_with_invisible_characters_is_refused(
+    client: Client,
+    guard: Callable[..., None],
+    bearer: Callable[..., dict[str, Any]],
+    django_user_model: type[User],
+    db: None,
+) -> None:
     guard(USER_LOOKUP={"claim": "sub", "field": "username"})
     django_user_model.objects.create_superuser("root", password=None)
     for sub in ("root\u200b", "root\x00", "root\n", "\u202eroot"):
@@ -165,7 +198,9 @@ _json = st.recursive(
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(value=_json)
-def test_arbitrary_json_in_scope_claim_never_500(client, guard, bearer, value):
+def test_arbitrary_json_in_scope_claim_never_500(
+    client: Client, guard: Callable[..., None], bearer: Callable[..., dict[str, Any]], value: Any
+) -> None:
     guard(**BIG)
     response = client.post("/method/", **bearer(scope=value))
     assert response.status_code in (201, 401, 403)
