@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.files.base import ContentFile
+from django.core.files.storage import InMemoryStorage
+from django.test import Client
 
 from django_bearer_guard.files.paths import issuer_slug
 from django_bearer_guard.testing import LocalIssuer
@@ -35,7 +38,7 @@ def routes(store: Store, settings: Any) -> Store:
 
 
 @pytest.fixture
-def memory(routes: Store) -> Any:
+def memory(routes: Store) -> InMemoryStorage:
     return issuer_urls.fresh_memory()
 
 
@@ -47,7 +50,7 @@ def partner(make_idp: Callable[..., LocalIssuer], idp: LocalIssuer, guard: Calla
     return other
 
 
-def _auth(issuer: LocalIssuer, **claims: Any) -> dict[str, str]:
+def _auth(issuer: LocalIssuer, **claims: Any) -> dict[str, Any]:
     claims.setdefault("scope", "files:read")
     return {"HTTP_AUTHORIZATION": f"Bearer {issuer.mint(**claims)}"}
 
@@ -69,8 +72,8 @@ def _body(response: Any) -> bytes:
     ],
 )
 def test_lookalike_tenant_claim_cannot_read_the_folder_it_normalises_to_in_memory(
-    client, memory, bearer, folder, claim
-):
+    client: Client, memory: InMemoryStorage, bearer: Callable[..., dict[str, Any]], folder: str, claim: str
+) -> None:
     memory.save(f"tenants/{folder}/report.txt", ContentFile(b"private report\n"))
     own = client.get("/mem-tenant/report.txt", **bearer(tenant=folder))
     assert _body(own) == b"private report\n"
@@ -79,14 +82,18 @@ def test_lookalike_tenant_claim_cannot_read_the_folder_it_normalises_to_in_memor
     assert response.json()["error"] == "insufficient_scope"
 
 
-def test_lookalike_subject_cannot_read_the_folder_it_normalises_to_in_memory(client, memory, bearer):
+def test_lookalike_subject_cannot_read_the_folder_it_normalises_to_in_memory(
+    client: Client, memory: InMemoryStorage, bearer: Callable[..., dict[str, Any]]
+) -> None:
     memory.save("tenants/Kate/report.txt", ContentFile(b"kate's report\n"))
     response = client.get("/mem-sub/report.txt", **bearer(sub=f"{KELVIN}ate"))
     assert response.status_code == 403
 
 
 @pytest.mark.parametrize("claim", [f"{KELVIN}ate", NFD_JOSE, "\uff4bate"])
-def test_lookalike_tenant_claim_is_refused_on_the_filesystem_too(client, routes, bearer, claim):
+def test_lookalike_tenant_claim_is_refused_on_the_filesystem_too(
+    client: Client, routes: Store, bearer: Callable[..., dict[str, Any]], claim: str
+) -> None:
     for folder in ("Kate", NFC_JOSE, "kate", claim):
         (routes.location / "tenants" / folder).mkdir(exist_ok=True)
         (routes.location / "tenants" / folder / "report.txt").write_bytes(b"private report\n")
@@ -95,7 +102,9 @@ def test_lookalike_tenant_claim_is_refused_on_the_filesystem_too(client, routes,
     assert response.json()["error"] == "insufficient_scope"
 
 
-def test_normalised_tenant_claim_still_reads_its_own_folder(client, memory, bearer):
+def test_normalised_tenant_claim_still_reads_its_own_folder(
+    client: Client, memory: InMemoryStorage, bearer: Callable[..., dict[str, Any]]
+) -> None:
     memory.save(f"tenants/{NFC_JOSE}/report.txt", ContentFile(b"jose report\n"))
     assert _body(client.get("/mem-tenant/report.txt", **bearer(tenant=NFC_JOSE))) == b"jose report\n"
 
@@ -103,7 +112,9 @@ def test_normalised_tenant_claim_still_reads_its_own_folder(client, memory, bear
 # -- an issuer speaks only for itself (finding 2, file view) --------------------------------
 
 
-def test_same_subject_of_another_issuer_cannot_read_the_first_issuers_folder(client, memory, idp, partner):
+def test_same_subject_of_another_issuer_cannot_read_the_first_issuers_folder(
+    client: Client, memory: InMemoryStorage, idp: LocalIssuer, partner: LocalIssuer
+) -> None:
     mine = f"tenants/{issuer_slug(idp.issuer)}/acme/report.txt"
     memory.save(mine, ContentFile(b"acme at the first issuer\n"))
     assert _body(client.get("/mem-by-issuer/report.txt", **_auth(idp, tenant="acme"))) == b"acme at the first issuer\n"
@@ -113,7 +124,9 @@ def test_same_subject_of_another_issuer_cannot_read_the_first_issuers_folder(cli
     assert _body(client.get("/mem-by-issuer/report.txt", **_auth(partner, tenant="acme"))) == b"partner acme\n"
 
 
-def test_same_tenant_of_another_issuer_gets_its_own_folder_on_the_filesystem(client, routes, idp, partner):
+def test_same_tenant_of_another_issuer_gets_its_own_folder_on_the_filesystem(
+    client: Client, routes: Store, idp: LocalIssuer, partner: LocalIssuer
+) -> None:
     for issuer, text in ((idp, b"first\n"), (partner, b"second\n")):
         folder = routes.location / "tenants" / issuer_slug(issuer.issuer) / "acme"
         folder.mkdir(parents=True)
@@ -123,7 +136,9 @@ def test_same_tenant_of_another_issuer_gets_its_own_folder_on_the_filesystem(cli
 
 
 @pytest.mark.parametrize("route", ["/partner/hello.txt", "/partner-open/hello.txt"])
-def test_token_of_an_issuer_outside_allowed_issuers_is_403_before_storage(client, routes, idp, partner, route):
+def test_token_of_an_issuer_outside_allowed_issuers_is_403_before_storage(
+    client: Client, routes: Store, idp: LocalIssuer, partner: LocalIssuer, route: str
+) -> None:
     issuer_urls.ALLOWED.append(idp.issuer)
     assert _body(client.get(route, **_auth(idp))) == b"hello world\n"
     calls = len(issuer_urls.STORAGE_CALLS)
@@ -135,7 +150,9 @@ def test_token_of_an_issuer_outside_allowed_issuers_is_403_before_storage(client
     assert head.status_code == 403
 
 
-def test_allowed_issuers_refuses_a_request_without_a_bearer_token(client, routes, idp):
+def test_allowed_issuers_refuses_a_request_without_a_bearer_token(
+    client: Client, routes: Store, idp: LocalIssuer
+) -> None:
     issuer_urls.ALLOWED.append(idp.issuer)
     response = client.get("/partner-open/hello.txt")
     # RFC 6750 §3.1: no credentials is a 401 with the bare challenge, not a 403.
@@ -154,7 +171,9 @@ WHOLE = bytes(range(256)) * 4
 @pytest.mark.parametrize("route", ["/forward/data.bin", "/forward-unmarked/data.bin"])
 @pytest.mark.parametrize("extra", [{}, {"HTTP_RANGE": "bytes=10-19"}, {"HTTP_RANGE": "bytes=1000-"},
                                    {"HTTP_RANGE": "bytes=-4"}, {"HTTP_RANGE": "bytes=5000-"}])
-def test_forward_only_storage_streams_the_whole_file_never_500(client, routes, bearer, route, extra):
+def test_forward_only_storage_streams_the_whole_file_never_500(
+    client: Client, routes: Store, bearer: Callable[..., dict[str, Any]], route: str, extra: dict[str, Any]
+) -> None:
     response = client.get(route, **bearer(), **extra)
     assert response.status_code == 200
     assert _body(response) == WHOLE
@@ -163,7 +182,9 @@ def test_forward_only_storage_streams_the_whole_file_never_500(client, routes, b
     assert "Content-Range" not in response
 
 
-def test_forward_only_storage_answers_head_and_conditionals(client, routes, bearer):
+def test_forward_only_storage_answers_head_and_conditionals(
+    client: Client, routes: Store, bearer: Callable[..., dict[str, Any]]
+) -> None:
     head = client.head("/forward/data.bin", **bearer())
     assert (head.status_code, head["Content-Length"], head.content) == (200, "1024", b"")
     again = client.get("/forward/data.bin", **bearer(), HTTP_IF_NONE_MATCH=head["ETag"])
@@ -182,7 +203,7 @@ def _raw(address: tuple[str, int], target: str, token: str, extra: str = "", met
 
 
 @pytest.fixture
-def gunicorn(tmp_path: Any, make_idp: Callable[..., LocalIssuer]) -> Iterator[tuple[GunicornServer, str]]:
+def gunicorn(tmp_path: Path, make_idp: Callable[..., LocalIssuer]) -> Iterator[tuple[GunicornServer, str]]:
     store = build_store(tmp_path)
     idp = make_idp()
     guard = {"ALLOW_HTTP_LOOPBACK": True, "ISSUERS": [idp.issuer_settings(jwks=idp.jwks())]}
@@ -193,7 +214,7 @@ def gunicorn(tmp_path: Any, make_idp: Callable[..., LocalIssuer]) -> Iterator[tu
         server.stop()
 
 
-def test_forward_only_storage_under_gunicorn_streams_with_content_length(gunicorn):
+def test_forward_only_storage_under_gunicorn_streams_with_content_length(gunicorn: tuple[GunicornServer, str]) -> None:
     server, token = gunicorn
     for route in ("/forward/data.bin", "/forward-unmarked/data.bin"):
         for extra in ("", "Range: bytes=100-199\r\n", "Range: bytes=-7\r\n"):
