@@ -500,3 +500,70 @@ def test_request_inside_a_transaction_waits_at_most_read_wait_on_a_locked_table(
         wait_for_read()
     assert connection.in_atomic_block
     assert status(idp.mint()) == 401  # the transaction is still usable; no rows anywhere
+
+
+def test_issuers_changed_without_the_app_installed_announces_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    # As where django_bearer_guard is not in INSTALLED_APPS: install() never ran, nothing listens.
+    monkeypatch.setattr(database, "_current", None)
+    database.issuers_changed()
+    assert caches["default"].get(database.STAMP_KEY) is None
+
+
+@contextlib.contextmanager
+def selecting_rows() -> Iterator[threading.Event]:
+    """An event set when this thread's connection starts a read of the rows."""
+    started = threading.Event()
+
+    def announce(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if TABLE in sql and sql.lstrip().upper().startswith("SELECT"):
+            started.set()
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(announce):
+        yield started
+
+
+@pytest.mark.django_db(transaction=False)
+def test_request_inside_a_transaction_cut_short_leaves_a_running_background_read_alone(
+    idp: LocalIssuer, row_reads: list[str]
+) -> None:
+    # Another request, outside any transaction, starts a read in the background while this one
+    # waits on the lock; when this one gives up, that read stands and no second one starts.
+    started: list[threading.Thread | None] = []
+
+    def other_request() -> None:
+        assert reading.wait(10)
+        database.issuers_changed()  # a row saved elsewhere: its next look is due at once
+        get_runtime().database.poll()
+        started.append(get_runtime().database._reader)
+
+    with rows_locked() as release, selecting_rows() as reading:
+        other = threading.Thread(target=other_request)
+        other.start()
+        assert status(idp.mint()) == 401
+        other.join(10)
+        release()
+        wait_for_read()
+    assert started and started[0] is not None
+    assert get_runtime().database._reader is started[0]
+    assert len(row_reads) == 2  # this request's, cut short, and the other's
+
+
+@pytest.mark.django_db(transaction=False)
+def test_change_announced_during_a_failed_read_inside_a_transaction_is_read_by_the_next_request(
+    idp: LocalIssuer,
+) -> None:
+    # A failed read defers the next one by CHECK_INTERVAL, but not past a change announced meanwhile.
+    def other_request_saves() -> None:
+        assert reading.wait(10)
+        database.issuers_changed()
+
+    with rows_locked() as release, selecting_rows() as reading:
+        other = threading.Thread(target=other_request_saves)
+        other.start()
+        assert status(idp.mint()) == 401
+        other.join(10)
+        release()
+        wait_for_read()
+    TrustedIssuer.objects.create(**idp.issuer_settings())  # seen only inside this transaction
+    assert status(idp.mint()) == 200
