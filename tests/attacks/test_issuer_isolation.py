@@ -55,7 +55,8 @@ def ids(messages: list[CheckMessage]) -> set[str]:
 
 @pytest.fixture
 def local_admin() -> User:
-    return User.objects.create_superuser("admin", password="not-used")
+    admin: User = User.objects.create_superuser("admin", password="not-used")
+    return admin
 
 
 @pytest.fixture
@@ -312,7 +313,8 @@ def test_trust_domains_refuse_a_workload_claim_that_is_not_a_string(
 ) -> None:
     name = next(iter(claims))
     two_issuers(other={"workload_trust_domains": ["partner.example"], "workload_claim": name})
-    assert get("/whoami/", partner.mint(**{name: "spiffe://partner.example/a"})).status_code == 200
+    inside: dict[str, Any] = {name: "spiffe://partner.example/a"}
+    assert get("/whoami/", partner.mint(**inside)).status_code == 200
     assert get("/whoami/", partner.mint(**claims)).status_code == 401
 
 
@@ -384,7 +386,7 @@ def test_full_clean_refuses_malformed_issuer_limits(partner: LocalIssuer, field:
 def test_sender_constrained_token_replayed_as_bare_bearer_is_refused(
     idp: LocalIssuer, guard: Callable[..., None], cnf: Any
 ) -> None:
-    token = idp.mint(cnf=cnf) if cnf is not None else idp.mint(**{"cnf": {"jwk": {"kty": "OKP"}}})
+    token = idp.mint(cnf=cnf) if cnf is not None else idp.mint(cnf={"jwk": {"kty": "OKP"}})
     response = get("/whoami/", token)
     assert response.status_code == 401
     assert response.json()["error"] == "invalid_token"
