@@ -13,8 +13,15 @@ import django_bearer_guard.contrib.spectacular  # noqa: F401 - registers the ext
 from tests.testapp.permission_urls import alternatives_view
 
 
+def _generate(urlconf: str) -> dict[str, Any]:
+    # drf-spectacular ships py.typed but leaves its schema generator unannotated.
+    generator = SchemaGenerator(urlconf=urlconf)  # type: ignore[no-untyped-call]
+    schema: dict[str, Any] = generator.get_schema(request=None, public=True)  # type: ignore[no-untyped-call]
+    return schema
+
+
 @pytest.fixture
-def schema(monkeypatch) -> dict[str, Any]:
+def schema(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     from drf_spectacular.openapi import AutoSchema
 
     from tests.testapp.scope_views import file_info
@@ -28,14 +35,15 @@ def schema(monkeypatch) -> dict[str, Any]:
         "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     }
     with override_settings(REST_FRAMEWORK=rest_framework):
-        return SchemaGenerator(urlconf="tests.testapp.scope_urls").get_schema(request=None, public=True)
+        return _generate("tests.testapp.scope_urls")
 
 
 def security(schema: dict[str, Any], path: str, method: str) -> list[dict[str, list[str]]]:
-    return schema["paths"][path][method]["security"]
+    requirements: list[dict[str, list[str]]] = schema["paths"][path][method]["security"]
+    return requirements
 
 
-def test_schema_declares_http_bearer_jwt_scheme(schema):
+def test_schema_declares_http_bearer_jwt_scheme(schema: dict[str, Any]) -> None:
     assert schema["components"]["securitySchemes"]["bearerAuth"] == {
         "type": "http",
         "scheme": "bearer",
@@ -43,7 +51,7 @@ def test_schema_declares_http_bearer_jwt_scheme(schema):
     }
 
 
-def test_schema_lists_scopes_per_method(schema):
+def test_schema_lists_scopes_per_method(schema: dict[str, Any]) -> None:
     assert security(schema, "/reports/", "get") == [{"bearerAuth": ["reports:read"]}]
     assert security(schema, "/reports/", "post") == [
         {"bearerAuth": ["reports:write", "reports:read"]},
@@ -51,37 +59,36 @@ def test_schema_lists_scopes_per_method(schema):
     ]
 
 
-def test_schema_lists_scopes_per_action(schema):
+def test_schema_lists_scopes_per_action(schema: dict[str, Any]) -> None:
     assert security(schema, "/scoped-documents/", "get") == [{"bearerAuth": ["docs:read"]}]
     assert security(schema, "/scoped-documents/", "post") == [{"bearerAuth": ["docs:write"]}]
     assert security(schema, "/scoped-documents/{id}/", "delete") == [{"bearerAuth": ["docs:admin"]}]
 
 
-def test_schema_lists_function_view_scopes(schema):
+def test_schema_lists_function_view_scopes(schema: dict[str, Any]) -> None:
     assert security(schema, "/file-info/", "get") == [{"bearerAuth": ["files:read"]}]
     assert security(schema, "/file-info/", "delete") == [{"bearerAuth": ["files:delete"]}]
 
 
-def test_schema_without_has_scopes_requires_bare_bearer(schema):
+def test_schema_without_has_scopes_requires_bare_bearer(schema: dict[str, Any]) -> None:
     assert security(schema, "/workload/", "get") == [{"bearerAuth": []}]
     assert security(schema, "/documents/", "post") == [{"bearerAuth": []}]
 
 
-def test_schema_of_undeclared_operation_requires_bare_bearer():
+def test_schema_of_undeclared_operation_requires_bare_bearer() -> None:
     from tests.testapp.bad_scope_urls import Undeclared
 
     rest_framework = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
     with override_settings(REST_FRAMEWORK=rest_framework):
-        generator = SchemaGenerator(urlconf="tests.testapp.bad_scope_urls")
-        result = generator.get_schema(request=None, public=True)
+        result = _generate("tests.testapp.bad_scope_urls")
     assert Undeclared.permission_classes
     assert result["paths"]["/undeclared/"]["get"]["security"] == [{"bearerAuth": []}]
 
 
-def test_schema_is_valid_openapi(schema):
+def test_schema_is_valid_openapi(schema: dict[str, Any]) -> None:
     from drf_spectacular.validation import validate_schema
 
-    validate_schema(schema)
+    validate_schema(schema)  # type: ignore[no-untyped-call]  # drf-spectacular leaves it unannotated
 
 
 @pytest.fixture
@@ -97,12 +104,11 @@ def openapi(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     }
     with override_settings(REST_FRAMEWORK=rest_framework):
-        generator = SchemaGenerator(urlconf="tests.testapp.permission_urls")
-        schema: dict[str, Any] = generator.get_schema(request=None, public=True)
+        schema = _generate("tests.testapp.permission_urls")
     return schema
 
 
-def test_schema_lists_scopes_per_action_method_and_alternative(openapi):
+def test_schema_lists_scopes_per_action_method_and_alternative(openapi: dict[str, Any]) -> None:
     security = {(m.upper(), p): op["security"] for p, ops in openapi["paths"].items() for m, op in ops.items()}
     assert openapi["components"]["securitySchemes"]["bearerAuth"] == {
         "type": "http",
@@ -123,5 +129,5 @@ def test_schema_lists_scopes_per_action_method_and_alternative(openapi):
     strict=True,
     reason="an operation that declares no scopes (refused at run time) is listed as requiring a bare bearer token",
 )
-def test_schema_does_not_advertise_fail_closed_operation_as_open_to_any_token(openapi):
+def test_schema_does_not_advertise_fail_closed_operation_as_open_to_any_token(openapi: dict[str, Any]) -> None:
     assert openapi["paths"]["/docs/stats/"]["get"]["security"] != [{"bearerAuth": []}]
