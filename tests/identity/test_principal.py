@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -34,12 +35,12 @@ def token(
 
 
 @pytest.fixture
-def scope_permissions():
+def scope_permissions() -> Iterator[None]:
     with override_settings(BEARER_GUARD={"SCOPE_PERMISSIONS": SCOPE_PERMISSIONS}):
         yield
 
 
-def lookup(**value: Any):
+def lookup(**value: Any) -> override_settings:
     return override_settings(
         BEARER_GUARD={
             "SCOPE_PERMISSIONS": SCOPE_PERMISSIONS,
@@ -48,7 +49,7 @@ def lookup(**value: Any):
     )
 
 
-def test_token_user_is_authenticated_and_stateless():
+def test_token_user_is_authenticated_and_stateless() -> None:
     user = TokenUser(token())
     assert user.is_authenticated
     assert user.is_active
@@ -63,11 +64,11 @@ def test_token_user_is_authenticated_and_stateless():
     assert list(user.user_permissions.all()) == []
 
 
-def test_token_user_without_subject_has_empty_username():
+def test_token_user_without_subject_has_empty_username() -> None:
     assert TokenUser(token(sub=42)).username == ""
 
 
-def test_token_user_permissions_come_from_scopes(scope_permissions):
+def test_token_user_permissions_come_from_scopes(scope_permissions: None) -> None:
     user = TokenUser(token(("docs:write", "unmapped")))
     assert user.get_all_permissions() == {"testapp.add_document", "testapp.change_document"}
     assert user.get_user_permissions() == user.get_all_permissions()
@@ -80,23 +81,23 @@ def test_token_user_permissions_come_from_scopes(scope_permissions):
     assert not user.has_module_perms("auth")
 
 
-def test_token_user_never_has_object_permissions(scope_permissions):
+def test_token_user_never_has_object_permissions(scope_permissions: None) -> None:
     user = TokenUser(token(("docs:write",)))
     assert not user.has_perm("testapp.add_document", obj=object())
     assert user.get_all_permissions(obj=object()) == set()
 
 
-def test_token_user_without_mapping_has_no_permissions():
+def test_token_user_without_mapping_has_no_permissions() -> None:
     assert not TokenUser(token(("docs:write",))).has_perm("testapp.add_document")
     assert permissions_for(["docs:write"]) == frozenset()
 
 
-def test_token_user_has_perms_refuses_bare_string(scope_permissions):
+def test_token_user_has_perms_refuses_bare_string(scope_permissions: None) -> None:
     with pytest.raises(ValueError, match="iterable"):
         TokenUser(token(("docs:write",))).has_perms("testapp.add_document")
 
 
-def test_token_users_are_equal_by_subject_and_issuer():
+def test_token_users_are_equal_by_subject_and_issuer() -> None:
     alice = TokenUser(token(("a",)))
     assert alice == TokenUser(token(("b",)))
     assert hash(alice) == hash(TokenUser(token()))
@@ -105,7 +106,7 @@ def test_token_users_are_equal_by_subject_and_issuer():
     assert alice != "alice"
 
 
-def test_resolve_user_without_lookup_returns_token_user():
+def test_resolve_user_without_lookup_returns_token_user() -> None:
     # No django_db mark: a database query here would raise.
     assert isinstance(resolve_user(token()), TokenUser)
 
@@ -113,21 +114,22 @@ def test_resolve_user_without_lookup_returns_token_user():
 def grant(user: User, *codenames: str) -> User:
     for codename in codenames:
         user.user_permissions.add(Permission.objects.get(codename=codename))
-    return User.objects.get(pk=user.pk)
+    refreshed: User = User.objects.get(pk=user.pk)
+    return refreshed
 
 
 @pytest.mark.django_db
-def test_resolve_user_finds_user_by_claim():
+def test_resolve_user_finds_user_by_claim() -> None:
     alice = User.objects.create_user("alice")
     with lookup():
         user = resolve_user(token())
     assert user == alice
-    assert isinstance(user, User)
     assert user.bearer_token.claims["sub"] == "alice"
+    assert isinstance(user, User)
 
 
 @pytest.mark.django_db
-def test_resolve_user_narrows_user_permissions_to_token_scopes():
+def test_resolve_user_narrows_user_permissions_to_token_scopes() -> None:
     grant(User.objects.create_user("alice"), "view_document", "add_document", "view_user")
     with lookup():
         user = resolve_user(token(("docs:write",)))
@@ -149,7 +151,7 @@ def test_resolve_user_narrows_user_permissions_to_token_scopes():
 
 
 @pytest.mark.django_db
-def test_resolve_user_narrows_superuser():
+def test_resolve_user_narrows_superuser() -> None:
     User.objects.create_superuser("alice", password="unused-in-this-test")
     with lookup():
         user = resolve_user(token(("docs:read",)))
@@ -159,20 +161,20 @@ def test_resolve_user_narrows_superuser():
 
 
 @pytest.mark.django_db
-def test_resolve_user_rejects_missing_user():
+def test_resolve_user_rejects_missing_user() -> None:
     with lookup(), pytest.raises(UserRejected):
         resolve_user(token())
 
 
 @pytest.mark.django_db
-def test_resolve_user_rejects_inactive_user():
+def test_resolve_user_rejects_inactive_user() -> None:
     User.objects.create_user("alice", is_active=False)
     with lookup(), pytest.raises(UserRejected, match="inactive"):
         resolve_user(token())
 
 
 @pytest.mark.django_db
-def test_resolve_user_creates_user_with_unusable_password():
+def test_resolve_user_creates_user_with_unusable_password() -> None:
     with lookup(create=True):
         user = resolve_user(token())
         again = resolve_user(token())
@@ -181,7 +183,7 @@ def test_resolve_user_creates_user_with_unusable_password():
 
 
 @pytest.mark.django_db
-def test_resolve_user_rejects_ambiguous_field():
+def test_resolve_user_rejects_ambiguous_field() -> None:
     User.objects.create_user("alice", first_name="Al")
     User.objects.create_user("alfred", first_name="Al")
     with lookup(claim="given_name", field="first_name"), pytest.raises(UserRejected, match="several"):
@@ -190,20 +192,20 @@ def test_resolve_user_rejects_ambiguous_field():
 
 @pytest.mark.parametrize("sub", [None, "", 42, "ali\x00ce", "a" * 151])
 @pytest.mark.django_db
-def test_resolve_user_rejects_unusable_claim(sub: Any):
+def test_resolve_user_rejects_unusable_claim(sub: Any) -> None:
     with lookup(create=True), pytest.raises(UserRejected):
         resolve_user(token(sub=sub))
     assert not User.objects.exists()
 
 
 @pytest.mark.django_db
-def test_resolve_user_rejects_unknown_field():
+def test_resolve_user_rejects_unknown_field() -> None:
     with lookup(field="nickname"), pytest.raises(UserRejected, match="nickname"):
         resolve_user(token())
 
 
 @pytest.mark.django_db
-def test_resolve_user_grants_nothing_to_user_model_without_permissions(scope_permissions):
+def test_resolve_user_grants_nothing_to_user_model_without_permissions(scope_permissions: None) -> None:
     from django_bearer_guard.identity.principal import _narrow
 
     user = _narrow(SimpleNamespace(is_active=True), token(("docs:write",)))

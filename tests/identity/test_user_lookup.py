@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
 from django.db import connections
+from django.test import Client
 
 from django_bearer_guard.identity.principal import resolve_user
+from django_bearer_guard.testing import LocalIssuer
 from django_bearer_guard.tokens.verified import VerifiedToken
 
 pytestmark = pytest.mark.urls("tests.testapp.permission_urls")
 
 
 @pytest.mark.django_db
-def test_inactive_looked_up_user_is_401_invalid_token(client, guard, bearer):
+def test_inactive_looked_up_user_is_401_invalid_token(
+    client: Client, guard: Callable[..., None], bearer: Callable[..., dict[str, Any]]
+) -> None:
     guard(USER_LOOKUP={"claim": "sub", "field": "username"})
     User.objects.create_user("dave", is_active=False)
     response = client.get("/alternatives/", **bearer(sub="dave", scope="admin"))
@@ -26,7 +31,9 @@ def test_inactive_looked_up_user_is_401_invalid_token(client, guard, bearer):
 
 
 @pytest.mark.django_db
-def test_user_lookup_create_creates_once(client, guard, bearer):
+def test_user_lookup_create_creates_once(
+    client: Client, guard: Callable[..., None], bearer: Callable[..., dict[str, Any]]
+) -> None:
     guard(USER_LOOKUP={"claim": "sub", "field": "username", "create": True})
     for _ in range(3):
         assert client.get("/alternatives/", **bearer(sub="erin", scope="admin")).status_code == 200
@@ -35,7 +42,7 @@ def test_user_lookup_create_creates_once(client, guard, bearer):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_first_requests_create_one_user_without_error(idp, guard):
+def test_concurrent_first_requests_create_one_user_without_error(idp: LocalIssuer, guard: Callable[..., None]) -> None:
     guard(USER_LOOKUP={"claim": "sub", "field": "username", "create": True})
     from django_bearer_guard.tokens.validator import TokenValidator
 
