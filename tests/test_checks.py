@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -9,9 +10,11 @@ from django.core.checks import CheckMessage, Error, Warning
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import Client, override_settings
+from django.urls import path
 
-from django_bearer_guard.checks import check_settings
+from django_bearer_guard.checks import check_file_roots, check_settings
 from django_bearer_guard.testing import LocalIssuer
+from django_bearer_guard.views import ProtectedFileView
 from tests.support.client import assert_refused, bearer
 
 ISSUER = {
@@ -170,3 +173,20 @@ def test_global_misconfiguration_fails_closed_not_500(
     assert any(isinstance(m, Error) and "LEEWAY" in m.msg for m in check_settings())
     with pytest.raises(SystemCheckError):
         call_command("check")
+
+
+def test_check_file_roots_skips_a_route_whose_root_as_view_would_refuse(settings: Any) -> None:
+    # The root changed after as_view() checked it: the check goes on past it instead of crashing.
+    class Changed(ProtectedFileView):
+        root = "tenants/{claims.sub}"
+
+    changed = Changed.as_view(storage="protected")
+    Changed.root = "tenants/{nope}"
+    urlconf = ModuleType("changed_urls")
+    urlconf.urlpatterns = [  # type: ignore[attr-defined]
+        path("changed/<path:path>", changed),
+        path("tenant/<path:path>", ProtectedFileView.as_view(storage="protected", root="t/{claims.sub}")),
+    ]
+    settings.ROOT_URLCONF = urlconf
+    settings.BEARER_GUARD = {"ISSUERS": [ISSUER, {**ISSUER, "issuer": "https://other.example/"}]}
+    assert [m.msg.split("'")[1] for m in check_file_roots() if m.id == "bearer_guard.W006"] == ["tenant/<path:path>"]
