@@ -5,12 +5,12 @@ from django.test import override_settings
 from django_bearer_guard.checks import check_scope_declarations
 
 
-def test_check_scope_declarations_passes_project_urls():
+def test_check_scope_declarations_passes_project_urls() -> None:
     assert check_scope_declarations() == []
 
 
 @override_settings(ROOT_URLCONF="tests.testapp.bad_scope_urls")
-def test_check_scope_declarations_reports_each_undeclared_method():
+def test_check_scope_declarations_reports_each_undeclared_method() -> None:
     messages = [(m.id, m.msg) for m in check_scope_declarations()]
     prefix = "tests.testapp.bad_scope_urls."
     assert messages == [
@@ -36,8 +36,9 @@ def test_check_scope_declarations_reports_each_undeclared_method():
 
 
 @override_settings(ROOT_URLCONF="tests.testapp.bad_scope_urls")
-def test_check_scope_declarations_messages_carry_hint_and_view():
+def test_check_scope_declarations_messages_carry_hint_and_view() -> None:
     message = check_scope_declarations()[0]
+    assert message.hint is not None
     assert "required_scopes" in message.hint
     assert message.obj.__name__ == "Undeclared"
     assert message.is_serious()

@@ -95,12 +95,12 @@ def run_global(idp: LocalIssuer, mode: str) -> subprocess.CompletedProcess[bytes
     )
 
 
-def test_has_scopes_can_be_named_in_default_permission_classes(idp):
+def test_has_scopes_can_be_named_in_default_permission_classes(idp: LocalIssuer) -> None:
     done = run_global(idp, "setting")
     assert done.returncode == 0, done.stderr.decode()[-1500:]
 
 
-def test_global_has_scopes_default_fails_closed_and_leaves_schema_and_browsable_api_working(idp):
+def test_global_has_scopes_default_fails_closed_and_leaves_schema_and_browsable_api_working(idp: LocalIssuer) -> None:
     done = run_global(idp, "assigned")
     assert done.returncode == 0, done.stderr.decode()[-3000:]
     out = json.loads(done.stdout.decode().strip().splitlines()[-1])

@@ -28,6 +28,7 @@ def test_either_object_permission_when_neither_allows_raises_the_first_refusal()
     either = (AllowedWorkloads | TokenOwnsObject)()
     with pytest.raises(AccessDenied) as caught:
         either.has_object_permission(drf_request(OUTSIDER), VIEW, SimpleNamespace(owner="bob"))
+    assert isinstance(caught.value.detail, dict)
     assert caught.value.detail["error_description"] == "The calling workload is not allowed to use this resource."
 
 

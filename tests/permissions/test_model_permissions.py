@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import Permission, User
+from django.test import Client
 
 from tests.testapp.models import Document
 
@@ -20,7 +23,9 @@ SCOPE_PERMISSIONS = {
 
 
 @pytest.mark.django_db
-def test_token_user_drives_django_model_permissions_for_every_verb(client, guard, bearer):
+def test_token_user_drives_django_model_permissions_for_every_verb(
+    client: Client, guard: Callable[..., None], bearer: Callable[..., dict[str, Any]]
+) -> None:
     guard(SCOPE_PERMISSIONS=SCOPE_PERMISSIONS)
     doc = Document.objects.create(title="t")
     url = f"/model-docs/{doc.pk}/"
@@ -36,7 +41,9 @@ def test_token_user_drives_django_model_permissions_for_every_verb(client, guard
 
 
 @pytest.mark.django_db
-def test_superuser_is_narrowed_to_token_scopes(client, guard, bearer):
+def test_superuser_is_narrowed_to_token_scopes(
+    client: Client, guard: Callable[..., None], bearer: Callable[..., dict[str, Any]]
+) -> None:
     guard(SCOPE_PERMISSIONS=SCOPE_PERMISSIONS, USER_LOOKUP={"claim": "sub", "field": "username"})
     User.objects.create_superuser("root", password=None)
     doc = Document.objects.create(title="t")
@@ -47,7 +54,9 @@ def test_superuser_is_narrowed_to_token_scopes(client, guard, bearer):
 
 
 @pytest.mark.django_db
-def test_scope_never_widens_a_looked_up_user(client, guard, bearer):
+def test_scope_never_widens_a_looked_up_user(
+    client: Client, guard: Callable[..., None], bearer: Callable[..., dict[str, Any]]
+) -> None:
     guard(SCOPE_PERMISSIONS=SCOPE_PERMISSIONS, USER_LOOKUP={"claim": "sub", "field": "username"})
     user = User.objects.create_user("carol")
     user.user_permissions.add(Permission.objects.get(codename="view_document"))

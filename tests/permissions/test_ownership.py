@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
@@ -13,17 +14,18 @@ from tests.testapp.scope_views import OwnedDocumentView, TenantDocumentView
 
 
 @pytest.fixture
-def document(db) -> Document:
-    return Document.objects.create(title="q3", owner="alice", project=Project.objects.create(tenant="t-1"))
+def document(db: None) -> Document:
+    created: Document = Document.objects.create(title="q3", owner="alice", project=Project.objects.create(tenant="t-1"))
+    return created
 
 
-def test_token_owns_object_admits_owner(call, document):
+def test_token_owns_object_admits_owner(call: Callable[..., Any], document: Document) -> None:
     response = call(OwnedDocumentView.as_view(), token=make_token(), pk=document.pk)
     assert response.status_code == 200
     assert response.data["title"] == "q3"
 
 
-def test_token_owns_object_refuses_other_subject(call, document):
+def test_token_owns_object_refuses_other_subject(call: Callable[..., Any], document: Document) -> None:
     response = call(OwnedDocumentView.as_view(), token=make_token(sub="mallory"), pk=document.pk)
     assert response.status_code == 403
     assert response.data == {
@@ -32,19 +34,19 @@ def test_token_owns_object_refuses_other_subject(call, document):
     }
 
 
-def test_token_owns_object_follows_dotted_claim_and_related_field(call, document):
+def test_token_owns_object_follows_dotted_claim_and_related_field(call: Callable[..., Any], document: Document) -> None:
     view = TenantDocumentView.as_view()
     assert call(view, token=make_token(org={"tenant": "t-1"}), pk=document.pk).status_code == 200
     assert call(view, token=make_token(org={"tenant": "t-2"}), pk=document.pk).status_code == 403
     assert call(view, token=make_token(org="t-1"), pk=document.pk).status_code == 403
 
 
-def test_token_owns_object_lets_unauthenticated_request_reach_401(call, document):
+def test_token_owns_object_lets_unauthenticated_request_reach_401(call: Callable[..., Any], document: Document) -> None:
     assert call(TenantDocumentView.as_view(), pk=document.pk).status_code == 401
 
 
 def owns(claim: str, field: str, obj: Any, **token: Any) -> bool:
-    view = SimpleNamespace(owner_claim=claim, owner_field=field)
+    view: Any = SimpleNamespace(owner_claim=claim, owner_field=field)
     try:
         return TokenOwnsObject().has_object_permission(drf_request(make_token(**token)), view, obj)
     except AccessDenied:
@@ -71,17 +73,19 @@ ID = uuid.UUID("6e74172b-be56-4843-9ff4-e66a39bb12e3")
         ("sub", "owner", SimpleNamespace(owner=SimpleNamespace(name="alice")), {}, False),
     ],
 )
-def test_token_owns_object_compares_plain_identifiers(claim, field, obj, token, expected):
+def test_token_owns_object_compares_plain_identifiers(
+    claim: str, field: str, obj: object, token: dict[str, Any], expected: bool
+) -> None:
     assert owns(claim, field, obj, **token) is expected
 
 
-def test_token_owns_object_defaults_to_sub_and_owner():
+def test_token_owns_object_defaults_to_sub_and_owner() -> None:
     request = drf_request(make_token())
-    assert TokenOwnsObject().has_object_permission(request, SimpleNamespace(), SimpleNamespace(owner="alice"))
+    view: Any = SimpleNamespace()
+    assert TokenOwnsObject().has_object_permission(request, view, SimpleNamespace(owner="alice"))
 
 
-def test_token_owns_object_refuses_request_not_authenticated_by_token():
+def test_token_owns_object_refuses_request_not_authenticated_by_token() -> None:
     permission = TokenOwnsObject()
-    assert not permission.has_object_permission(
-        drf_request(None), SimpleNamespace(), SimpleNamespace(owner="")
-    )
+    view: Any = SimpleNamespace()
+    assert not permission.has_object_permission(drf_request(None), view, SimpleNamespace(owner=""))
