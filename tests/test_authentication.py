@@ -21,7 +21,7 @@ from tests.support.keys import ALL_ALGORITHMS
 
 
 def get(client: Client, token: str | None = None, header: str | None = None, path: str = "/whoami/") -> Any:
-    extra = {}
+    extra: dict[str, Any] = {}
     if header is not None:
         extra["HTTP_AUTHORIZATION"] = header
     elif token is not None:

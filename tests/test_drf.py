@@ -47,5 +47,6 @@ def test_api_exception_with_unreadable_settings_still_answers_its_status_and_cha
 def test_api_exception_for_insufficient_scope_names_the_needed_scopes() -> None:
     exc = api_exception(InsufficientScope("needs a:read", scopes=("a:read", "b:write")))
     assert exc.status_code == 403
+    assert isinstance(exc.detail, dict)
     assert exc.detail["error"] == "insufficient_scope"
     assert exc.auth_header is not None and exc.auth_header.endswith(', scope="a:read b:write"')

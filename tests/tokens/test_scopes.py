@@ -113,29 +113,29 @@ def issuer(scope_claim: str = "scope", prefixes: tuple[tuple[str, str], ...] = (
 )
 def test_extract_scopes_reads_provider_claim_shapes(
     claims: dict[str, Any], scope_claim: str, expected: set[str]
-):
+) -> None:
     assert extract_scopes(claims, issuer(scope_claim)) == expected
 
 
-def test_extract_scopes_prefers_literal_dotted_claim_name():
+def test_extract_scopes_prefers_literal_dotted_claim_name() -> None:
     claims = {"realm_access.roles": "literal", "realm_access": {"roles": ["nested"]}}
     assert extract_scopes(claims, issuer("realm_access.roles")) == {"literal"}
 
 
-def test_extract_scopes_treats_null_claim_as_absent():
+def test_extract_scopes_treats_null_claim_as_absent() -> None:
     assert extract_scopes({"scope": None}, issuer()) == frozenset()
 
 
-def test_extract_scopes_tolerates_runs_of_spaces():
+def test_extract_scopes_tolerates_runs_of_spaces() -> None:
     assert extract_scopes({"scope": " a  b "}, issuer()) == {"a", "b"}
 
 
-def test_extract_scopes_maps_cognito_resource_server_prefix():
+def test_extract_scopes_maps_cognito_resource_server_prefix() -> None:
     cognito = issuer(prefixes=(("https://files.example.com/", "files:"),))
     assert extract_scopes(COGNITO, cognito) == {"files:read", "files:write", "aws.cognito.signin.user.admin"}
 
 
-def test_extract_scopes_applies_longest_prefix_once():
+def test_extract_scopes_applies_longest_prefix_once() -> None:
     config = parse_issuer(
         {"issuer": "https://idp.example.test/", "scope_prefixes": {"api://": "x-", "api://app-id/": ""}},
         allow_http_loopback=False,
@@ -145,13 +145,13 @@ def test_extract_scopes_applies_longest_prefix_once():
     assert extract_scopes(claims, config) == {"files.read", "x-other/files.read", "api://app-id/x"}
 
 
-def test_extract_scopes_drops_scope_that_maps_to_nothing():
+def test_extract_scopes_drops_scope_that_maps_to_nothing() -> None:
     assert extract_scopes(
         {"scope": "api://app-id/ files.read"}, issuer(prefixes=(("api://app-id/", ""),))
     ) == {"files.read"}
 
 
-def test_map_prefix_leaves_unmatched_scope_unchanged():
+def test_map_prefix_leaves_unmatched_scope_unchanged() -> None:
     assert map_prefix("files.read", (("api://app-id/", ""),)) == "files.read"
 
 
@@ -180,23 +180,23 @@ def test_map_prefix_leaves_unmatched_scope_unchanged():
         pytest.param(" " * (MAX_SCOPES * (MAX_SCOPE_LENGTH + 1) + 1), id="absurd-string"),
     ],
 )
-def test_extract_scopes_rejects_malformed_claim(value: Any):
+def test_extract_scopes_rejects_malformed_claim(value: Any) -> None:
     with pytest.raises(InvalidClaim):
         extract_scopes({"scope": value}, issuer())
 
 
-def test_extract_scopes_accepts_limits_exactly():
+def test_extract_scopes_accepts_limits_exactly() -> None:
     items = [f"s{i}".ljust(MAX_SCOPE_LENGTH, "x") for i in range(MAX_SCOPES)]
     assert len(extract_scopes({"scope": items}, issuer())) == MAX_SCOPES
     assert len(extract_scopes({"scope": " ".join(items)}, issuer())) == MAX_SCOPES
 
 
-def test_extract_scopes_rejects_path_through_non_object():
+def test_extract_scopes_rejects_path_through_non_object() -> None:
     with pytest.raises(InvalidClaim):
         extract_scopes({"realm_access": ["roles"]}, issuer("realm_access.roles"))
 
 
-def test_claim_at_finds_nothing_through_non_object():
+def test_claim_at_finds_nothing_through_non_object() -> None:
     assert claim_at({"org": "acme"}, "org.tenant") is None
     assert claim_at({"org": {"tenant": "t1"}}, "org.tenant") == "t1"
     assert claim_at({"org": {}}, "org.tenant") is None
@@ -213,7 +213,7 @@ JSON = st.recursive(
 
 @settings(max_examples=300, deadline=None)
 @given(value=JSON, scope_claim=st.sampled_from(["scope", "scp", "realm_access.roles", "a.b.c"]))
-def test_extract_scopes_raises_only_invalid_claim_on_arbitrary_json(value: Any, scope_claim: str):
+def test_extract_scopes_raises_only_invalid_claim_on_arbitrary_json(value: Any, scope_claim: str) -> None:
     claims = {"scope": value, "scp": value, "realm_access": value, "a": {"b": value}, "a.b": value}
     try:
         scopes = extract_scopes(claims, issuer(scope_claim, prefixes=(("a", ""),)))
@@ -230,11 +230,11 @@ def test_extract_scopes_raises_only_invalid_claim_on_arbitrary_json(value: Any, 
         st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1), max_size=20
     )
 )
-def test_extract_scopes_string_and_list_forms_agree(items: list[str]):
+def test_extract_scopes_string_and_list_forms_agree(items: list[str]) -> None:
     assert extract_scopes({"scope": " ".join(items)}, issuer()) == extract_scopes({"scope": items}, issuer())
 
 
-def test_extract_scopes_within_allowed_scopes_keeps_them_all_and_logs_nothing(caplog: pytest.LogCaptureFixture):
+def test_extract_scopes_within_allowed_scopes_keeps_them_all_and_logs_nothing(caplog: pytest.LogCaptureFixture) -> None:
     limited = IssuerConfig(issuer="https://idp.example.test/", allowed_scopes=frozenset({"a:read", "b:write"}))
     with caplog.at_level(logging.WARNING):
         assert extract_scopes({"scope": "a:read b:write"}, limited) == {"a:read", "b:write"}
@@ -242,7 +242,7 @@ def test_extract_scopes_within_allowed_scopes_keeps_them_all_and_logs_nothing(ca
     assert not caplog.records
 
 
-def test_extract_scopes_outside_allowed_scopes_drops_and_logs_them(caplog: pytest.LogCaptureFixture):
+def test_extract_scopes_outside_allowed_scopes_drops_and_logs_them(caplog: pytest.LogCaptureFixture) -> None:
     limited = IssuerConfig(issuer="https://idp.example.test/", allowed_scopes=frozenset({"a:read"}))
     with caplog.at_level(logging.WARNING):
         assert extract_scopes({"scope": "a:read admin"}, limited) == {"a:read"}

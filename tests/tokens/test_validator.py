@@ -53,8 +53,9 @@ def test_validate_requires_iss(idp: LocalIssuer, guard: Any) -> None:
 
 @pytest.mark.parametrize("claim", ["jti", "sub"])
 def test_validate_refuses_non_string_jti_and_sub(idp: LocalIssuer, guard: Any, claim: str) -> None:
+    claims: dict[str, Any] = {claim: 7}
     with pytest.raises(InvalidClaim, match=claim):
-        TokenValidator().validate(idp.mint(**{claim: 7}))
+        TokenValidator().validate(idp.mint(**claims))
 
 
 def test_validate_gives_no_token_id_or_subject_when_absent(idp: LocalIssuer, guard: Any) -> None:

@@ -30,7 +30,7 @@ def issuer(workload_claim: str = "sub") -> IssuerConfig:
         ),
     ],
 )
-def test_workload_from_reads_configured_claim(claims: dict[str, Any], workload_claim: str, expected: str):
+def test_workload_from_reads_configured_claim(claims: dict[str, Any], workload_claim: str, expected: str) -> None:
     assert workload_from(claims, issuer(workload_claim)) == expected
 
 
@@ -46,11 +46,11 @@ def test_workload_from_reads_configured_claim(claims: dict[str, Any], workload_c
         pytest.param("s" * (MAX_WORKLOAD_LENGTH + 1), id="too-long"),
     ],
 )
-def test_workload_from_ignores_unusable_value(value: Any):
+def test_workload_from_ignores_unusable_value(value: Any) -> None:
     assert workload_from({"sub": value}, issuer()) is None
 
 
-def test_workload_from_absent_claim_is_none():
+def test_workload_from_absent_claim_is_none() -> None:
     assert workload_from({}, issuer("azp")) is None
     assert workload_from({"act": "x"}, issuer("act.sub")) is None
 
