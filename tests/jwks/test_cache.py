@@ -85,7 +85,7 @@ def _tamper(key: str, **changes: Any) -> None:
 
 
 def test_read_ignores_a_tampered_entry_and_logs_it_once_without_its_content(
-    shared: cache.SharedKeyCache, caplog
+    shared: cache.SharedKeyCache, caplog: pytest.LogCaptureFixture
 ) -> None:
     shared.store_keys("src", JWKS, 1000.5, 300)
     shared.store_attempt("src", 1000.5, None)
@@ -123,7 +123,9 @@ def test_read_accepts_entries_tagged_with_a_fallback_secret_key(shared: cache.Sh
         assert shared.read("src") == (stored, cache.Attempt(1000.5, None))
 
 
-def test_read_ignores_a_tagged_entry_of_unexpected_shape(shared: cache.SharedKeyCache, caplog) -> None:
+def test_read_ignores_a_tagged_entry_of_unexpected_shape(
+    shared: cache.SharedKeyCache, caplog: pytest.LogCaptureFixture
+) -> None:
     signer = cache._signer()
     keys_key, attempt_key, _ = cache.cache_keys("src")
     caches["default"].set(keys_key, cache._seal(signer, keys_key, {"jwks": JWKS, "fetched_at": 1.0}))
@@ -157,7 +159,9 @@ def test_read_clamps_the_ttl_to_the_configured_bounds(shared: cache.SharedKeyCac
     assert entry is not None and entry.ttl == read
 
 
-def test_without_secret_key_nothing_is_shared_and_it_is_logged(shared: cache.SharedKeyCache, caplog) -> None:
+def test_without_secret_key_nothing_is_shared_and_it_is_logged(
+    shared: cache.SharedKeyCache, caplog: pytest.LogCaptureFixture
+) -> None:
     with override_settings(SECRET_KEY=""), caplog.at_level(logging.WARNING, "django_bearer_guard"):
         entry = shared.store_keys("src", JWKS, 1000.5, 300)
         shared.store_attempt("src", 1000.5, None)
@@ -182,7 +186,7 @@ def test_release_lock_leaves_a_lock_taken_by_someone_else(shared: cache.SharedKe
     assert caches["default"].get(cache.cache_keys("src")[2]) == "someone-else"
 
 
-def test_broken_cache_reads_empty_grants_lock_and_logs(caplog) -> None:
+def test_broken_cache_reads_empty_grants_lock_and_logs(caplog: pytest.LogCaptureFixture) -> None:
     settings = GuardSettings(cache_alias="broken")
     with override_settings(CACHES=BROKEN_CACHES), caplog.at_level(logging.WARNING, "django_bearer_guard"):
         assert cache.SharedKeyCache(settings).read("src") == (None, None)
@@ -196,7 +200,9 @@ def test_broken_cache_reads_empty_grants_lock_and_logs(caplog) -> None:
     assert all("cache server unreachable" in record.getMessage() for record in caplog.records)
 
 
-def test_read_ignores_a_tagged_entry_whose_payload_is_not_an_object(shared: cache.SharedKeyCache, caplog) -> None:
+def test_read_ignores_a_tagged_entry_whose_payload_is_not_an_object(
+    shared: cache.SharedKeyCache, caplog: pytest.LogCaptureFixture
+) -> None:
     # Tagged under this key by this SECRET_KEY, but a JSON list: not an entry of this version.
     keys_key = cache.cache_keys("src")[0]
     payload = json.dumps([JWKS, 1.0, 300])
@@ -206,7 +212,9 @@ def test_read_ignores_a_tagged_entry_whose_payload_is_not_an_object(shared: cach
     assert "unexpected shape" in caplog.text
 
 
-def test_read_after_max_remembered_bad_entries_logs_the_first_one_again(shared: cache.SharedKeyCache, caplog) -> None:
+def test_read_after_max_remembered_bad_entries_logs_the_first_one_again(
+    shared: cache.SharedKeyCache, caplog: pytest.LogCaptureFixture
+) -> None:
     # Logged once per distinct entry, but the memory of them is bounded: a flood of forged
     # entries cannot grow it, and only costs repeated log lines.
     keys_key = cache.cache_keys("src")[0]

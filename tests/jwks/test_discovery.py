@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler
 
 import pytest
@@ -14,7 +14,7 @@ from django_bearer_guard.conf import get_settings
 from django_bearer_guard.exceptions import KeyFetchError, KeysUnavailable
 from django_bearer_guard.jwks.discovery import discover_jwks_uri, metadata_urls
 from django_bearer_guard.runtime import get_key, key_status
-from django_bearer_guard.testing import LocalIssuer
+from django_bearer_guard.testing import Clock, LocalIssuer
 from tests.support.client import assert_refused, bearer
 from tests.support.metadata import MetadataServer as _MetadataServer
 
@@ -39,7 +39,7 @@ class OAuthOnlyIssuer(LocalIssuer):
 
 
 @pytest.fixture
-def oauth_only_idp(idp):
+def oauth_only_idp(idp: LocalIssuer) -> Iterator[LocalIssuer]:
     server = OAuthOnlyIssuer(keys=idp.keys, issuer_path="/tenants/acme/").start()
     yield server
     server.stop()
@@ -70,18 +70,18 @@ def _discover(issuer: str, jwks_hosts: frozenset[str] | None = None) -> str:
     )
 
 
-def test_discover_jwks_uri_reads_the_openid_configuration(idp) -> None:
+def test_discover_jwks_uri_reads_the_openid_configuration(idp: LocalIssuer) -> None:
     assert _discover(idp.issuer) == idp.url + idp.jwks_path
     assert idp.fetches(OIDC) == 1
     assert idp.fetches(RFC8414) == 0
 
 
-def test_discover_jwks_uri_falls_back_to_rfc8414_for_an_issuer_with_a_path(oauth_only_idp) -> None:
+def test_discover_jwks_uri_falls_back_to_rfc8414_for_an_issuer_with_a_path(oauth_only_idp: LocalIssuer) -> None:
     assert _discover(oauth_only_idp.issuer) == oauth_only_idp.url + oauth_only_idp.jwks_path
     assert oauth_only_idp.fetches(RFC8414 + "/tenants/acme") == 1
 
 
-def test_discover_jwks_uri_refuses_metadata_naming_another_issuer(idp) -> None:
+def test_discover_jwks_uri_refuses_metadata_naming_another_issuer(idp: LocalIssuer) -> None:
     idp.metadata_issuer = idp.issuer + "evil/"
     with pytest.raises(KeyFetchError) as info:
         _discover(idp.issuer)
@@ -90,21 +90,23 @@ def test_discover_jwks_uri_refuses_metadata_naming_another_issuer(idp) -> None:
     assert idp.fetches(RFC8414) == 1
 
 
-def test_discover_jwks_uri_refuses_an_issuer_differing_only_by_trailing_slash(idp) -> None:
+def test_discover_jwks_uri_refuses_an_issuer_differing_only_by_trailing_slash(idp: LocalIssuer) -> None:
     idp.metadata_issuer = idp.issuer.rstrip("/")
     with pytest.raises(KeyFetchError):
         _discover(idp.issuer)
 
 
 @pytest.mark.parametrize("jwks_uri", ["http://jwks.example.com/keys", "ftp://127.0.0.1/keys", None, 42])
-def test_discover_jwks_uri_refuses_an_unsafe_jwks_uri(idp, monkeypatch, jwks_uri: object) -> None:
+def test_discover_jwks_uri_refuses_an_unsafe_jwks_uri(
+    idp: LocalIssuer, monkeypatch: pytest.MonkeyPatch, jwks_uri: object
+) -> None:
     monkeypatch.setattr(idp, "metadata", lambda: {"issuer": idp.issuer, "jwks_uri": jwks_uri})
     with pytest.raises(KeyFetchError) as info:
         _discover(idp.issuer)
     assert "jwks_uri" in info.value.reason
 
 
-def test_discover_jwks_uri_refuses_http_loopback_unless_allowed(idp) -> None:
+def test_discover_jwks_uri_refuses_http_loopback_unless_allowed(idp: LocalIssuer) -> None:
     with pytest.raises(KeyFetchError):
         discover_jwks_uri(
             idp.issuer, deadline=time.monotonic() + 2, max_bytes=65536, allow_http_loopback=False, jwks_hosts=None
@@ -112,7 +114,7 @@ def test_discover_jwks_uri_refuses_http_loopback_unless_allowed(idp) -> None:
     assert idp.fetches(OIDC) == 0
 
 
-def _serve_jwks_uri(idp, monkeypatch, jwks_uri: object) -> None:
+def _serve_jwks_uri(idp: LocalIssuer, monkeypatch: pytest.MonkeyPatch, jwks_uri: object) -> None:
     monkeypatch.setattr(idp, "metadata", lambda: {"issuer": idp.issuer, "jwks_uri": jwks_uri})
 
 
@@ -121,7 +123,9 @@ UNSAFE_CHARACTERS = ["\r\n", "\n", "\t", " ", "\x00", "\x1b", "\x7f", "\x85", "\
 
 @pytest.mark.parametrize("char", UNSAFE_CHARACTERS)
 @pytest.mark.parametrize("where", ["start", "host", "path", "end"])
-def test_discover_jwks_uri_refuses_whitespace_and_control_characters(idp, monkeypatch, char: str, where: str) -> None:
+def test_discover_jwks_uri_refuses_whitespace_and_control_characters(
+    idp: LocalIssuer, monkeypatch: pytest.MonkeyPatch, char: str, where: str
+) -> None:
     url = idp.url + idp.jwks_path
     jwks_uri = {
         "start": char + url,
@@ -137,7 +141,9 @@ def test_discover_jwks_uri_refuses_whitespace_and_control_characters(idp, monkey
     assert char not in info.value.reason.replace(" ", "") or char == " "
 
 
-def test_discover_jwks_uri_shortens_a_huge_refused_uri_in_the_reason(idp, monkeypatch) -> None:
+def test_discover_jwks_uri_shortens_a_huge_refused_uri_in_the_reason(
+    idp: LocalIssuer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _serve_jwks_uri(idp, monkeypatch, "https://10.0.0.1/" + "k" * 10000)
     with pytest.raises(KeyFetchError) as info:
         _discover(idp.issuer)
@@ -266,7 +272,9 @@ def test_discovered_key_url_problem_never_raises_and_never_passes_unsafe_charact
 
 
 @pytest.mark.parametrize(("url", "reason"), INTERNAL[:3] + INTERNAL[8:9] + INTERNAL[15:16] + INTERNAL[19:20])
-def test_discover_jwks_uri_refuses_a_jwks_uri_on_an_internal_host(idp, monkeypatch, url: str, reason: str) -> None:
+def test_discover_jwks_uri_refuses_a_jwks_uri_on_an_internal_host(
+    idp: LocalIssuer, monkeypatch: pytest.MonkeyPatch, url: str, reason: str
+) -> None:
     _serve_jwks_uri(idp, monkeypatch, url)
     with pytest.raises(KeyFetchError) as info:
         _discover(idp.issuer)
@@ -274,39 +282,45 @@ def test_discover_jwks_uri_refuses_a_jwks_uri_on_an_internal_host(idp, monkeypat
     assert url in info.value.reason
 
 
-def test_discover_jwks_uri_accepts_a_host_listed_in_jwks_hosts(idp) -> None:
+def test_discover_jwks_uri_accepts_a_host_listed_in_jwks_hosts(idp: LocalIssuer) -> None:
     assert _discover(idp.issuer, frozenset({idp.url.removeprefix("http://")})) == idp.url + idp.jwks_path
 
 
 @pytest.mark.parametrize("jwks_hosts", [frozenset(), frozenset({"127.0.0.1"}), frozenset({"idp.example"})])
-def test_discover_jwks_uri_refuses_a_host_missing_from_jwks_hosts(idp, jwks_hosts: frozenset[str]) -> None:
+def test_discover_jwks_uri_refuses_a_host_missing_from_jwks_hosts(idp: LocalIssuer, jwks_hosts: frozenset[str]) -> None:
     with pytest.raises(KeyFetchError) as info:
         _discover(idp.issuer, jwks_hosts)
     assert "jwks_hosts" in info.value.reason
 
 
-def test_discover_jwks_uri_issuer_down_fails(idp) -> None:
+def test_discover_jwks_uri_issuer_down_fails(idp: LocalIssuer) -> None:
     idp.mode = "down"
     with pytest.raises(KeyFetchError) as info:
         _discover(idp.issuer)
     assert "503" in info.value.reason
 
 
-def test_get_key_with_discovery_fetches_metadata_then_keys(idp, guard, clock) -> None:
+def test_get_key_with_discovery_fetches_metadata_then_keys(
+    idp: LocalIssuer, guard: Callable[..., None], clock: Clock
+) -> None:
     guard(issuers=[idp.issuer_settings(discovery=True)])
     issuer = get_settings().issuers[0]
     assert get_key(issuer, idp.keys[0].kid, "RS256").kid == idp.keys[0].kid
     assert (idp.fetches(OIDC), idp.fetches()) == (1, 1)
 
 
-def test_get_key_with_discovery_rfc8414_fallback(oauth_only_idp, guard, clock) -> None:
+def test_get_key_with_discovery_rfc8414_fallback(
+    oauth_only_idp: LocalIssuer, guard: Callable[..., None], clock: Clock
+) -> None:
     guard(issuers=[oauth_only_idp.issuer_settings(discovery=True)])
     issuer = get_settings().issuers[0]
     assert get_key(issuer, oauth_only_idp.keys[0].kid, "RS256").kid == oauth_only_idp.keys[0].kid
     assert oauth_only_idp.fetches() == 1
 
 
-def test_get_key_with_mismatched_metadata_issuer_never_fetches_keys(idp, guard, clock) -> None:
+def test_get_key_with_mismatched_metadata_issuer_never_fetches_keys(
+    idp: LocalIssuer, guard: Callable[..., None], clock: Clock
+) -> None:
     guard(issuers=[idp.issuer_settings(discovery=True)])
     idp.metadata_issuer = "https://attacker.example/"
     issuer = get_settings().issuers[0]
@@ -316,7 +330,9 @@ def test_get_key_with_mismatched_metadata_issuer_never_fetches_keys(idp, guard, 
     assert "attacker.example" in (key_status(issuer).last_error or "")
 
 
-def test_get_key_with_discovery_honours_the_issuers_jwks_hosts(idp, guard, clock) -> None:
+def test_get_key_with_discovery_honours_the_issuers_jwks_hosts(
+    idp: LocalIssuer, guard: Callable[..., None], clock: Clock
+) -> None:
     guard(issuers=[idp.issuer_settings(discovery=True, jwks_hosts=["keys.idp.example"])])
     issuer = get_settings().issuers[0]
     with pytest.raises(KeysUnavailable):
@@ -325,7 +341,9 @@ def test_get_key_with_discovery_honours_the_issuers_jwks_hosts(idp, guard, clock
     assert "jwks_hosts" in (key_status(issuer).last_error or "")
 
 
-def test_get_key_with_slow_discovery_is_bounded_by_the_timeout(idp, guard, clock) -> None:
+def test_get_key_with_slow_discovery_is_bounded_by_the_timeout(
+    idp: LocalIssuer, guard: Callable[..., None], clock: Clock
+) -> None:
     guard(issuers=[idp.issuer_settings(discovery=True)], JWKS_TIMEOUT=0.5)
     idp.mode, idp.delay = "slow", 3.0
     started = time.monotonic()
@@ -364,7 +382,10 @@ def test_discovery_falls_back_to_rfc8414_inserted_before_the_path(
 
 @pytest.mark.parametrize("announced", ["{issuer}/", "{issuer}/x", "https://evil.example/tenant/a", None])
 def test_discovery_requires_exact_issuer_match(
-    client: Client, idp: LocalIssuer, guard: Callable[..., None], metadata_server: _MetadataServer,
+    client: Client,
+    idp: LocalIssuer,
+    guard: Callable[..., None],
+    metadata_server: _MetadataServer,
     announced: str | None,
 ) -> None:
     issuer, oidc, rfc8414 = _discovery_setup(metadata_server, idp, guard)

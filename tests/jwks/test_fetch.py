@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from django_bearer_guard.exceptions import (
 )
 from django_bearer_guard.issuers.config import IssuerConfig
 from django_bearer_guard.jwks.fetch import clamp_ttl, fetch_keys, is_fetched, static_keyset
-from django_bearer_guard.testing import SigningKey
+from django_bearer_guard.testing import LocalIssuer, SigningKey
 
 
 @pytest.mark.parametrize(
@@ -38,12 +39,20 @@ def test_clamp_ttl_keeps_max_age_within_min_and_max(max_age: int | None, expecte
         ("no-store", 300),
     ],
 )
-def test_fetch_keys_ttl_follows_cache_control(idp, guard, configured, cache_control, expected) -> None:
+def test_fetch_keys_ttl_follows_cache_control(
+    idp: LocalIssuer,
+    guard: Callable[..., None],
+    configured: Callable[..., IssuerConfig],
+    cache_control: str | None,
+    expected: int,
+) -> None:
     idp.cache_control = cache_control
     assert fetch_keys(configured(), get_settings()).ttl == expected
 
 
-def test_fetch_keys_parses_the_served_set(idp, guard, configured) -> None:
+def test_fetch_keys_parses_the_served_set(
+    idp: LocalIssuer, guard: Callable[..., None], configured: Callable[..., IssuerConfig]
+) -> None:
     fetched = fetch_keys(configured(), get_settings())
     assert fetched.keyset.kids == (idp.keys[0].kid,)
     assert fetched.jwks == idp.jwks()
@@ -51,7 +60,9 @@ def test_fetch_keys_parses_the_served_set(idp, guard, configured) -> None:
 
 
 @pytest.mark.parametrize("mode", ["down", "garbage", "oversized"])
-def test_fetch_keys_refuses_broken_responses(idp, guard, configured, mode) -> None:
+def test_fetch_keys_refuses_broken_responses(
+    idp: LocalIssuer, guard: Callable[..., None], configured: Callable[..., IssuerConfig], mode: str
+) -> None:
     idp.mode = mode
     with pytest.raises(KeyFetchError):
         fetch_keys(configured(), get_settings())
@@ -71,13 +82,17 @@ def _weak_key() -> SigningKey:
     ],
 )
 @pytest.mark.usefixtures("guard")
-def test_fetch_keys_refuses_unsafe_sets(idp, configured, monkeypatch, jwks: Any, error: type) -> None:
+def test_fetch_keys_refuses_unsafe_sets(
+    idp: LocalIssuer, configured: Callable[..., IssuerConfig], monkeypatch: pytest.MonkeyPatch, jwks: Any, error: type
+) -> None:
     monkeypatch.setattr(idp, "jwks", lambda: jwks(idp))
     with pytest.raises(error):
         fetch_keys(configured(), get_settings())
 
 
-def test_fetch_keys_slow_issuer_is_bounded_by_timeout(idp, guard, configured) -> None:
+def test_fetch_keys_slow_issuer_is_bounded_by_timeout(
+    idp: LocalIssuer, guard: Callable[..., None], configured: Callable[..., IssuerConfig]
+) -> None:
     guard(JWKS_TIMEOUT=0.5)
     idp.mode, idp.delay = "slow", 3.0
     started = time.monotonic()
@@ -86,7 +101,9 @@ def test_fetch_keys_slow_issuer_is_bounded_by_timeout(idp, guard, configured) ->
     assert time.monotonic() - started < 1.5
 
 
-def test_fetch_keys_dribbling_issuer_is_bounded_by_timeout(idp, guard, configured) -> None:
+def test_fetch_keys_dribbling_issuer_is_bounded_by_timeout(
+    idp: LocalIssuer, guard: Callable[..., None], configured: Callable[..., IssuerConfig]
+) -> None:
     guard(JWKS_TIMEOUT=0.5)
     idp.mode, idp.delay = "dribble", 0.02
     started = time.monotonic()
@@ -102,7 +119,7 @@ def test_fetch_keys_needs_a_key_url() -> None:
         fetch_keys(issuer, GuardSettings())
 
 
-def test_static_keyset_parses_inline_public_keys(idp) -> None:
+def test_static_keyset_parses_inline_public_keys(idp: LocalIssuer) -> None:
     issuer = IssuerConfig(issuer=idp.issuer, algorithms=("RS256",), jwks=idp.jwks())
     assert static_keyset(issuer).kids == (idp.keys[0].kid,)
 

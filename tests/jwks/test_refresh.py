@@ -1,18 +1,27 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 import pytest
 
 from django_bearer_guard import conf
 from django_bearer_guard.exceptions import KeyFetchError, KeysUnavailable, UnknownKey, WeakKey
+from django_bearer_guard.issuers.config import IssuerConfig
 from django_bearer_guard.jose.algorithms import ALGORITHMS
 from django_bearer_guard.runtime import get_key, get_runtime, key_status, refresh_now
+from django_bearer_guard.testing import Clock, LocalIssuer
 from tests.support.keys import ALL_ALGORITHMS
 
 
 @pytest.mark.parametrize("alg", ALL_ALGORITHMS)
-def test_get_key_finds_the_key_of_every_supported_algorithm(make_idp, guard, configured, clock, alg) -> None:
+def test_get_key_finds_the_key_of_every_supported_algorithm(
+    make_idp: Callable[..., LocalIssuer],
+    guard: Callable[..., None],
+    configured: Callable[..., IssuerConfig],
+    clock: Clock,
+    alg: str,
+) -> None:
     idp = make_idp((alg,))
     guard(issuers=[idp.issuer_settings()])
     signing = idp.signing_key(alg)
@@ -29,7 +38,9 @@ def _b64(value: bytes) -> bytes:
     return base64.urlsafe_b64decode(value + b"=" * (-len(value) % 4))
 
 
-def test_get_key_fetches_once_while_the_keys_are_fresh(idp, guard, configured, clock) -> None:
+def test_get_key_fetches_once_while_the_keys_are_fresh(
+    idp: LocalIssuer, guard: Callable[..., None], configured: Callable[..., IssuerConfig], clock: Clock
+) -> None:
     kid = idp.keys[0].kid
     for _ in range(50):
         assert get_key(configured(), kid, "RS256").kid == kid
@@ -37,7 +48,9 @@ def test_get_key_fetches_once_while_the_keys_are_fresh(idp, guard, configured, c
     assert idp.fetches() == 1
 
 
-def test_get_key_refetches_when_the_ttl_expires(idp, guard, configured, clock) -> None:
+def test_get_key_refetches_when_the_ttl_expires(
+    idp: LocalIssuer, guard: Callable[..., None], configured: Callable[..., IssuerConfig], clock: Clock
+) -> None:
     get_key(configured(), idp.keys[0].kid, "RS256")
     clock.advance(299)
     get_key(configured(), idp.keys[0].kid, "RS256")
@@ -51,7 +64,15 @@ def test_get_key_refetches_when_the_ttl_expires(idp, guard, configured, clock) -
     ("cache_control", "ttl"),
     [(None, 60), ("max-age=10", 60), ("max-age=600", 600), ("max-age=99999", 3600), ("no-cache", 60)],
 )
-def test_get_key_ttl_is_max_age_clamped(idp, guard, configured, clock, *, cache_control, ttl) -> None:
+def test_get_key_ttl_is_max_age_clamped(
+    idp: LocalIssuer,
+    guard: Callable[..., None],
+    configured: Callable[..., IssuerConfig],
+    clock: Clock,
+    *,
+    cache_control: str | None,
+    ttl: int,
+) -> None:
     guard(JWKS_MIN_TTL=60, JWKS_MAX_TTL=3600)
     idp.cache_control = cache_control
     get_key(configured(), idp.keys[0].kid, "RS256")
@@ -66,7 +87,9 @@ def test_get_key_ttl_is_max_age_clamped(idp, guard, configured, clock, *, cache_
     assert idp.fetches() == 2
 
 
-def test_get_key_picks_up_a_rotated_key_without_restart(idp, guard, configured, clock) -> None:
+def test_get_key_picks_up_a_rotated_key_without_restart(
+    idp: LocalIssuer, guard: Callable[..., None], configured: Callable[..., IssuerConfig], clock: Clock
+) -> None:
     get_key(configured(), idp.keys[0].kid, "RS256")
     new = idp.rotate()
     clock.advance(30)
@@ -74,7 +97,9 @@ def test_get_key_picks_up_a_rotated_key_without_restart(idp, guard, configured, 
     assert idp.fetches() == 2
 
 
-def test_get_key_unknown_kid_within_cooldown_does_not_refetch(idp, guard, configured, clock) -> None:
+def test_get_key_unknown_kid_within_cooldown_does_not_refetch(
+    idp: LocalIssuer, guard: Callable[..., None], configured: Callable[..., IssuerConfig], clock: Clock
+) -> None:
     get_key(configured(), idp.keys[0].kid, "RS256")
     new = idp.rotate()
     clock.advance(29)
@@ -86,7 +111,9 @@ def test_get_key_unknown_kid_within_cooldown_does_not_refetch(idp, guard, config
     assert idp.fetches() == 2
 
 
-def test_get_key_rejects_a_removed_key_after_the_ttl(idp, guard, configured, clock) -> None:
+def test_get_key_rejects_a_removed_key_after_the_ttl(
+    idp: LocalIssuer, guard: Callable[..., None], configured: Callable[..., IssuerConfig], clock: Clock
+) -> None:
     old = idp.keys[0]
     get_key(configured(), old.kid, "RS256")
     new = idp.rotate(drop_old=True)
@@ -99,7 +126,9 @@ def test_get_key_rejects_a_removed_key_after_the_ttl(idp, guard, configured, clo
     assert idp.fetches() == 2
 
 
-def test_get_key_random_unknown_kids_fetch_at_most_once_per_cooldown(idp, guard, configured, clock) -> None:
+def test_get_key_random_unknown_kids_fetch_at_most_once_per_cooldown(
+    idp: LocalIssuer, guard: Callable[..., None], configured: Callable[..., IssuerConfig], clock: Clock
+) -> None:
     get_key(configured(), idp.keys[0].kid, "RS256")
     unknown = 0
     for _ in range(1000):
@@ -113,14 +142,18 @@ def test_get_key_random_unknown_kids_fetch_at_most_once_per_cooldown(idp, guard,
     assert idp.fetches() == 4
 
 
-def test_get_key_random_unknown_kids_without_time_passing_fetch_once(idp, guard, configured, clock) -> None:
+def test_get_key_random_unknown_kids_without_time_passing_fetch_once(
+    idp: LocalIssuer, guard: Callable[..., None], configured: Callable[..., IssuerConfig], clock: Clock
+) -> None:
     for _ in range(1000):
         with pytest.raises(UnknownKey):
             get_key(configured(), uuid.uuid4().hex, "RS256")
     assert idp.fetches() == 1
 
 
-def test_get_key_cooldown_holds_across_processes(idp, guard, configured, clock) -> None:
+def test_get_key_cooldown_holds_across_processes(
+    idp: LocalIssuer, guard: Callable[..., None], configured: Callable[..., IssuerConfig], clock: Clock
+) -> None:
     get_key(configured(), idp.keys[0].kid, "RS256")
     clock.advance(10)
     conf.reload()  # another process: no snapshot, the same shared cache
@@ -133,7 +166,9 @@ def test_get_key_cooldown_holds_across_processes(idp, guard, configured, clock) 
     assert idp.fetches() == 2
 
 
-def test_get_key_second_process_uses_shared_keys_parsed_once(idp, guard, configured, clock) -> None:
+def test_get_key_second_process_uses_shared_keys_parsed_once(
+    idp: LocalIssuer, guard: Callable[..., None], configured: Callable[..., IssuerConfig], clock: Clock
+) -> None:
     get_key(configured(), idp.keys[0].kid, "RS256")
     conf.reload()
     first = get_key(configured(), idp.keys[0].kid, "RS256")
@@ -142,7 +177,9 @@ def test_get_key_second_process_uses_shared_keys_parsed_once(idp, guard, configu
     assert idp.fetches() == 1
 
 
-def test_get_key_sees_keys_another_process_fetched_within_seconds(idp, guard, configured, clock) -> None:
+def test_get_key_sees_keys_another_process_fetched_within_seconds(
+    idp: LocalIssuer, guard: Callable[..., None], configured: Callable[..., IssuerConfig], clock: Clock
+) -> None:
     get_key(configured(), idp.keys[0].kid, "RS256")
     new = idp.rotate()
     clock.advance(1)
@@ -155,7 +192,9 @@ def test_get_key_sees_keys_another_process_fetched_within_seconds(idp, guard, co
     assert idp.fetches() == 1
 
 
-def test_get_key_ignores_an_older_shared_set(idp, guard, configured, clock) -> None:
+def test_get_key_ignores_an_older_shared_set(
+    idp: LocalIssuer, guard: Callable[..., None], configured: Callable[..., IssuerConfig], clock: Clock
+) -> None:
     first = get_key(configured(), idp.keys[0].kid, "RS256")
     other = idp.rotate()
     get_runtime().keys.shared.store_keys(configured().source_id, idp.jwks(), clock.now - 10, 300)
@@ -165,7 +204,13 @@ def test_get_key_ignores_an_older_shared_set(idp, guard, configured, clock) -> N
         get_key(configured(), other.kid, "RS256")
 
 
-def test_get_key_ignores_an_unsafe_shared_set(idp, guard, configured, clock, caplog) -> None:
+def test_get_key_ignores_an_unsafe_shared_set(
+    idp: LocalIssuer,
+    guard: Callable[..., None],
+    configured: Callable[..., IssuerConfig],
+    clock: Clock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     bad = {"keys": [{"kty": "oct", "kid": "h", "k": "a" * 64}]}
     get_runtime().keys.shared.store_keys(configured().source_id, bad, clock.now, 300)
     assert get_key(configured(), idp.keys[0].kid, "RS256").kid == idp.keys[0].kid
@@ -173,7 +218,9 @@ def test_get_key_ignores_an_unsafe_shared_set(idp, guard, configured, clock, cap
     assert "ignoring the shared keys" in caplog.text
 
 
-def test_get_key_skips_fetch_when_another_process_refreshed_meanwhile(idp, guard, configured, clock) -> None:
+def test_get_key_skips_fetch_when_another_process_refreshed_meanwhile(
+    idp: LocalIssuer, guard: Callable[..., None], configured: Callable[..., IssuerConfig], clock: Clock
+) -> None:
     guard(JWKS_MIN_TTL=1)
     idp.cache_control = "max-age=1"
     get_key(configured(), idp.keys[0].kid, "RS256")
@@ -185,7 +232,12 @@ def test_get_key_skips_fetch_when_another_process_refreshed_meanwhile(idp, guard
 
 
 @pytest.mark.usefixtures("clock")
-def test_get_key_changed_configuration_never_reuses_cached_keys(make_idp, idp, guard, configured) -> None:
+def test_get_key_changed_configuration_never_reuses_cached_keys(
+    make_idp: Callable[..., LocalIssuer],
+    idp: LocalIssuer,
+    guard: Callable[..., None],
+    configured: Callable[..., IssuerConfig],
+) -> None:
     old = idp.keys[0]
     get_key(configured(), old.kid, "RS256")
     other = make_idp(("ES256",))
@@ -198,7 +250,9 @@ def test_get_key_changed_configuration_never_reuses_cached_keys(make_idp, idp, g
     assert idp.fetches() == 1
 
 
-def test_get_key_inline_jwks_is_never_fetched_and_parsed_once(idp, guard, configured) -> None:
+def test_get_key_inline_jwks_is_never_fetched_and_parsed_once(
+    idp: LocalIssuer, guard: Callable[..., None], configured: Callable[..., IssuerConfig]
+) -> None:
     guard(issuers=[idp.issuer_settings(jwks=idp.jwks())])
     first = get_key(configured(), idp.keys[0].kid, "RS256")
     assert get_key(configured(), idp.keys[0].kid, "RS256") is first
@@ -207,7 +261,12 @@ def test_get_key_inline_jwks_is_never_fetched_and_parsed_once(idp, guard, config
     assert idp.fetches() == 0
 
 
-def test_get_key_inline_jwks_with_secret_keys_is_unavailable(idp, guard, configured, caplog) -> None:
+def test_get_key_inline_jwks_with_secret_keys_is_unavailable(
+    idp: LocalIssuer,
+    guard: Callable[..., None],
+    configured: Callable[..., IssuerConfig],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     guard(issuers=[idp.issuer_settings(jwks={"keys": [{"kty": "oct", "kid": "h", "k": "a" * 64}]})])
     for _ in range(2):
         with pytest.raises(KeysUnavailable):
@@ -215,7 +274,7 @@ def test_get_key_inline_jwks_with_secret_keys_is_unavailable(idp, guard, configu
     assert caplog.text.count("symmetric") == 1
 
 
-def _secret_issuer(idp, secret: str, algorithms: list[str]) -> dict[str, object]:
+def _secret_issuer(idp: LocalIssuer, secret: str, algorithms: list[str]) -> dict[str, object]:
     return {
         "issuer": idp.issuer,
         "audiences": [idp.audience],
@@ -224,7 +283,9 @@ def _secret_issuer(idp, secret: str, algorithms: list[str]) -> dict[str, object]
     }
 
 
-def test_get_key_shared_secret_serves_hs_algorithms_it_is_long_enough_for(idp, guard, configured) -> None:
+def test_get_key_shared_secret_serves_hs_algorithms_it_is_long_enough_for(
+    idp: LocalIssuer, guard: Callable[..., None], configured: Callable[..., IssuerConfig]
+) -> None:
     secret = "k" * 48
     guard(issuers=[_secret_issuer(idp, secret, ["HS256", "HS384", "HS512"])])
     assert get_key(configured(), None, "HS256").key == secret.encode()
@@ -234,7 +295,9 @@ def test_get_key_shared_secret_serves_hs_algorithms_it_is_long_enough_for(idp, g
     assert idp.fetches() == 0
 
 
-def test_get_key_shared_secret_too_short_is_unavailable(idp, guard, configured) -> None:
+def test_get_key_shared_secret_too_short_is_unavailable(
+    idp: LocalIssuer, guard: Callable[..., None], configured: Callable[..., IssuerConfig]
+) -> None:
     guard(issuers=[_secret_issuer(idp, "k" * 40, ["HS512"])])
     with pytest.raises(KeysUnavailable):
         get_key(configured(), None, "HS512")
@@ -243,7 +306,12 @@ def test_get_key_shared_secret_too_short_is_unavailable(idp, guard, configured) 
     assert key_status(configured()).last_error
 
 
-def test_get_key_http_without_allow_http_loopback_never_fetches(idp, guard, configured, caplog) -> None:
+def test_get_key_http_without_allow_http_loopback_never_fetches(
+    idp: LocalIssuer,
+    guard: Callable[..., None],
+    configured: Callable[..., IssuerConfig],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     guard(ALLOW_HTTP_LOOPBACK=False)
     for _ in range(3):
         with pytest.raises(KeysUnavailable) as info:
@@ -253,7 +321,9 @@ def test_get_key_http_without_allow_http_loopback_never_fetches(idp, guard, conf
     assert caplog.text.count("ALLOW_HTTP_LOOPBACK") == 1
 
 
-def test_refresh_now_fetches_whatever_the_ttl(idp, guard, configured, clock) -> None:
+def test_refresh_now_fetches_whatever_the_ttl(
+    idp: LocalIssuer, guard: Callable[..., None], configured: Callable[..., IssuerConfig], clock: Clock
+) -> None:
     get_key(configured(), idp.keys[0].kid, "RS256")
     new = idp.rotate()
     assert refresh_now(configured()).kids == (idp.keys[0].kid, new.kid)
@@ -261,7 +331,9 @@ def test_refresh_now_fetches_whatever_the_ttl(idp, guard, configured, clock) -> 
     assert get_key(configured(), new.kid, "RS256").kid == new.kid
 
 
-def test_refresh_now_failure_raises_and_keeps_the_old_keys(idp, guard, configured, clock) -> None:
+def test_refresh_now_failure_raises_and_keeps_the_old_keys(
+    idp: LocalIssuer, guard: Callable[..., None], configured: Callable[..., IssuerConfig], clock: Clock
+) -> None:
     get_key(configured(), idp.keys[0].kid, "RS256")
     idp.mode = "down"
     with pytest.raises(KeyFetchError):
@@ -270,19 +342,25 @@ def test_refresh_now_failure_raises_and_keeps_the_old_keys(idp, guard, configure
     assert "503" in (key_status(configured()).last_error or "")
 
 
-def test_refresh_now_refuses_a_misconfigured_issuer(idp, guard, configured) -> None:
+def test_refresh_now_refuses_a_misconfigured_issuer(
+    idp: LocalIssuer, guard: Callable[..., None], configured: Callable[..., IssuerConfig]
+) -> None:
     guard(ALLOW_HTTP_LOOPBACK=False)
     with pytest.raises(KeyFetchError):
         refresh_now(configured())
     assert idp.fetches() == 0
 
 
-def test_refresh_now_returns_inline_keys(idp, guard, configured) -> None:
+def test_refresh_now_returns_inline_keys(
+    idp: LocalIssuer, guard: Callable[..., None], configured: Callable[..., IssuerConfig]
+) -> None:
     guard(issuers=[idp.issuer_settings(jwks=idp.jwks())])
     assert refresh_now(configured()).kids == (idp.keys[0].kid,)
 
 
-def test_key_status_reports_keys_and_times(idp, guard, configured, clock) -> None:
+def test_key_status_reports_keys_and_times(
+    idp: LocalIssuer, guard: Callable[..., None], configured: Callable[..., IssuerConfig], clock: Clock
+) -> None:
     guard(JWKS_STALE_WINDOW=1000)
     assert key_status(configured()) == type(key_status(configured()))((), None, None, None, None, None)
     start = clock.now
@@ -294,7 +372,9 @@ def test_key_status_reports_keys_and_times(idp, guard, configured, clock) -> Non
     assert idp.fetches() == 1
 
 
-def test_key_status_of_misconfigured_and_inline_issuers(idp, guard, configured) -> None:
+def test_key_status_of_misconfigured_and_inline_issuers(
+    idp: LocalIssuer, guard: Callable[..., None], configured: Callable[..., IssuerConfig]
+) -> None:
     guard(ALLOW_HTTP_LOOPBACK=False)
     assert "ALLOW_HTTP_LOOPBACK" in (key_status(configured()).last_error or "")
     guard(issuers=[idp.issuer_settings(jwks=idp.jwks())])

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -13,14 +15,21 @@ from django.test import override_settings
 
 from django_bearer_guard.conf import get_settings
 from django_bearer_guard.exceptions import KeysUnavailable, UnknownKey
+from django_bearer_guard.issuers.config import IssuerConfig
 from django_bearer_guard.jwks import cache
 from django_bearer_guard.jwks.refresh import FAILURE_BACKOFF
 from django_bearer_guard.runtime import get_key, get_runtime, key_status
-from django_bearer_guard.testing import SigningKey
+from django_bearer_guard.testing import Clock, LocalIssuer, SigningKey
 from tests.support.caches import BROKEN_CACHES
 
 
-def test_get_key_issuer_down_serves_stale_then_fails_closed(idp, guard, configured, clock, caplog) -> None:
+def test_get_key_issuer_down_serves_stale_then_fails_closed(
+    idp: LocalIssuer,
+    guard: Callable[..., None],
+    configured: Callable[..., IssuerConfig],
+    clock: Clock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     guard(JWKS_STALE_WINDOW=1000)
     kid = idp.keys[0].kid
     get_key(configured(), kid, "RS256")
@@ -38,7 +47,9 @@ def test_get_key_issuer_down_serves_stale_then_fails_closed(idp, guard, configur
         get_key(configured(), kid, "RS256")
 
 
-def test_get_key_after_a_failure_waits_the_backoff_before_retrying(idp, guard, configured, clock) -> None:
+def test_get_key_after_a_failure_waits_the_backoff_before_retrying(
+    idp: LocalIssuer, guard: Callable[..., None], configured: Callable[..., IssuerConfig], clock: Clock
+) -> None:
     kid = idp.keys[0].kid
     get_key(configured(), kid, "RS256")
     idp.mode = "down"
@@ -51,7 +62,9 @@ def test_get_key_after_a_failure_waits_the_backoff_before_retrying(idp, guard, c
     assert idp.fetches() == 3
 
 
-def test_get_key_recovers_when_the_issuer_is_back(idp, guard, configured, clock) -> None:
+def test_get_key_recovers_when_the_issuer_is_back(
+    idp: LocalIssuer, guard: Callable[..., None], configured: Callable[..., IssuerConfig], clock: Clock
+) -> None:
     kid = idp.keys[0].kid
     get_key(configured(), kid, "RS256")
     idp.mode = "down"
@@ -68,7 +81,9 @@ def test_get_key_recovers_when_the_issuer_is_back(idp, guard, configured, clock)
     assert status.fetched_at == clock.now
 
 
-def test_get_key_issuer_down_from_the_start_is_unavailable(idp, guard, configured, clock) -> None:
+def test_get_key_issuer_down_from_the_start_is_unavailable(
+    idp: LocalIssuer, guard: Callable[..., None], configured: Callable[..., IssuerConfig], clock: Clock
+) -> None:
     idp.mode = "down"
     with pytest.raises(KeysUnavailable) as info:
         get_key(configured(), idp.keys[0].kid, "RS256")
@@ -78,7 +93,9 @@ def test_get_key_issuer_down_from_the_start_is_unavailable(idp, guard, configure
     assert idp.fetches() == 1
 
 
-def test_get_key_slow_issuer_is_bounded_by_the_timeout(idp, guard, configured, clock) -> None:
+def test_get_key_slow_issuer_is_bounded_by_the_timeout(
+    idp: LocalIssuer, guard: Callable[..., None], configured: Callable[..., IssuerConfig], clock: Clock
+) -> None:
     guard(JWKS_TIMEOUT=0.5)
     idp.mode, idp.delay = "slow", 3.0
     started = time.monotonic()
@@ -87,7 +104,9 @@ def test_get_key_slow_issuer_is_bounded_by_the_timeout(idp, guard, configured, c
     assert time.monotonic() - started < 1.5
 
 
-def test_get_key_dribbling_issuer_is_bounded_by_the_timeout(idp, guard, configured, clock) -> None:
+def test_get_key_dribbling_issuer_is_bounded_by_the_timeout(
+    idp: LocalIssuer, guard: Callable[..., None], configured: Callable[..., IssuerConfig], clock: Clock
+) -> None:
     guard(JWKS_TIMEOUT=0.5)
     kid = idp.keys[0].kid
     get_key(configured(), kid, "RS256")
@@ -98,7 +117,7 @@ def test_get_key_dribbling_issuer_is_bounded_by_the_timeout(idp, guard, configur
     assert time.monotonic() - started < 1.5
 
 
-def _weak_jwks(idp):
+def _weak_jwks(idp: LocalIssuer) -> dict[str, Any]:
     weak = SigningKey("weak", "RS256", rsa.generate_private_key(public_exponent=65537, key_size=1024))
     return {"keys": [weak.public_jwk()]}
 
@@ -115,7 +134,13 @@ def _weak_jwks(idp):
     ids=["garbage", "oversized", "weak-key", "duplicate-kid", "symmetric"],
 )
 @pytest.mark.usefixtures("guard")
-def test_get_key_refused_key_set_keeps_the_old_keys(idp, configured, clock, monkeypatch, breakage) -> None:
+def test_get_key_refused_key_set_keeps_the_old_keys(
+    idp: LocalIssuer,
+    configured: Callable[..., IssuerConfig],
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+    breakage: Callable[[LocalIssuer, pytest.MonkeyPatch], None],
+) -> None:
     kid = idp.keys[0].kid
     get_key(configured(), kid, "RS256")
     breakage(idp, monkeypatch)
@@ -127,7 +152,9 @@ def test_get_key_refused_key_set_keeps_the_old_keys(idp, configured, clock, monk
     assert status.last_error
 
 
-def test_get_key_threads_without_keys_share_one_fetch(idp, guard, configured, clock) -> None:
+def test_get_key_threads_without_keys_share_one_fetch(
+    idp: LocalIssuer, guard: Callable[..., None], configured: Callable[..., IssuerConfig], clock: Clock
+) -> None:
     idp.mode, idp.delay = "slow", 0.3
     kid = idp.keys[0].kid
     found: list[str | None] = []
@@ -148,7 +175,9 @@ def _hold_process_lock() -> None:
     caches["default"].add(cache.cache_keys(get_settings().issuers[0].source_id)[2], "other-process")
 
 
-def test_get_key_without_keys_waits_for_another_process_then_fails(idp, guard, configured, clock) -> None:
+def test_get_key_without_keys_waits_for_another_process_then_fails(
+    idp: LocalIssuer, guard: Callable[..., None], configured: Callable[..., IssuerConfig], clock: Clock
+) -> None:
     guard(JWKS_TIMEOUT=0.3)
     _hold_process_lock()
     started = time.monotonic()
@@ -158,7 +187,9 @@ def test_get_key_without_keys_waits_for_another_process_then_fails(idp, guard, c
     assert idp.fetches() == 0
 
 
-def test_get_key_without_keys_takes_what_another_process_fetched(idp, guard, configured, clock) -> None:
+def test_get_key_without_keys_takes_what_another_process_fetched(
+    idp: LocalIssuer, guard: Callable[..., None], configured: Callable[..., IssuerConfig], clock: Clock
+) -> None:
     guard(JWKS_TIMEOUT=2.0)
     _hold_process_lock()
     shared, source_id = cache.SharedKeyCache(get_settings()), configured().source_id
@@ -173,7 +204,9 @@ def test_get_key_without_keys_takes_what_another_process_fetched(idp, guard, con
     assert idp.fetches() == 0
 
 
-def test_get_key_serves_stale_keys_while_another_process_fetches(idp, guard, configured, clock) -> None:
+def test_get_key_serves_stale_keys_while_another_process_fetches(
+    idp: LocalIssuer, guard: Callable[..., None], configured: Callable[..., IssuerConfig], clock: Clock
+) -> None:
     kid = idp.keys[0].kid
     get_key(configured(), kid, "RS256")
     clock.advance(300)
@@ -184,7 +217,9 @@ def test_get_key_serves_stale_keys_while_another_process_fetches(idp, guard, con
     assert idp.fetches() == 1
 
 
-def test_get_key_serves_stale_keys_while_another_thread_fetches(idp, guard, configured, clock) -> None:
+def test_get_key_serves_stale_keys_while_another_thread_fetches(
+    idp: LocalIssuer, guard: Callable[..., None], configured: Callable[..., IssuerConfig], clock: Clock
+) -> None:
     kid = idp.keys[0].kid
     get_key(configured(), kid, "RS256")
     clock.advance(300)
@@ -193,7 +228,9 @@ def test_get_key_serves_stale_keys_while_another_thread_fetches(idp, guard, conf
     assert idp.fetches() == 1
 
 
-def test_get_key_unknown_kid_gives_up_when_another_thread_is_slow(idp, guard, configured, clock) -> None:
+def test_get_key_unknown_kid_gives_up_when_another_thread_is_slow(
+    idp: LocalIssuer, guard: Callable[..., None], configured: Callable[..., IssuerConfig], clock: Clock
+) -> None:
     guard(JWKS_TIMEOUT=0.2)
     get_key(configured(), idp.keys[0].kid, "RS256")
     clock.advance(30)
@@ -202,7 +239,9 @@ def test_get_key_unknown_kid_gives_up_when_another_thread_is_slow(idp, guard, co
     assert idp.fetches() == 1
 
 
-def test_get_key_unknown_kid_does_not_wait_for_another_process(idp, guard, configured, clock) -> None:
+def test_get_key_unknown_kid_does_not_wait_for_another_process(
+    idp: LocalIssuer, guard: Callable[..., None], configured: Callable[..., IssuerConfig], clock: Clock
+) -> None:
     get_key(configured(), idp.keys[0].kid, "RS256")
     clock.advance(30)
     _hold_process_lock()
@@ -214,7 +253,9 @@ def test_get_key_unknown_kid_does_not_wait_for_another_process(idp, guard, confi
 
 
 @pytest.mark.usefixtures("guard")
-def test_get_key_works_per_process_when_the_shared_cache_is_down(idp, configured, clock, caplog) -> None:
+def test_get_key_works_per_process_when_the_shared_cache_is_down(
+    idp: LocalIssuer, configured: Callable[..., IssuerConfig], clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
     value = {"ALLOW_HTTP_LOOPBACK": True, "ISSUERS": [idp.issuer_settings()], "CACHE_ALIAS": "broken"}
     with override_settings(CACHES=BROKEN_CACHES, BEARER_GUARD=value):
         kid = idp.keys[0].kid
