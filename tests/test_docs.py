@@ -68,7 +68,7 @@ def _check_ids() -> set[str]:
 
 
 @pytest.mark.parametrize("name", sorted(DEFAULTS))
-def test_docs_give_every_setting_a_heading_with_type_and_default(name):
+def test_docs_give_every_setting_a_heading_with_type_and_default(name: str) -> None:
     section = _settings_sections().get(name)
     assert section is not None, f"docs/settings.rst has no heading for {name}"
     assert ":Type:" in section
@@ -77,7 +77,7 @@ def test_docs_give_every_setting_a_heading_with_type_and_default(name):
 
 
 @pytest.mark.parametrize("name", sorted(ISSUER_KEYS))
-def test_docs_give_every_issuer_key_a_heading_with_type_and_default(name):
+def test_docs_give_every_issuer_key_a_heading_with_type_and_default(name: str) -> None:
     section = _settings_sections().get(name)
     assert section is not None, f"docs/settings.rst has no heading for the issuer key {name}"
     assert ":Type:" in section
@@ -85,20 +85,20 @@ def test_docs_give_every_issuer_key_a_heading_with_type_and_default(name):
 
 
 @pytest.mark.parametrize("parent", ["USER_LOOKUP", "TRANSPORT_IDENTITY"])
-def test_docs_describe_every_nested_setting_key(parent):
+def test_docs_describe_every_nested_setting_key(parent: str) -> None:
     section = _settings_sections()[parent]
     defaults = DEFAULTS[parent] or {"claim": "sub", "field": "username", "create": False}
     for key in defaults:
         assert re.search(rf"^``{key}`` \(", section, re.MULTILINE), f"{parent}['{key}'] is undocumented"
 
 
-def test_check_ids_are_found_in_the_package():
+def test_check_ids_are_found_in_the_package() -> None:
     # The grep below must see the ids the settings parser emits, or the next test proves nothing.
     assert {"bearer_guard.E001", "bearer_guard.E003", "bearer_guard.E011"} <= _check_ids()
 
 
 @pytest.mark.parametrize("check_id", sorted(_check_ids()))
-def test_docs_list_every_system_check(check_id):
+def test_docs_list_every_system_check(check_id: str) -> None:
     checks_page = (DOCS / "checks.rst").read_text(encoding="utf-8")
     assert re.search(rf"^``{re.escape(check_id)}``$", checks_page, re.MULTILINE), (
         f"docs/checks.rst does not describe {check_id}"
@@ -106,11 +106,11 @@ def test_docs_list_every_system_check(check_id):
 
 
 @pytest.mark.parametrize("name", PUBLIC_NAMES)
-def test_docs_mention_every_public_name(name):
+def test_docs_mention_every_public_name(name: str) -> None:
     assert name in _docs_text(), f"the docs never mention {name}"
 
 
-def test_docs_index_lists_every_page():
+def test_docs_index_lists_every_page() -> None:
     index = (DOCS / "index.rst").read_text(encoding="utf-8")
     howto = (DOCS / "howto" / "index.rst").read_text(encoding="utf-8")
     for page in DOCS.glob("*.rst"):
