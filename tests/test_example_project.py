@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.urls import Resolver404, resolve
@@ -100,41 +101,43 @@ def _status(host: str, port: int, method: str, path: str) -> int | None:
         return None
 
 
-def test_example_settings_import_and_their_issuer_is_valid():
+def test_example_settings_import_and_their_issuer_is_valid() -> None:
     from example_project import settings
 
-    guard = settings.BEARER_GUARD
+    guard: dict[str, Any] = settings.BEARER_GUARD
     assert set(guard) <= set(DEFAULTS)
     for index, entry in enumerate(guard["ISSUERS"]):
         loopback = guard["ALLOW_HTTP_LOOPBACK"]
         config = parse_issuer(entry, allow_http_loopback=loopback, where=f"ISSUERS[{index}]")
         assert config.problems == ()
+        assert config.jwks_uri is not None
         assert config.jwks_uri.startswith("http://127.0.0.1:")
     assert "django_bearer_guard" in settings.INSTALLED_APPS
 
 
-def test_example_issuer_needs_the_loopback_setting_the_library_leaves_off():
+def test_example_issuer_needs_the_loopback_setting_the_library_leaves_off() -> None:
     from example_project import settings
 
     assert DEFAULTS["ALLOW_HTTP_LOOPBACK"] is False
-    config = parse_issuer(settings.BEARER_GUARD["ISSUERS"][0], allow_http_loopback=False, where="ISSUERS[0]")
+    guard: dict[str, Any] = settings.BEARER_GUARD
+    config = parse_issuer(guard["ISSUERS"][0], allow_http_loopback=False, where="ISSUERS[0]")
     assert [p.id for p in config.problems] == ["bearer_guard.E007"]
 
 
-def test_development_issuer_is_not_reachable_from_the_library():
+def test_development_issuer_is_not_reachable_from_the_library() -> None:
     with pytest.raises(Resolver404):
         resolve("/dev-issuer/.well-known/jwks.json")
     package = Path(django_bearer_guard.__file__).resolve().parent
     assert not any("dev-issuer" in path.read_text(encoding="utf-8") for path in package.rglob("*.py"))
 
 
-def test_example_project_passes_manage_py_check(demo_env):
+def test_example_project_passes_manage_py_check(demo_env: dict[str, str]) -> None:
     result = _manage(demo_env, "check", "--fail-level", "WARNING")
     assert result.returncode == 0, result.stderr
     assert "no issues" in result.stdout
 
 
-def test_demo_curls_get_the_statuses_they_announce(demo_server, demo_env):
+def test_demo_curls_get_the_statuses_they_announce(demo_server: str, demo_env: dict[str, str]) -> None:
     host, port = demo_server.split(":")
     printed = _manage(demo_env, "demo_tokens", "--json")
     assert printed.returncode == 0, printed.stderr
@@ -154,7 +157,7 @@ def test_demo_curls_get_the_statuses_they_announce(demo_server, demo_env):
             assert json.loads(body)["issuer"] == f"http://{demo_server}/dev-issuer"
 
 
-def test_demo_tokens_prints_one_curl_per_call(demo_env):
+def test_demo_tokens_prints_one_curl_per_call(demo_env: dict[str, str]) -> None:
     calls = json.loads(_manage(demo_env, "demo_tokens", "--json").stdout)
     text = _manage(demo_env, "demo_tokens").stdout
     curls = [shlex.split(line) for line in text.splitlines() if line.startswith("curl ")]
