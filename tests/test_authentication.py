@@ -5,7 +5,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.test import Client, override_settings
+from django.test import Client, RequestFactory, override_settings
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.test import APIRequestFactory
@@ -29,7 +29,7 @@ def get(client: Client, token: str | None = None, header: str | None = None, pat
     return client.get(path, **extra)
 
 
-def test_valid_token_reaches_the_view_with_claims(client: Client, idp: LocalIssuer, guard: Any) -> None:
+def test_valid_token_reaches_the_view_with_claims(client: Client, idp: LocalIssuer, guard: Callable[..., None]) -> None:
     response = get(client, idp.mint(scope="files:read docs:write", sub="svc-1"))
     assert response.status_code == 200
     body = response.json()
@@ -49,7 +49,7 @@ def test_every_supported_algorithm_is_accepted_when_allowed(
 
 
 def test_authenticate_returns_token_user_and_verified_token_without_queries(
-    rf: Any, idp: LocalIssuer, guard: Any
+    rf: RequestFactory, idp: LocalIssuer, guard: Callable[..., None]
 ) -> None:
     from rest_framework.request import Request
 
@@ -61,25 +61,27 @@ def test_authenticate_returns_token_user_and_verified_token_without_queries(
     assert (token.issuer, token.token_id, token.scopes) == (idp.issuer, "t-1", frozenset())
 
 
-def test_no_credentials_answers_401_with_bare_challenge(client: Client, guard: Any) -> None:
+def test_no_credentials_answers_401_with_bare_challenge(client: Client, guard: Callable[..., None]) -> None:
     response = get(client)
     assert response.status_code == 401
     assert response["WWW-Authenticate"] == 'Bearer realm="api"'
 
 
-def test_other_scheme_is_left_to_other_authenticators(client: Client, guard: Any) -> None:
+def test_other_scheme_is_left_to_other_authenticators(client: Client, guard: Callable[..., None]) -> None:
     response = get(client, header="Basic dXNlcjpwYXNz")
     assert response.status_code == 401
     assert response["WWW-Authenticate"] == 'Bearer realm="api"'
 
 
-def test_realm_setting_is_used_in_challenges(client: Client, idp: LocalIssuer, guard: Any) -> None:
+def test_realm_setting_is_used_in_challenges(client: Client, idp: LocalIssuer, guard: Callable[..., None]) -> None:
     guard(REALM="files")
     assert get(client)["WWW-Authenticate"] == 'Bearer realm="files"'
     assert get(client, "x.y.z")["WWW-Authenticate"].startswith('Bearer realm="files", error="invalid_token"')
 
 
-def test_invalid_token_answers_401_with_error_and_description(client: Client, idp: LocalIssuer, guard: Any) -> None:
+def test_invalid_token_answers_401_with_error_and_description(
+    client: Client, idp: LocalIssuer, guard: Callable[..., None]
+) -> None:
     response = get(client, idp.mint(exp=1))
     assert response.status_code == 401
     assert response["WWW-Authenticate"] == (
@@ -88,18 +90,20 @@ def test_invalid_token_answers_401_with_error_and_description(client: Client, id
     assert response.json() == {"error": "invalid_token", "error_description": "The access token has expired."}
 
 
-def test_malformed_header_answers_400_invalid_request(client: Client, guard: Any) -> None:
+def test_malformed_header_answers_400_invalid_request(client: Client, guard: Callable[..., None]) -> None:
     response = get(client, header="Bearer a b")
     assert response.status_code == 400
     assert response["WWW-Authenticate"].startswith('Bearer realm="api", error="invalid_request"')
 
 
-def test_two_credentials_answer_400(client: Client, idp: LocalIssuer, guard: Any) -> None:
+def test_two_credentials_answer_400(client: Client, idp: LocalIssuer, guard: Callable[..., None]) -> None:
     token = idp.mint()
     assert get(client, header=f"Bearer {token}, Bearer {token}").status_code == 400
 
 
-def test_oversized_token_answers_401_before_decoding(client: Client, idp: LocalIssuer, guard: Any) -> None:
+def test_oversized_token_answers_401_before_decoding(
+    client: Client, idp: LocalIssuer, guard: Callable[..., None]
+) -> None:
     response = get(client, "a" * 9000)
     assert response.status_code == 401
     assert response.json() == {"error": "invalid_token", "error_description": "The access token is invalid."}
@@ -107,13 +111,15 @@ def test_oversized_token_answers_401_before_decoding(client: Client, idp: LocalI
     assert get(client, idp.mint(padding="p" * 1200)).status_code == 401
 
 
-def test_token_in_query_string_or_form_is_ignored(client: Client, idp: LocalIssuer, guard: Any) -> None:
+def test_token_in_query_string_or_form_is_ignored(client: Client, idp: LocalIssuer, guard: Callable[..., None]) -> None:
     token = idp.mint()
     assert client.get(f"/whoami/?access_token={token}").status_code == 401
     assert client.post("/whoami/", {"access_token": token}).status_code == 401
 
 
-def test_statuses_hold_when_session_authentication_comes_first(client: Client, idp: LocalIssuer, guard: Any) -> None:
+def test_statuses_hold_when_session_authentication_comes_first(
+    client: Client, idp: LocalIssuer, guard: Callable[..., None]
+) -> None:
     classes = [
         "rest_framework.authentication.SessionAuthentication",
         "django_bearer_guard.authentication.BearerTokenAuthentication",
@@ -129,7 +135,7 @@ def test_statuses_hold_when_session_authentication_comes_first(client: Client, i
         assert get(client, header="Bearer a b").status_code == 400
 
 
-def test_signals_carry_token_or_reason(client: Client, idp: LocalIssuer, guard: Any) -> None:
+def test_signals_carry_token_or_reason(client: Client, idp: LocalIssuer, guard: Callable[..., None]) -> None:
     seen: list[tuple[str, Any]] = []
 
     def validated(sender: Any, token: VerifiedToken, request: Any, **kwargs: Any) -> None:
@@ -151,7 +157,7 @@ def test_signals_carry_token_or_reason(client: Client, idp: LocalIssuer, guard: 
 
 
 def test_rejection_is_logged_with_the_real_reason_but_not_sent(
-    client: Client, idp: LocalIssuer, guard: Any, caplog: pytest.LogCaptureFixture
+    client: Client, idp: LocalIssuer, guard: Callable[..., None], caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.INFO, logger="django_bearer_guard"):
         response = get(client, idp.mint(aud="https://elsewhere"))
@@ -161,7 +167,11 @@ def test_rejection_is_logged_with_the_real_reason_but_not_sent(
 
 
 def test_unexpected_failure_fails_closed_with_401(
-    client: Client, idp: LocalIssuer, guard: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    client: Client,
+    idp: LocalIssuer,
+    guard: Callable[..., None],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     from django_bearer_guard.tokens import validator
 
@@ -177,7 +187,9 @@ def test_unexpected_failure_fails_closed_with_401(
     assert "internal detail 42" in caplog.text
 
 
-def test_global_misconfiguration_fails_closed_not_500(client: Client, idp: LocalIssuer, guard: Any) -> None:
+def test_global_misconfiguration_fails_closed_not_500(
+    client: Client, idp: LocalIssuer, guard: Callable[..., None]
+) -> None:
     guard(LEEWAY="thirty")
     response = get(client, idp.mint())
     assert response.status_code == 401
@@ -219,7 +231,9 @@ def test_required_typ_accepts_at_jwt_and_refuses_plain_jwt(
     assert get(client, idp.mint()).status_code == 401
 
 
-def test_rotated_key_is_accepted_without_restart(client: Client, idp: LocalIssuer, guard: Any, clock: Clock) -> None:
+def test_rotated_key_is_accepted_without_restart(
+    client: Client, idp: LocalIssuer, guard: Callable[..., None], clock: Clock
+) -> None:
     assert get(client, idp.mint()).status_code == 200
     idp.rotate()
     # Within the cool-down after the first fetch an unknown kid does not refetch...
@@ -277,12 +291,16 @@ def test_workload_is_none_without_the_claim(idp: LocalIssuer, guard: Callable[..
     assert auth.token_id is not None
 
 
-def test_token_without_scope_claim_has_empty_scopes(client: Client, idp: LocalIssuer, guard: Any) -> None:
+def test_token_without_scope_claim_has_empty_scopes(
+    client: Client, idp: LocalIssuer, guard: Callable[..., None]
+) -> None:
     body = bearer(client, idp.mint()).json()
     assert body["scopes"] == []
 
 
-def test_defaults_scope_claim_scope_and_workload_claim_sub(client: Client, idp: LocalIssuer, guard: Any) -> None:
+def test_defaults_scope_claim_scope_and_workload_claim_sub(
+    client: Client, idp: LocalIssuer, guard: Callable[..., None]
+) -> None:
     body = bearer(client, idp.mint(scope="a:read b:write", scp=["c:read"], sub="svc-7", client_id="cid")).json()
     assert body["scopes"] == ["a:read", "b:write"]
     assert body["workload"] == "svc-7"

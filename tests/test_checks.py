@@ -11,6 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import Client, override_settings
 from django.urls import path
+from pytest_django import Settings
 
 from django_bearer_guard.checks import check_file_roots, check_settings
 from django_bearer_guard.testing import LocalIssuer
@@ -175,7 +176,7 @@ def test_global_misconfiguration_fails_closed_not_500(
         call_command("check")
 
 
-def test_check_file_roots_skips_a_route_whose_root_as_view_would_refuse(settings: Any) -> None:
+def test_check_file_roots_skips_a_route_whose_root_as_view_would_refuse(settings: Settings) -> None:
     # The root changed after as_view() checked it: the check goes on past it instead of crashing.
     class Changed(ProtectedFileView):
         root = "tenants/{claims.sub}"

@@ -18,6 +18,7 @@ from cryptography.x509.oid import NameOID
 
 from django_bearer_guard import _http
 from django_bearer_guard.exceptions import KeyFetchError
+from django_bearer_guard.testing import LocalIssuer
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -161,7 +162,7 @@ def test_get_json_over_https_verifies_the_certificate(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("char", ["\r\n", "\n", "\t", " ", "\x00", "\x7f", "\x85", "\xa0", "\u2028"])
-def test_get_json_refuses_whitespace_and_control_characters_before_connecting(idp: Any, char: str) -> None:
+def test_get_json_refuses_whitespace_and_control_characters_before_connecting(idp: LocalIssuer, char: str) -> None:
     # urlsplit would drop tab, CR and LF and fetch a URL other than the one given.
     url = idp.url + idp.jwks_path
     for unsafe in (url + char, char + url, url.replace("jwks", "jw" + char + "ks")):

@@ -6,6 +6,7 @@ import pytest
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError
 from django.test import override_settings
+from pytest_django import Settings
 
 from django_bearer_guard.issuers.config import ISSUER_KEYS, parse_issuer
 from django_bearer_guard.models import TrustedIssuer
@@ -19,7 +20,7 @@ ENTRY: dict[str, Any] = {
 
 
 @pytest.fixture(autouse=True)
-def _strict_settings(settings: Any) -> None:
+def _strict_settings(settings: Settings) -> None:
     settings.BEARER_GUARD = {}
 
 

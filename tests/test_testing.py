@@ -8,7 +8,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from typing import Any
+from collections.abc import Callable
 
 import pytest
 
@@ -18,7 +18,7 @@ from django_bearer_guard.tokens.validator import TokenValidator
 from tests.support.keys import pooled_key
 
 
-def test_use_clock_replaces_the_library_clock(idp: LocalIssuer, guard: Any) -> None:
+def test_use_clock_replaces_the_library_clock(idp: LocalIssuer, guard: Callable[..., None]) -> None:
     token = idp.mint(lifetime=60)
     validator = TokenValidator()
     assert validator.validate(token).issuer == idp.issuer

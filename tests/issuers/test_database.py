@@ -14,6 +14,7 @@ from django.core.cache import caches
 from django.db import connection, connections
 from django.db.backends.signals import connection_created
 from django.test import override_settings
+from pytest_django import DjangoAssertNumQueries, DjangoCaptureOnCommitCallbacks
 from rest_framework.test import APIClient
 
 from django_bearer_guard import conf, runtime
@@ -37,7 +38,7 @@ def _rows_only(guard: Callable[..., None], clock: Clock) -> Iterator[None]:
 
 
 @pytest.fixture
-def committed(django_capture_on_commit_callbacks: Any) -> Callable[..., Any]:
+def committed(django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks) -> Callable[..., Any]:
     """A context in which the on-commit callbacks (the stamp bump) run as in production."""
     return lambda: django_capture_on_commit_callbacks(execute=True)
 
@@ -116,13 +117,13 @@ def test_database_issuer_unknown_without_rows(idp: LocalIssuer) -> None:
     assert status(idp.mint()) == 401
 
 
-def test_disabled_row_refuses_its_tokens(idp: LocalIssuer, make_row: Any) -> None:
+def test_disabled_row_refuses_its_tokens(idp: LocalIssuer, make_row: Callable[..., TrustedIssuer]) -> None:
     make_row(enabled=False)
     assert status(idp.mint()) == 401
 
 
 def test_deleted_row_refuses_its_tokens_after_commit(
-    idp: LocalIssuer, make_row: Any, committed: Any
+    idp: LocalIssuer, make_row: Callable[..., TrustedIssuer], committed: Callable[..., Any]
 ) -> None:
     row = make_row()
     assert status(idp.mint()) == 200
@@ -132,7 +133,7 @@ def test_deleted_row_refuses_its_tokens_after_commit(
 
 
 def test_edited_row_is_used_at_once_by_the_process_that_saved_it(
-    idp: LocalIssuer, make_row: Any, committed: Any
+    idp: LocalIssuer, make_row: Callable[..., TrustedIssuer], committed: Callable[..., Any]
 ) -> None:
     row = make_row()
     assert status(idp.mint()) == 200
@@ -144,7 +145,7 @@ def test_edited_row_is_used_at_once_by_the_process_that_saved_it(
 
 
 def test_edit_without_signal_waits_for_the_stamp_then_the_check_interval(
-    idp: LocalIssuer, make_row: Any, clock: Clock
+    idp: LocalIssuer, make_row: Callable[..., TrustedIssuer], clock: Clock
 ) -> None:
     make_row()
     assert status(idp.mint()) == 200
@@ -158,7 +159,7 @@ def test_edit_without_signal_waits_for_the_stamp_then_the_check_interval(
 
 
 def test_issuers_changed_announces_bulk_edits(
-    idp: LocalIssuer, make_row: Any
+    idp: LocalIssuer, make_row: Callable[..., TrustedIssuer]
 ) -> None:
     make_row()
     assert status(idp.mint()) == 200
@@ -168,7 +169,11 @@ def test_issuers_changed_announces_bulk_edits(
 
 
 def test_second_process_reads_the_rows_and_then_follows_the_stamp(
-    idp: LocalIssuer, make_row: Any, committed: Any, clock: Clock, row_reads: list[str]
+    idp: LocalIssuer,
+    make_row: Callable[..., TrustedIssuer],
+    committed: Callable[..., Any],
+    clock: Clock,
+    row_reads: list[str],
 ) -> None:
     row = make_row()
     assert status(idp.mint()) == 200
@@ -185,7 +190,11 @@ def test_second_process_reads_the_rows_and_then_follows_the_stamp(
 
 
 def test_warm_lookups_make_no_database_queries(
-    idp: LocalIssuer, make_row: Any, clock: Clock, django_assert_num_queries: Any, row_reads: list[str]
+    idp: LocalIssuer,
+    make_row: Callable[..., TrustedIssuer],
+    clock: Clock,
+    django_assert_num_queries: DjangoAssertNumQueries,
+    row_reads: list[str],
 ) -> None:
     make_row()
     assert status(idp.mint()) == 200
@@ -198,7 +207,11 @@ def test_warm_lookups_make_no_database_queries(
 
 
 def test_unknown_issuer_makes_no_database_query(
-    idp: LocalIssuer, make_row: Any, clock: Clock, django_assert_num_queries: Any, row_reads: list[str]
+    idp: LocalIssuer,
+    make_row: Callable[..., TrustedIssuer],
+    clock: Clock,
+    django_assert_num_queries: DjangoAssertNumQueries,
+    row_reads: list[str],
 ) -> None:
     make_row()
     assert status(idp.mint()) == 200
@@ -211,7 +224,11 @@ def test_unknown_issuer_makes_no_database_query(
 
 
 def test_settings_issuers_never_look_at_the_database(
-    idp: LocalIssuer, guard: Any, make_row: Any, django_assert_num_queries: Any, row_reads: list[str]
+    idp: LocalIssuer,
+    guard: Callable[..., None],
+    make_row: Callable[..., TrustedIssuer],
+    django_assert_num_queries: DjangoAssertNumQueries,
+    row_reads: list[str],
 ) -> None:
     guard()  # the idp in the settings too
     make_row(audiences=["https://row-only.example"])
@@ -232,7 +249,11 @@ def test_settings_issuers_never_look_at_the_database(
     ],
 )
 def test_invalid_row_refuses_its_tokens_and_fetches_nothing(
-    idp: LocalIssuer, guard: Callable[..., None], make_row: Any, overrides: dict[str, Any], loopback: bool
+    idp: LocalIssuer,
+    guard: Callable[..., None],
+    make_row: Callable[..., TrustedIssuer],
+    overrides: dict[str, Any],
+    loopback: bool,
 ) -> None:
     guard(ISSUERS=[], ALLOW_HTTP_LOOPBACK=loopback)
     row = make_row(**overrides)
@@ -250,7 +271,7 @@ def test_missing_table_before_any_read_is_logged_and_refused(
 
 
 def test_blocked_database_is_logged_and_refused(
-    idp: LocalIssuer, make_row: Any, django_db_blocker: Any, caplog: pytest.LogCaptureFixture
+    idp: LocalIssuer, make_row: Callable[..., TrustedIssuer], django_db_blocker: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     make_row()
     with django_db_blocker.block(), caplog.at_level(logging.WARNING, logger="django_bearer_guard"):
@@ -259,7 +280,7 @@ def test_blocked_database_is_logged_and_refused(
 
 
 def test_database_failure_keeps_the_last_good_rows(
-    idp: LocalIssuer, make_row: Any, clock: Clock, caplog: pytest.LogCaptureFixture,
+    idp: LocalIssuer, make_row: Callable[..., TrustedIssuer], clock: Clock, caplog: pytest.LogCaptureFixture,
 ) -> None:
     make_row()
     assert status(idp.mint()) == 200
@@ -280,7 +301,11 @@ def test_database_failure_keeps_the_last_good_rows(
     ids=["cache-keeps-nothing", "cache-alias-missing"],
 )
 def test_unusable_cache_rereads_rows_once_per_interval(
-    idp: LocalIssuer, guard: Callable[..., None], make_row: Any, clock: Clock, caches_setting: dict[str, Any]
+    idp: LocalIssuer,
+    guard: Callable[..., None],
+    make_row: Callable[..., TrustedIssuer],
+    clock: Clock,
+    caches_setting: dict[str, Any],
 ) -> None:
     make_row()
     with override_settings(CACHES=caches_setting):
@@ -294,7 +319,7 @@ def test_unusable_cache_rereads_rows_once_per_interval(
 
 
 def test_busy_refresh_serves_the_current_rows_without_waiting(
-    idp: LocalIssuer, make_row: Any, clock: Clock, row_reads: list[str]
+    idp: LocalIssuer, make_row: Callable[..., TrustedIssuer], clock: Clock, row_reads: list[str]
 ) -> None:
     make_row()
     assert status(idp.mint()) == 200
@@ -309,7 +334,7 @@ def test_busy_refresh_serves_the_current_rows_without_waiting(
 
 
 def test_clock_going_backwards_counts_as_due(
-    idp: LocalIssuer, make_row: Any, clock: Clock
+    idp: LocalIssuer, make_row: Callable[..., TrustedIssuer], clock: Clock
 ) -> None:
     make_row()
     assert status(idp.mint()) == 200
@@ -319,7 +344,9 @@ def test_clock_going_backwards_counts_as_due(
     assert status(idp.mint()) == 401
 
 
-def test_all_issuers_lists_rows_after_settings(idp: LocalIssuer, guard: Any, make_row: Any) -> None:
+def test_all_issuers_lists_rows_after_settings(
+    idp: LocalIssuer, guard: Callable[..., None], make_row: Callable[..., TrustedIssuer]
+) -> None:
     guard()  # the idp in the settings too
     make_row(issuer="https://db-only.example/", jwks_uri="https://db-only.example/jwks")
     assert [config.issuer for config in get_runtime().issuers.all_issuers()] == [idp.issuer, "https://db-only.example/"]
@@ -331,7 +358,10 @@ def test_install_twice_registers_once() -> None:
 
 
 def test_checks_report_row_problems_and_shadowed_rows_only_with_databases(
-    idp: LocalIssuer, guard: Any, make_row: Any, django_assert_num_queries: Any
+    idp: LocalIssuer,
+    guard: Callable[..., None],
+    make_row: Callable[..., TrustedIssuer],
+    django_assert_num_queries: DjangoAssertNumQueries,
 ) -> None:
     guard()  # the idp in the settings too
     shadowed = make_row()
@@ -346,7 +376,7 @@ def test_checks_report_row_problems_and_shadowed_rows_only_with_databases(
         assert not row_ids & {m.id for m in check_settings(databases=["other"])}
 
 
-def test_checks_count_rows_as_trusted_issuers(make_row: Any) -> None:
+def test_checks_count_rows_as_trusted_issuers(make_row: Callable[..., TrustedIssuer]) -> None:
     assert "bearer_guard.W001" in {m.id for m in check_settings(databases=["default"])}
     make_row()
     assert "bearer_guard.W001" not in {m.id for m in check_settings(databases=["default"])}
@@ -364,7 +394,7 @@ def elapsed(fn: Callable[[], Any]) -> tuple[Any, float]:
 
 
 def test_read_slower_than_read_wait_ends_in_the_background_and_serves_later_requests(
-    idp: LocalIssuer, make_row: Any, row_reads: list[str], caplog: pytest.LogCaptureFixture
+    idp: LocalIssuer, make_row: Callable[..., TrustedIssuer], row_reads: list[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     make_row()
     conf.reload()  # a fresh process
@@ -380,7 +410,7 @@ def test_read_slower_than_read_wait_ends_in_the_background_and_serves_later_requ
 
 
 def test_concurrent_and_later_polls_during_a_slow_read_start_no_second_read(
-    idp: LocalIssuer, make_row: Any, clock: Clock, row_reads: list[str]
+    idp: LocalIssuer, make_row: Callable[..., TrustedIssuer], clock: Clock, row_reads: list[str]
 ) -> None:
     make_row()
     conf.reload()
@@ -400,7 +430,11 @@ def test_concurrent_and_later_polls_during_a_slow_read_start_no_second_read(
 
 
 def test_poll_rechecks_the_interval_after_taking_the_lock(
-    idp: LocalIssuer, guard: Callable[..., None], make_row: Any, clock: Clock, row_reads: list[str]
+    idp: LocalIssuer,
+    guard: Callable[..., None],
+    make_row: Callable[..., TrustedIssuer],
+    clock: Clock,
+    row_reads: list[str],
 ) -> None:
     make_row()
     caches_setting = {
@@ -438,7 +472,11 @@ def test_poll_rechecks_the_interval_after_taking_the_lock(
 
 
 def test_failed_read_is_retried_no_sooner_than_the_interval(
-    idp: LocalIssuer, make_row: Any, clock: Clock, row_reads: list[str], caplog: pytest.LogCaptureFixture
+    idp: LocalIssuer,
+    make_row: Callable[..., TrustedIssuer],
+    clock: Clock,
+    row_reads: list[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     make_row()
     conf.reload()
@@ -453,7 +491,7 @@ def test_failed_read_is_retried_no_sooner_than_the_interval(
     assert len(row_reads) == 2
 
 
-def test_background_read_closes_its_connection(idp: LocalIssuer, make_row: Any) -> None:
+def test_background_read_closes_its_connection(idp: LocalIssuer, make_row: Callable[..., TrustedIssuer]) -> None:
     make_row()
     conf.reload()
     opened: list[Any] = []

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
 
 from django_bearer_guard.exceptions import InvalidToken
 from django_bearer_guard.testing import Clock, LocalIssuer
@@ -29,7 +28,7 @@ def _validate_concurrently(token: str, threads: int = 8) -> list[str]:
     return outcomes
 
 
-def test_first_and_expiry_fetches_are_single_flight(idp: LocalIssuer, guard: Any, clock: Clock) -> None:
+def test_first_and_expiry_fetches_are_single_flight(idp: LocalIssuer, guard: Callable[..., None], clock: Clock) -> None:
     idp.mode, idp.delay = "slow", 0.2
     assert _validate_concurrently(idp.mint()) == ["ok"] * 8
     assert idp.fetches() == 1

@@ -13,7 +13,9 @@ from tests.support.client import assert_refused, bearer
 
 
 @pytest.mark.parametrize("claim", ["exp", "iss", "aud"])
-def test_exp_iss_aud_are_always_required(client: Client, idp: LocalIssuer, guard: Any, claim: str) -> None:
+def test_exp_iss_aud_are_always_required(
+    client: Client, idp: LocalIssuer, guard: Callable[..., None], claim: str
+) -> None:
     missing: dict[str, Any] = {claim: None}
     assert_refused(bearer(client, idp.mint(**missing)), 401, "invalid_token")
 
@@ -21,7 +23,7 @@ def test_exp_iss_aud_are_always_required(client: Client, idp: LocalIssuer, guard
 @pytest.mark.parametrize("claim", ["exp", "nbf", "iat"])
 @pytest.mark.parametrize("kind", ["numeric-string", "boolean", "null-in-list"])
 def test_time_claims_must_be_numbers(
-    client: Client, idp: LocalIssuer, guard: Any, *, clock: Clock, claim: str, kind: str
+    client: Client, idp: LocalIssuer, guard: Callable[..., None], *, clock: Clock, claim: str, kind: str
 ) -> None:
     good: Any = int(clock.now) + (100 if claim == "exp" else -100)
     value: Any = {"numeric-string": str(good), "boolean": True, "null-in-list": [good]}[kind]
@@ -29,7 +31,7 @@ def test_time_claims_must_be_numbers(
     assert_refused(bearer(client, idp.mint(**{claim: value})), 401, "invalid_token")
 
 
-def test_fractional_exp_is_a_number(client: Client, idp: LocalIssuer, guard: Any, clock: Clock) -> None:
+def test_fractional_exp_is_a_number(client: Client, idp: LocalIssuer, guard: Callable[..., None], clock: Clock) -> None:
     assert bearer(client, idp.mint(exp=clock.now + 60.5)).status_code == 200
 
 
@@ -68,12 +70,12 @@ def test_required_typ_at_jwt(
         assert_refused(response, 401, "invalid_token")
 
 
-def test_without_required_typ_any_typ_passes(client: Client, idp: LocalIssuer, guard: Any) -> None:
+def test_without_required_typ_any_typ_passes(client: Client, idp: LocalIssuer, guard: Callable[..., None]) -> None:
     assert bearer(client, idp.mint(headers={"typ": None})).status_code == 200
     assert bearer(client, idp.mint(headers={"typ": "at+jwt"})).status_code == 200
 
 
-def test_exact_issuer_match_only(client: Client, idp: LocalIssuer, guard: Any) -> None:
+def test_exact_issuer_match_only(client: Client, idp: LocalIssuer, guard: Callable[..., None]) -> None:
     assert idp.issuer.endswith("/")
     assert_refused(bearer(client, idp.mint(iss=idp.issuer.rstrip("/"))), 401, "invalid_token")
     assert_refused(bearer(client, idp.mint(iss=idp.issuer.upper())), 401, "invalid_token")

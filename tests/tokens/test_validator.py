@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -22,7 +23,7 @@ from django_bearer_guard.tokens.validator import TokenValidator
 from tests.support.keys import pooled_key
 
 
-def test_validate_returns_verified_token(idp: LocalIssuer, guard: Any) -> None:
+def test_validate_returns_verified_token(idp: LocalIssuer, guard: Callable[..., None]) -> None:
     token = TokenValidator().validate(idp.mint(scope="a b", jti="id-1"))
     assert token.issuer == idp.issuer
     assert token.scopes == frozenset({"a", "b"})
@@ -32,12 +33,12 @@ def test_validate_returns_verified_token(idp: LocalIssuer, guard: Any) -> None:
     assert token.expires_at == token.claims["exp"]
 
 
-def test_validate_caps_size_itself_for_direct_callers(idp: LocalIssuer, guard: Any) -> None:
+def test_validate_caps_size_itself_for_direct_callers(idp: LocalIssuer, guard: Callable[..., None]) -> None:
     with pytest.raises(TokenTooLarge):
         TokenValidator().validate(idp.mint(padding="x" * 9000))
 
 
-def test_validate_refuses_non_object_payload(idp: LocalIssuer, guard: Any) -> None:
+def test_validate_refuses_non_object_payload(idp: LocalIssuer, guard: Callable[..., None]) -> None:
     import jwt
 
     key = idp.signing_key()
@@ -46,19 +47,19 @@ def test_validate_refuses_non_object_payload(idp: LocalIssuer, guard: Any) -> No
         TokenValidator().validate(token)
 
 
-def test_validate_requires_iss(idp: LocalIssuer, guard: Any) -> None:
+def test_validate_requires_iss(idp: LocalIssuer, guard: Callable[..., None]) -> None:
     with pytest.raises(MissingClaim):
         TokenValidator().validate(idp.mint(iss=""))
 
 
 @pytest.mark.parametrize("claim", ["jti", "sub"])
-def test_validate_refuses_non_string_jti_and_sub(idp: LocalIssuer, guard: Any, claim: str) -> None:
+def test_validate_refuses_non_string_jti_and_sub(idp: LocalIssuer, guard: Callable[..., None], claim: str) -> None:
     claims: dict[str, Any] = {claim: 7}
     with pytest.raises(InvalidClaim, match=claim):
         TokenValidator().validate(idp.mint(**claims))
 
 
-def test_validate_gives_no_token_id_or_subject_when_absent(idp: LocalIssuer, guard: Any) -> None:
+def test_validate_gives_no_token_id_or_subject_when_absent(idp: LocalIssuer, guard: Callable[..., None]) -> None:
     token = TokenValidator().validate(idp.mint(jti=None, sub=None))
     assert (token.token_id, token.subject, token.workload) == (None, None, None)
 
@@ -75,7 +76,7 @@ def test_validate_gives_no_token_id_or_subject_when_absent(idp: LocalIssuer, gua
     ],
 )
 def test_validate_gives_pre_signature_refusals_the_generic_description(
-    idp: LocalIssuer, guard: Any, build: Any, error: type[InvalidToken]
+    idp: LocalIssuer, guard: Callable[..., None], build: Any, error: type[InvalidToken]
 ) -> None:
     with pytest.raises(error) as raised:
         TokenValidator().validate(build(idp))
@@ -84,7 +85,7 @@ def test_validate_gives_pre_signature_refusals_the_generic_description(
 
 
 def test_validate_makes_any_pre_signature_description_generic(
-    idp: LocalIssuer, guard: Any, monkeypatch: pytest.MonkeyPatch
+    idp: LocalIssuer, guard: Callable[..., None], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from django_bearer_guard.tokens import validator
 
@@ -99,13 +100,13 @@ def test_validate_makes_any_pre_signature_description_generic(
     assert raised.value.reason == "alg 'RS256' is not in ['ES256']"
 
 
-def test_validate_keeps_specific_descriptions_after_the_signature(idp: LocalIssuer, guard: Any) -> None:
+def test_validate_keeps_specific_descriptions_after_the_signature(idp: LocalIssuer, guard: Callable[..., None]) -> None:
     with pytest.raises(ExpiredToken) as raised:
         TokenValidator().validate(idp.mint(exp=1))
     assert raised.value.description == ExpiredToken.default_description
 
 
-def test_verified_claims_are_always_valid_unicode(idp: LocalIssuer, guard: Any) -> None:
+def test_verified_claims_are_always_valid_unicode(idp: LocalIssuer, guard: Callable[..., None]) -> None:
     token = idp.mint(name="\ud800 broken")  # json.dumps writes the escape "\ud800"
     try:
         claims = TokenValidator().validate(token).claims
