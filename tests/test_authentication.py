@@ -55,7 +55,9 @@ def test_authenticate_returns_token_user_and_verified_token_without_queries(
 
     request = Request(rf.get("/", HTTP_AUTHORIZATION=f"Bearer {idp.mint(jti='t-1')}"))
     # No django_db mark: any database query would raise here.
-    user, token = BearerTokenAuthentication().authenticate(request)  # type: ignore[misc]
+    authenticated = BearerTokenAuthentication().authenticate(request)
+    assert authenticated is not None
+    user, token = authenticated
     assert isinstance(user, TokenUser) and user.is_authenticated
     assert isinstance(token, VerifiedToken)
     assert (token.issuer, token.token_id, token.scopes) == (idp.issuer, "t-1", frozenset())

@@ -184,7 +184,7 @@ def test_check_file_roots_skips_a_route_whose_root_as_view_would_refuse(settings
     changed = Changed.as_view(storage="protected")
     Changed.root = "tenants/{nope}"
     urlconf = ModuleType("changed_urls")
-    urlconf.urlpatterns = [  # type: ignore[attr-defined]
+    urlconf.urlpatterns = [  # type: ignore[attr-defined]  # a URLconf module made for this test
         path("changed/<path:path>", changed),
         path("tenant/<path:path>", ProtectedFileView.as_view(storage="protected", root="t/{claims.sub}")),
     ]

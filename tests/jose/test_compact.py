@@ -166,7 +166,7 @@ def test_parse_compact_hands_out_a_read_only_cached_header() -> None:
     token = compact({"alg": "ES256", "kid": "cached"})
     first = parse_compact(token)
     with pytest.raises(TypeError):
-        first.header["alg"] = "none"  # type: ignore[index]
+        first.header["alg"] = "none"  # type: ignore[index]  # the very write a read-only header refuses
     assert parse_compact(token).header == {"alg": "ES256", "kid": "cached"}
 
 

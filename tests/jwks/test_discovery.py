@@ -28,7 +28,7 @@ class OAuthOnlyIssuer(LocalIssuer):
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         base = super()._handler_class()
 
-        class Handler(base):  # type: ignore[valid-type,misc]
+        class Handler(base):  # type: ignore[valid-type,misc]  # LocalIssuer builds its handler class at run time
             def do_GET(self) -> None:
                 if self.path.endswith(OIDC):
                     self.send_error(404)
