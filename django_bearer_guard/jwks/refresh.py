@@ -83,6 +83,8 @@ class KeyStore:
         self._static: dict[str, KeySet | KeySetError] = {}
         self._reported: set[str] = set()
         self._lock = threading.Lock()
+        # Parsing inline keys holds its own lock, never the one that hands out snapshots.
+        self._static_lock = threading.Lock()
 
     def get_key(self, issuer: IssuerConfig, kid: str | None, alg: str) -> JsonWebKey:
         """The issuer's key for ``kid`` that may verify ``alg``.
@@ -161,7 +163,7 @@ class KeyStore:
         known = self._static.get(issuer.source_id)
         if isinstance(known, KeySet):
             return known  # the hot path: no lock once parsed
-        with self._lock:
+        with self._static_lock:
             known = self._static.get(issuer.source_id)
             if known is None:
                 try:

@@ -23,31 +23,40 @@ __all__ = ["TokenValidator"]
 class TokenValidator:
     """Validates raw compact tokens against the trusted issuers of ``runtime``.
 
-    Without ``runtime``, the current one (:func:`~django_bearer_guard.runtime.get_runtime`);
-    it holds no state of its own, so one may be built per request, from DRF or plain Django.
+    Without ``runtime``, each :meth:`validate` uses the current one
+    (:func:`~django_bearer_guard.runtime.get_runtime`), so a validator kept for the life of the
+    process follows changed settings; with one, it validates against that runtime only.
     """
 
     def __init__(self, runtime: Runtime | None = None) -> None:
-        self.runtime = runtime or get_runtime()
-        self.settings = self.runtime.settings
+        if runtime is not None and not isinstance(runtime, Runtime):
+            raise TypeError("TokenValidator takes a Runtime (django_bearer_guard.runtime.get_runtime()), not settings")
+        self._runtime = runtime
+
+    @property
+    def runtime(self) -> Runtime:
+        """The runtime the next :meth:`validate` uses."""
+        return self._runtime or get_runtime()
 
     def validate(self, raw: str) -> VerifiedToken:
         """Return the :class:`VerifiedToken` for ``raw`` or raise an ``InvalidToken`` subclass."""
+        runtime = self.runtime
+        settings = runtime.settings
         try:
-            if len(raw) > self.settings.max_token_bytes:
-                raise TokenTooLarge(f"token of {len(raw)} characters, over {self.settings.max_token_bytes}")
+            if len(raw) > settings.max_token_bytes:
+                raise TokenTooLarge(f"token of {len(raw)} characters, over {settings.max_token_bytes}")
             jws = parse_compact(raw)
             claims = decode_json(jws.payload, "payload")
 
             iss = claims.get("iss")
             if not isinstance(iss, str) or not iss:
                 raise MissingClaim("'iss' is required")
-            issuer = self.runtime.issuers.get(iss)
+            issuer = runtime.issuers.get(iss)
             if issuer.problems:
                 # A misconfigured issuer fails closed; the check framework reports why.
                 raise KeysUnavailable(f"issuer {iss!r} is misconfigured: {issuer.problems[0].msg}")
             check_algorithm(jws.alg, issuer.algorithms)
-            key = self.runtime.keys.get_key(issuer, jws.kid, jws.alg)
+            key = runtime.keys.get_key(issuer, jws.kid, jws.alg)
             verify_signature(jws, key)
         except InvalidToken as error:
             # Issuer and key enumeration: nothing unverified earns more than the generic description.
@@ -60,7 +69,7 @@ class TokenValidator:
         if "cnf" in claims:
             # RFC 8705 §3, RFC 9449 §7: a sender-constrained token is never accepted as a bare Bearer token.
             raise UnverifiedBinding("the token carries 'cnf', and sender-constrained tokens are not verified yet")
-        leeway = self.settings.leeway if issuer.leeway is None else issuer.leeway
+        leeway = settings.leeway if issuer.leeway is None else issuer.leeway
         expires_at = check_claims(claims, issuer, now=_clock.now(), leeway=leeway)
         jti = claims.get("jti")
         return VerifiedToken(

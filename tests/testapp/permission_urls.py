@@ -10,7 +10,7 @@ scopes per action.
 from __future__ import annotations
 
 from django.urls import path
-from rest_framework import serializers, viewsets
+from rest_framework import viewsets
 from rest_framework.decorators import action, api_view
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import DjangoModelPermissions
@@ -22,19 +22,14 @@ from rest_framework.views import APIView
 from django_bearer_guard.permissions import AllowedWorkloads, HasScopes, require_scopes
 from django_bearer_guard.tokens.verified import VerifiedToken
 from tests.testapp.models import Document
-
-
-class _DocumentSerializer(serializers.ModelSerializer[Document]):
-    class Meta:
-        model = Document
-        fields = ["id", "title", "owner"]
+from tests.testapp.scope_views import DocumentSerializer
 
 
 class ActionScopedViewSet(viewsets.ModelViewSet[Document]):
     """Per-action scopes only: no ``required_scopes`` fallback."""
 
     queryset = Document.objects.order_by("id")
-    serializer_class = _DocumentSerializer
+    serializer_class = DocumentSerializer
     permission_classes = [HasScopes]
     required_scopes_by_action = {
         "list": ["docs:read"],
@@ -53,7 +48,7 @@ class ActionScopedViewSet(viewsets.ModelViewSet[Document]):
 
 
 class MethodScopedView(GenericAPIView[Document]):
-    serializer_class = _DocumentSerializer
+    serializer_class = DocumentSerializer
     permission_classes = [HasScopes]
     required_scopes_by_method = {
         "GET": ["api://files-app/files.read"],
@@ -103,7 +98,7 @@ class ViewPermissions(DjangoModelPermissions):
 
 class ModelPermissionViewSet(viewsets.ModelViewSet[Document]):
     queryset = Document.objects.order_by("id")
-    serializer_class = _DocumentSerializer
+    serializer_class = DocumentSerializer
     permission_classes = [ViewPermissions]
 
 
