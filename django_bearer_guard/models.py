@@ -8,7 +8,9 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
 
 from django_bearer_guard.conf import get_settings
+from django_bearer_guard.exceptions import KeySetError
 from django_bearer_guard.issuers.config import IssuerConfig, parse_issuer
+from django_bearer_guard.jose.keyset import KeySet
 
 __all__ = ["TrustedIssuer"]
 
@@ -67,6 +69,7 @@ class TrustedIssuer(models.Model):
     class Meta:
         verbose_name = "trusted issuer"
         ordering = ["name", "issuer"]
+        permissions = [("check_token", "Can use the token checker")]
 
     def __str__(self) -> str:
         return self.name or self.issuer
@@ -108,7 +111,8 @@ class TrustedIssuer(models.Model):
 
         A problem lands on the field named by its issuer key (the fields are named like the
         keys); a problem about the entry as a whole, or about a key the row does not store, is
-        a non-field error.
+        a non-field error. An inline ``jwks`` must also parse under the rules of a fetched key
+        set, so that a row never holds keys its tokens would be refused with.
         """
         config = self.to_config()
         prefix = self._where() + ": "
@@ -116,6 +120,11 @@ class TrustedIssuer(models.Model):
         for problem in config.problems:
             field = problem.field if problem.field in _FIELD_NAMES else NON_FIELD_ERRORS
             errors.setdefault(field, []).append(problem.msg.removeprefix(prefix))
+        if config.jwks:
+            try:
+                KeySet.from_jwks(config.jwks, allow_symmetric=False)
+            except KeySetError as exc:
+                errors.setdefault("jwks", []).append(f"the inline 'jwks' is refused: {exc.reason}.")
         if errors:
             raise ValidationError(errors)
 

@@ -3,13 +3,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError
 from django.test import override_settings
+from jwt.algorithms import RSAAlgorithm
 from pytest_django import Settings
 
 from django_bearer_guard.issuers.config import ISSUER_KEYS, parse_issuer
 from django_bearer_guard.models import TrustedIssuer
+from tests.support.keys import pooled_key
 
 ENTRY: dict[str, Any] = {
     "issuer": "https://idp.example/",
@@ -146,3 +149,44 @@ def test_saved_row_names_itself_in_problems() -> None:
 def test_str_is_the_name_or_the_issuer() -> None:
     assert str(row()) == ENTRY["issuer"]
     assert str(row(name="Corporate IdP")) == "Corporate IdP"
+
+
+def _inline(*keys: dict[str, Any]) -> dict[str, Any]:
+    return {"jwks_uri": "", "jwks": {"keys": list(keys)}}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("jwks", "words"),
+    [
+        ({"not": "a key set"}, "no 'kty'"),
+        ({"keys": "x"}, "must be a list"),
+        ({"keys": [{}]}, "no 'kty'"),
+        ({"keys": [{**pooled_key("RS256").public_jwk(), "use": "enc"}]}, "no key for verifying"),
+        ({"keys": [{**pooled_key("RS256").public_jwk(), "d": "AQAB"}]}, "private"),
+        ({"keys": [{"kty": "oct", "k": "a" * 64}]}, "symmetric"),
+        ({"keys": [pooled_key("RS256").public_jwk(), pooled_key("RS256").public_jwk()]}, "repeats kid"),
+        ({"keys": [{**pooled_key("ES256").public_jwk(), "alg": "RS256"}]}, "declares alg RS256"),
+    ],
+)
+def test_full_clean_parses_an_inline_jwks_like_a_fetched_one(jwks: dict[str, Any], words: str) -> None:
+    errors = errors_of(row(jwks_uri="", jwks=jwks))
+    assert list(errors) == ["jwks"], errors
+    assert errors["jwks"][0].startswith("the inline 'jwks' is refused: ")
+    assert words in errors["jwks"][0], errors
+
+
+@pytest.mark.django_db
+def test_full_clean_refuses_a_short_rsa_key_inline() -> None:
+    small = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    weak = {**RSAAlgorithm.to_jwk(small.public_key(), as_dict=True), "kid": "small"}
+    assert list(errors_of(row(**_inline(weak)))) == ["jwks"]
+
+
+@pytest.mark.django_db
+def test_full_clean_accepts_public_signing_keys_inline() -> None:
+    row(**_inline(pooled_key("RS256").public_jwk(), pooled_key("ES256").public_jwk())).full_clean()
+
+
+def test_the_token_checker_permission_is_declared() -> None:
+    assert ("check_token", "Can use the token checker") in TrustedIssuer._meta.permissions
