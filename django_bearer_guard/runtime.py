@@ -10,17 +10,38 @@ alike.
 
 from __future__ import annotations
 
+import logging
 import threading
+from typing import TYPE_CHECKING
 
 from django_bearer_guard.conf import GuardSettings, get_settings, on_reload
+from django_bearer_guard.exceptions import KeySetError
 from django_bearer_guard.issuers import database
 from django_bearer_guard.issuers.config import IssuerConfig
 from django_bearer_guard.issuers.database import DatabaseIssuers
 from django_bearer_guard.issuers.registry import IssuerRegistry
 from django_bearer_guard.jose.keyset import JsonWebKey, KeySet
+from django_bearer_guard.jwks.health import IssuerHealth
+from django_bearer_guard.jwks.health import issuer_health as _issuer_health
 from django_bearer_guard.jwks.refresh import KeyStatus, KeyStore
 
-__all__ = ["Runtime", "get_key", "get_runtime", "install", "key_status", "refresh_now"]
+if TYPE_CHECKING:
+    from django_bearer_guard.models import TrustedIssuer
+
+__all__ = [
+    "Runtime",
+    "all_health",
+    "fetch_now",
+    "get_key",
+    "get_runtime",
+    "health_of_row",
+    "install",
+    "issuer_health",
+    "key_status",
+    "refresh_now",
+]
+
+logger = logging.getLogger("django_bearer_guard")
 
 
 class Runtime:
@@ -79,3 +100,43 @@ def refresh_now(issuer: IssuerConfig) -> KeySet:
 def key_status(issuer: IssuerConfig) -> KeyStatus:
     """:meth:`KeyStore.key_status <django_bearer_guard.jwks.refresh.KeyStore.key_status>` of the current runtime."""
     return get_runtime().keys.key_status(issuer)
+
+
+def issuer_health(config: IssuerConfig, *, origin: str = "settings") -> IssuerHealth:
+    """The health of one issuer (its status, keys and fetch history); never fetches."""
+    return _issuer_health(get_runtime().keys, config, origin=origin)
+
+
+def health_of_row(row: TrustedIssuer) -> IssuerHealth:
+    """The health of a ``TrustedIssuer`` row; ``shadowed`` when the settings name its issuer too."""
+    runtime = get_runtime()
+    shadowed = row.issuer in {config.issuer for config in runtime.settings.issuers}
+    return _issuer_health(runtime.keys, row.to_config(), origin="database", shadowed=shadowed)
+
+
+def all_health() -> list[IssuerHealth]:
+    """Every issuer: the settings', then every ``TrustedIssuer`` row (disabled and shadowed too).
+
+    Reads the rows from the database now: for the admin and the commands, never the request path.
+    """
+    from django_bearer_guard.models import TrustedIssuer
+
+    runtime = get_runtime()
+    healths = [_issuer_health(runtime.keys, config, origin="settings") for config in runtime.settings.issuers]
+    return healths + [health_of_row(row) for row in TrustedIssuer.objects.order_by("name", "pk")]
+
+
+def fetch_now(config: IssuerConfig, *, who: str | None = None) -> IssuerHealth:
+    """Fetch the issuer's keys now ("Fetch keys now", ``bearer_guard_refresh_keys``), logged with who asked.
+
+    A failed fetch is recorded and reported in the health returned, never raised.
+    """
+    label = config.name or config.issuer
+    logger.info("bearer_guard: keys of %s fetched on request of %s", label, who or "an operator")
+    try:
+        get_runtime().keys.refresh_now(config)
+    except KeySetError as exc:
+        logger.warning("bearer_guard: fetch of the keys of %s on request of %s failed: %s", label,
+                       who or "an operator", exc.reason)
+    origin = "settings" if config in get_runtime().settings.issuers else "database"
+    return _issuer_health(get_runtime().keys, config, origin=origin)

@@ -42,6 +42,7 @@ STAGES: tuple[str, ...] = (
     "django_bearer_guard.jwks.fetch",
     "django_bearer_guard.jwks.cache",
     "django_bearer_guard.jwks.refresh",
+    "django_bearer_guard.jwks.health",
     "django_bearer_guard.jwks",
     # Which issuers are trusted.
     "django_bearer_guard.issuers.registry",

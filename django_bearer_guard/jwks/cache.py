@@ -31,7 +31,7 @@ from django_bearer_guard import _clock
 from django_bearer_guard.conf import GuardSettings
 from django_bearer_guard.jwks.fetch import clamp_ttl
 
-__all__ = ["CLOCK_SKEW", "Attempt", "CachedJwks", "SharedKeyCache", "cache_keys"]
+__all__ = ["CLOCK_SKEW", "HISTORY_LENGTH", "Attempt", "CachedJwks", "SharedKeyCache", "cache_keys", "history_key"]
 
 logger = logging.getLogger("django_bearer_guard")
 
@@ -90,6 +90,15 @@ def _fingerprint(value: Any) -> str:
 
 def _time(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+HISTORY_LENGTH = 20
+"""Fetch attempts kept per issuer and key source in the shared history, newest first."""
+
+
+def history_key(source_id: str) -> str:
+    """The shared cache key of one key source's fetch history."""
+    return f"bearer_guard:jwks-history:v1:{source_id}"
 
 
 class SharedKeyCache:
@@ -230,3 +239,38 @@ class SharedKeyCache:
                 cache.delete(key)
         except Exception as exc:
             _broken("releasing the fetch lock", exc)
+
+    def read_history(self, source_id: str) -> tuple[list[dict[str, Any]], float | None]:
+        """The shared fetch history (newest first) and the time of the last success.
+
+        Entries are shaped as :meth:`record` writes them; anything else is logged and read as empty.
+        """
+        key = history_key(source_id)
+        try:
+            opened = self._open(_signer(), key, self._cache().get(key))
+        except Exception as exc:
+            _broken("reading the fetch history", exc)
+            return [], None
+        if opened is None:
+            return [], None
+        data, tag = opened
+        events, success = data.get("events"), data.get("last_success_at")
+        if not (isinstance(events, list) and all(isinstance(e, dict) for e in events)
+                and (success is None or _time(success))):
+            self._reject(key, tag, "unexpected shape")
+            return [], None
+        now = _clock.now()
+        return events[:HISTORY_LENGTH], None if success is None else self._not_ahead(tag, float(success), now)
+
+    def record(self, source_id: str, event: dict[str, Any]) -> None:
+        """Add a fetch attempt to the shared history (read, prepend, write back: best effort)."""
+        events, success = self.read_history(source_id)
+        if event.get("outcome") == "fetched":
+            success = event["at"]
+        data = {"events": [event, *events][:HISTORY_LENGTH], "last_success_at": success}
+        key = history_key(source_id)
+        timeout = self.settings.jwks_max_ttl + self.settings.jwks_stale_window + EXPIRY_MARGIN
+        try:
+            self._cache().set(key, _seal(_signer(), key, data), timeout=timeout)
+        except Exception as exc:
+            _broken("recording the fetch history", exc)

@@ -23,6 +23,7 @@ from django_bearer_guard.issuers.config import IssuerConfig
 from django_bearer_guard.jose.keyset import JsonWebKey, KeySet
 from django_bearer_guard.jwks.cache import Attempt, SharedKeyCache
 from django_bearer_guard.jwks.fetch import fetch_keys, is_fetched, static_keyset
+from django_bearer_guard.signals import keys_fetched
 
 __all__ = ["FAILURE_BACKOFF", "SHARED_CHECK_INTERVAL", "KeyStatus", "KeyStore"]
 
@@ -131,7 +132,7 @@ class KeyStore:
             return self.static_keyset(issuer)
         snap = self.snapshot(issuer)
         with snap.lock:
-            return self._fetch(issuer, snap)
+            return self._fetch(issuer, snap, "manual")
 
     def key_status(self, issuer: IssuerConfig) -> KeyStatus:
         """What this process knows of the issuer's keys, after a look at the shared cache; never fetches."""
@@ -224,7 +225,7 @@ class KeyStore:
             return False
         return attempt is None or attempt.error is None or now - attempt.at >= FAILURE_BACKOFF
 
-    def _fetch(self, issuer: IssuerConfig, snap: _Snapshot) -> KeySet:
+    def _fetch(self, issuer: IssuerConfig, snap: _Snapshot, trigger: str) -> KeySet:
         started = _clock.now()
         try:
             fetched = fetch_keys(issuer, self.settings)
@@ -232,13 +233,23 @@ class KeyStore:
             logger.warning("bearer_guard: fetching the keys of %s failed: %s", issuer.name, exc.reason)
             snap.attempt = Attempt(started, exc.reason)
             self.shared.store_attempt(issuer.source_id, started, exc.reason)
+            self._recorded(issuer, started, trigger, exc.reason, ())
             raise
         entry = self.shared.store_keys(issuer.source_id, fetched.jwks, started, fetched.ttl)
         self.shared.store_attempt(issuer.source_id, started, None)
         snap.keys = _Keys(fetched.keyset, entry.version, started, fetched.ttl)
         snap.attempt = Attempt(started, None)
         logger.info("bearer_guard: fetched %d keys of %s from %s", len(fetched.keyset), issuer.name, fetched.url)
+        self._recorded(issuer, started, trigger, None, fetched.keyset.kids)
         return fetched.keyset
+
+    def _recorded(self, issuer: IssuerConfig, at: float, trigger: str, error: str | None,
+                  kids: tuple[str | None, ...]) -> None:
+        # Key health for operators, in the shared cache: never a database write on the request path.
+        outcome = "failed" if error is not None else "fetched"
+        event = {"at": at, "outcome": outcome, "error": error, "kids": list(kids), "trigger": trigger}
+        self.shared.record(issuer.source_id, event)
+        keys_fetched.send(sender=KeyStore, issuer=issuer.issuer, outcome=outcome, kids=kids, error=error)
 
     def _await_other_process(self, issuer: IssuerConfig, snap: _Snapshot, deadline: float) -> None:
         before = snap.keys
@@ -266,7 +277,7 @@ class KeyStore:
             try:
                 self._sync(issuer, snap, force=True)
                 if self._due(snap, unknown_kid=unknown_kid):
-                    self._fetch(issuer, snap)
+                    self._fetch(issuer, snap, "unknown kid" if unknown_kid else "expiry")
             except KeySetError:
                 pass  # logged and recorded by _fetch; the last good keys stay
             finally:
