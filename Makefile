@@ -17,9 +17,9 @@ $(TOX_VENV)/.installed:
 	$(TOX_VENV)/bin/python -m pip install --quiet --disable-pip-version-check tox
 	touch $@
 
-# Serve the example project on $(DEMO_ADDR) and print curl commands with fresh tokens.
+# Serve the example project on $(DEMO_ADDR) (a loopback address): its issuer, the printed curls
+# and the admin URL all follow it. Prints curl commands with fresh tokens and the admin login.
 demo: $(DEMO_VENV)/.installed
-	BG_DEMO_ADDR=$(DEMO_ADDR) $(DEMO_VENV)/bin/python example_project/manage.py migrate --noinput
 	BG_DEMO_ADDR=$(DEMO_ADDR) $(DEMO_VENV)/bin/python -u example_project/manage.py rundemo
 
 # Interpreters installed with pyenv (python3.10 ... python3.13) are made visible to tox, after PATH.

@@ -1,5 +1,7 @@
-"""Settings of the example project: SQLite, one local development issuer, nothing to install.
+"""Settings of the example project: SQLite, the Django admin, nothing to install.
 
+The trusted issuer of the demo is a ``TrustedIssuer`` row, not an ``ISSUERS`` entry, so it can be
+disabled and enabled in the admin: ``manage.py demo_setup`` (run by ``rundemo``) creates it.
 Never copy ``ALLOW_HTTP_LOOPBACK`` or the development issuer into production settings: they
 exist so the demo runs the real key-fetch path against keys served by this very project.
 """
@@ -11,17 +13,19 @@ from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
 
-# Where the demo listens, its database and its development keys (overridable for tests).
+# Where the demo listens (a loopback address), its database and its development keys and admin
+# password (overridable for tests).
 DEMO_ADDR = os.environ.get("BG_DEMO_ADDR", "127.0.0.1:8000")
 DEMO_ORIGIN = f"http://{DEMO_ADDR}"
 DEMO_KEYS_DIR = Path(os.environ.get("BG_DEMO_KEYS", BASE_DIR / ".dev-keys"))
 DEMO_ISSUER = f"{DEMO_ORIGIN}/dev-issuer"
 DEMO_AUDIENCE = "https://demo-api.example.test"
 DEMO_FILES_DIR = BASE_DIR / "files"
+DEMO_ADMIN_USER = "admin"
 
 SECRET_KEY = "example-project-only-not-secret"
 DEBUG = True
-ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver", DEMO_ADDR.rpartition(":")[0]]
 USE_TZ = True
 TIME_ZONE = "UTC"
 ROOT_URLCONF = "example_project.urls"
@@ -29,23 +33,39 @@ WSGI_APPLICATION = "example_project.wsgi.application"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 INSTALLED_APPS = [
+    "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
     "rest_framework",
     "django_bearer_guard",
     "example_project.demo",
 ]
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         "APP_DIRS": True,
-        "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
     }
 ]
+STATIC_URL = "/static/"
 DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
@@ -64,21 +84,10 @@ REST_FRAMEWORK = {
 }
 
 BEARER_GUARD = {
-    "ISSUERS": [
-        {
-            "name": "Local development issuer",
-            "issuer": DEMO_ISSUER,
-            "audiences": [DEMO_AUDIENCE],
-            "algorithms": ["RS256", "ES256"],
-            # Fetched over HTTP from this project (example_project/demo/dev_issuer.py).
-            "jwks_uri": f"{DEMO_ISSUER}/.well-known/jwks.json",
-            "scope_claim": "scope",
-            "workload_claim": "sub",
-            "required_typ": "at+jwt",
-            "required_claims": ["sub", "iat"],
-        },
-    ],
-    # Example only: lets the issuer above use http:// on 127.0.0.1.
+    # The development issuer is a TrustedIssuer row (example_project/demo/dev_issuer.py); an
+    # issuer also named here would win over the row, and the admin could no longer disable it.
+    "ISSUERS": [],
+    # Example only: lets the development issuer use http:// on 127.0.0.1.
     "ALLOW_HTTP_LOOPBACK": True,
     "SCOPE_PERMISSIONS": {
         "documents:read": ["demo.view_document"],

@@ -1,11 +1,13 @@
-"""URLs of the example project: the API, the file areas and the development issuer."""
+"""URLs of the example project: the API, the file areas, the admin and the development issuer."""
 
 from __future__ import annotations
 
+from django.contrib import admin
 from django.urls import include, path
 
 urlpatterns = [
     path("", include("example_project.demo.urls")),
+    path("admin/", admin.site.urls),
     # Development only: the issuer whose keys sign the demo tokens.
     path("dev-issuer/", include("example_project.demo.dev_issuer")),
 ]

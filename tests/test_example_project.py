@@ -1,20 +1,28 @@
-"""The example project: its settings, its system checks and the demo's curl commands, for real."""
+"""The example project: its settings, its system checks, its setup and the demo's curls, for real."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import importlib
+import itertools
 import json
 import os
+import re
 import shlex
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
+from django.test import override_settings
 from django.urls import Resolver404, resolve
 
 import django_bearer_guard
@@ -38,41 +46,6 @@ def _manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
     return subprocess.run(
         [sys.executable, str(MANAGE), *args], env=env, capture_output=True, text=True, timeout=60, check=False
     )
-
-
-@pytest.fixture
-def demo_env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
-    env.update(
-        BG_DEMO_ADDR=f"127.0.0.1:{_free_port()}",
-        BG_DEMO_DB=str(tmp_path / "demo.sqlite3"),
-        BG_DEMO_KEYS=str(tmp_path / "dev-keys"),
-    )
-    return env
-
-
-@pytest.fixture
-def demo_server(demo_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
-    """The example project served by runserver on a free port; yields its host:port."""
-    assert _manage(demo_env, "migrate", "--noinput").returncode == 0
-    host, port = demo_env["BG_DEMO_ADDR"].split(":")
-    with (tmp_path / "server.log").open("w") as log:
-        server = subprocess.Popen(
-            [sys.executable, str(MANAGE), "runserver", "--noreload", demo_env["BG_DEMO_ADDR"]],
-            env=demo_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.monotonic() + 30
-            while _status(host, int(port), "GET", "/dev-issuer/.well-known/jwks.json") != 200:
-                assert server.poll() is None, (tmp_path / "server.log").read_text()
-                assert time.monotonic() < deadline, "the example project did not start"
-                time.sleep(0.1)
-            yield demo_env["BG_DEMO_ADDR"]
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
 
 
 def _request(
@@ -101,27 +74,144 @@ def _status(host: str, port: int, method: str, path: str) -> int | None:
         return None
 
 
-def test_example_settings_import_and_their_issuer_is_valid() -> None:
+@dataclass(frozen=True)
+class Demo:
+    """``manage.py rundemo`` serving on ``addr``, with what it printed before it served."""
+
+    addr: str
+    env: dict[str, str]
+    output: str
+
+    @property
+    def host(self) -> str:
+        return self.addr.rpartition(":")[0]
+
+    @property
+    def port(self) -> int:
+        return int(self.addr.rpartition(":")[2])
+
+    def admin_login(self) -> tuple[str, str]:
+        match = re.search(r"^# Admin: (\S+) \(user: (\S+), password: (\S+)\)$", self.output, re.MULTILINE)
+        assert match, self.output
+        assert match[1] == f"http://{self.addr}/admin/"
+        return match[2], match[3]
+
+
+@dataclass(frozen=True)
+class PrintedCall:
+    """One curl the demo printed, with the statuses its comment announces."""
+
+    title: str
+    expect: list[int]
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: str | None
+
+
+def _printed_calls(output: str) -> list[PrintedCall]:
+    calls = []
+    lines = output.splitlines()
+    for comment, line in itertools.pairwise(lines):
+        if not line.startswith("curl "):
+            continue
+        match = re.fullmatch(r"# (.*) \(expect ([\d or]+)\)", comment)
+        assert match, comment
+        words = iter(shlex.split(line)[1:])
+        method, headers, body, url = "GET", {}, None, ""
+        for word in words:
+            if word == "-X":
+                method = next(words)
+            elif word == "-H":
+                name, _, value = next(words).partition(": ")
+                headers[name] = value
+            elif word == "--data":
+                body = next(words)
+            elif not word.startswith("-"):
+                url = word
+        calls.append(PrintedCall(match[1], [int(n) for n in match[2].split(" or ")], method, url, headers, body))
+    return calls
+
+
+def _rows(env: dict[str, str], sql: str) -> list[tuple[Any, ...]]:
+    with contextlib.closing(sqlite3.connect(env["BG_DEMO_DB"])) as connection:
+        return connection.execute(sql).fetchall()
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    """``manage.py rundemo`` (what ``make demo`` runs) on a free port, until it prints "Serving on"."""
+    folder = tmp_path_factory.mktemp("demo")
+    env = _env(folder)
+    log_path = folder / "rundemo.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-u", str(MANAGE), "rundemo"], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while "# Serving on " not in (output := log_path.read_text()):
+                assert process.poll() is None, output
+                assert time.monotonic() < deadline, output
+                time.sleep(0.1)
+            yield Demo(env["BG_DEMO_ADDR"], env, output)
+        finally:
+            # rundemo stops its development server on SIGTERM.
+            process.terminate()
+            process.wait(timeout=20)
+
+
+def _env(folder: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    env.update(
+        BG_DEMO_ADDR=f"127.0.0.1:{_free_port()}",
+        BG_DEMO_DB=str(folder / "demo.sqlite3"),
+        BG_DEMO_KEYS=str(folder / "dev-keys"),
+    )
+    return env
+
+
+@pytest.fixture
+def demo_env(tmp_path: Path) -> dict[str, str]:
+    return _env(tmp_path)
+
+
+def _row_fields() -> dict[str, Any]:
+    # By name: the example project reads its own settings, which mypy does not check it against.
+    fields: dict[str, Any] = importlib.import_module("example_project.demo.dev_issuer").row_fields()
+    return fields
+
+
+@pytest.fixture
+def example_settings() -> Iterator[ModuleType]:
+    """The example settings module, with the values the development issuer reads from settings."""
     from example_project import settings
 
-    guard: dict[str, Any] = settings.BEARER_GUARD
+    with override_settings(DEMO_ISSUER=settings.DEMO_ISSUER, DEMO_AUDIENCE=settings.DEMO_AUDIENCE):
+        yield settings
+
+
+def test_example_settings_name_no_issuer_so_the_admin_controls_the_demo_row(example_settings: ModuleType) -> None:
+    guard: dict[str, Any] = example_settings.BEARER_GUARD
     assert set(guard) <= set(DEFAULTS)
-    for index, entry in enumerate(guard["ISSUERS"]):
-        loopback = guard["ALLOW_HTTP_LOOPBACK"]
-        config = parse_issuer(entry, allow_http_loopback=loopback, where=f"ISSUERS[{index}]")
-        assert config.problems == ()
-        assert config.jwks_uri is not None
-        assert config.jwks_uri.startswith("http://127.0.0.1:")
-    assert "django_bearer_guard" in settings.INSTALLED_APPS
+    # A settings entry for the development issuer would shadow its row (the settings win).
+    assert guard["ISSUERS"] == []
+    assert "django_bearer_guard" in example_settings.INSTALLED_APPS
+    assert "django.contrib.admin" in example_settings.INSTALLED_APPS
 
 
-def test_example_issuer_needs_the_loopback_setting_the_library_leaves_off() -> None:
-    from example_project import settings
+def test_development_issuer_row_is_valid_with_the_example_settings(example_settings: ModuleType) -> None:
+    fields = _row_fields()
+    config = parse_issuer(fields, allow_http_loopback=example_settings.BEARER_GUARD["ALLOW_HTTP_LOOPBACK"], where="row")
+    assert config.problems == ()
+    assert config.enabled
+    assert config.jwks_uri == f"http://{example_settings.DEMO_ADDR}/dev-issuer/.well-known/jwks.json"
 
+
+def test_development_issuer_needs_the_loopback_setting_the_library_leaves_off(example_settings: ModuleType) -> None:
     assert DEFAULTS["ALLOW_HTTP_LOOPBACK"] is False
-    guard: dict[str, Any] = settings.BEARER_GUARD
-    config = parse_issuer(guard["ISSUERS"][0], allow_http_loopback=False, where="ISSUERS[0]")
-    assert [p.id for p in config.problems] == ["bearer_guard.E007"]
+    config = parse_issuer(_row_fields(), allow_http_loopback=False, where="row")
+    assert "bearer_guard.E007" in [p.id for p in config.problems]
 
 
 def test_development_issuer_is_not_reachable_from_the_library() -> None:
@@ -131,30 +221,82 @@ def test_development_issuer_is_not_reachable_from_the_library() -> None:
     assert not any("dev-issuer" in path.read_text(encoding="utf-8") for path in package.rglob("*.py"))
 
 
-def test_example_project_passes_manage_py_check(demo_env: dict[str, str]) -> None:
-    result = _manage(demo_env, "check", "--fail-level", "WARNING")
+def test_example_project_passes_manage_py_check_with_its_issuer_row(demo_env: dict[str, str]) -> None:
+    assert _manage(demo_env, "migrate", "--noinput", "--skip-checks").returncode == 0
+    setup = _manage(demo_env, "demo_setup")
+    assert setup.returncode == 0, setup.stderr
+    result = _manage(demo_env, "check", "--database", "default", "--fail-level", "WARNING")
     assert result.returncode == 0, result.stderr
     assert "no issues" in result.stdout
 
 
-def test_demo_curls_get_the_statuses_they_announce(demo_server: str, demo_env: dict[str, str]) -> None:
-    host, port = demo_server.split(":")
-    printed = _manage(demo_env, "demo_tokens", "--json")
-    assert printed.returncode == 0, printed.stderr
-    calls = json.loads(printed.stdout)
+def test_demo_setup_makes_one_enabled_issuer_row_and_one_superuser_however_often_it_runs(
+    demo_env: dict[str, str],
+) -> None:
+    assert _manage(demo_env, "migrate", "--noinput", "--skip-checks").returncode == 0
+    first = _manage(demo_env, "demo_setup")
+    second = _manage(demo_env, "demo_setup")
+    assert first.returncode == second.returncode == 0, first.stderr + second.stderr
+    assert first.stdout == second.stdout
+    issuer = f"http://{demo_env['BG_DEMO_ADDR']}/dev-issuer"
+    assert _rows(demo_env, "SELECT name, issuer, enabled FROM django_bearer_guard_trustedissuer") == [
+        ("Local development issuer", issuer, 1)
+    ]
+    assert _rows(demo_env, "SELECT username, is_staff, is_superuser FROM auth_user") == [("admin", 1, 1)]
+    password_file = Path(demo_env["BG_DEMO_KEYS"]) / "admin-password"
+    assert f"(user: admin, password: {password_file.read_text()})" in first.stdout
+    assert password_file.stat().st_mode & 0o777 == 0o600
+
+
+def test_demo_setup_enables_its_row_again_and_moves_it_with_demo_addr(demo_env: dict[str, str]) -> None:
+    assert _manage(demo_env, "migrate", "--noinput", "--skip-checks").returncode == 0
+    assert _manage(demo_env, "demo_setup").returncode == 0
+    with contextlib.closing(sqlite3.connect(demo_env["BG_DEMO_DB"])) as connection, connection:
+        connection.execute("UPDATE django_bearer_guard_trustedissuer SET enabled = 0")
+    moved = {**demo_env, "BG_DEMO_ADDR": f"127.0.0.1:{_free_port()}"}
+    assert _manage(moved, "demo_setup").returncode == 0
+    assert _rows(demo_env, "SELECT issuer, jwks_uri, enabled FROM django_bearer_guard_trustedissuer") == [
+        (
+            f"http://{moved['BG_DEMO_ADDR']}/dev-issuer",
+            f"http://{moved['BG_DEMO_ADDR']}/dev-issuer/.well-known/jwks.json",
+            1,
+        )
+    ]
+
+
+def test_demo_setup_refuses_an_address_that_is_not_loopback(demo_env: dict[str, str]) -> None:
+    assert _manage(demo_env, "migrate", "--noinput", "--skip-checks").returncode == 0
+    result = _manage({**demo_env, "BG_DEMO_ADDR": "192.0.2.10:8000"}, "demo_setup")
+    assert result.returncode == 1
+    assert "the development issuer 'http://192.0.2.10:8000/dev-issuer' is refused" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert _rows(demo_env, "SELECT count(*) FROM django_bearer_guard_trustedissuer") == [(0,)]
+
+
+def test_rundemo_serves_issues_and_prints_on_demo_addr(demo: Demo) -> None:
+    origin = f"http://{demo.addr}"
+    urls = re.findall(r"https?://[^\s'\")]+", demo.output)
+    local = [url for url in urls if not url.startswith("https://") and "example.test" not in url]
+    assert local
+    assert all(url.startswith(origin) for url in local), local
+    assert f"# Tokens of the development issuer {origin}/dev-issuer," in demo.output
+    assert f"# Serving on {origin};" in demo.output
+    assert _status(demo.host, demo.port, "GET", "/admin/login/") == 200
+
+
+def test_demo_curls_get_the_statuses_they_announce(demo: Demo) -> None:
+    calls = _printed_calls(demo.output)
     assert len(calls) >= 14
     secret = (EXAMPLE / "files" / "secret.txt").read_bytes()
     for call in calls:
-        headers = dict(call["headers"])
-        if call["token"]:
-            headers["Authorization"] = f"Bearer {call['token']}"
-        status, body = _request(
-            host, int(port), call["method"], call["path"], headers=headers, body=call["body"]
-        )
-        assert status in call["expect"], (call["title"], status, body[:300])
+        prefix = f"http://{demo.addr}"
+        assert call.url.startswith(prefix)
+        path = call.url.removeprefix(prefix)
+        status, body = _request(demo.host, demo.port, call.method, path, headers=call.headers, body=call.body)
+        assert status in call.expect, (call.title, status, body[:300])
         assert secret not in body
-        if call["path"] == "/api/whoami/" and status == 200:
-            assert json.loads(body)["issuer"] == f"http://{demo_server}/dev-issuer"
+        if path == "/api/whoami/" and status == 200:
+            assert json.loads(body)["issuer"] == f"http://{demo.addr}/dev-issuer"
 
 
 def test_demo_tokens_prints_one_curl_per_call(demo_env: dict[str, str]) -> None:

@@ -1,8 +1,10 @@
 """A local development issuer: key pairs on disk, a served JWKS and discovery, ``mint()``.
 
-Example project only. The keys are made on first use in ``settings.DEMO_KEYS_DIR`` (git-ignored):
-an RSA 2048 key for RS256 and a P-256 key for ES256. The API fetches the public keys from
-``/dev-issuer/.well-known/jwks.json`` over real HTTP, like it would from an identity provider.
+Example project only. The keys are made on first use in ``settings.DEMO_KEYS_DIR`` (git-ignored,
+beside the demo's admin password): an RSA 2048 key for RS256 and a P-256 key for ES256. The API
+fetches the public keys from ``/dev-issuer/.well-known/jwks.json`` over real HTTP, like it would
+from an identity provider, and trusts the issuer through a ``TrustedIssuer`` row with the fields of
+:func:`row_fields` (made by ``manage.py demo_setup``).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import hashlib
 import os
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +26,10 @@ from django.urls import path
 
 from django_bearer_guard.testing import SigningKey
 
-__all__ = ["load_keys", "mint", "urlpatterns"]
+__all__ = ["NAME", "load_keys", "mint", "row_fields", "secrets_dir", "urlpatterns", "write_once"]
+
+NAME = "Local development issuer"
+"""The name of the development issuer's ``TrustedIssuer`` row."""
 
 _FILES = {"RS256": "rs256.pem", "ES256": "es256.pem"}
 
@@ -34,30 +40,42 @@ def _generate(alg: str) -> Any:
     return ec.generate_private_key(ec.SECP256R1())
 
 
-def _load_or_create(folder: Path, alg: str) -> Any:
-    pem_path = folder / _FILES[alg]
-    if not pem_path.exists():
-        pem = _generate(alg).private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-        temporary = folder / f".{_FILES[alg]}.{uuid.uuid4().hex}"
+def secrets_dir() -> Path:
+    """``settings.DEMO_KEYS_DIR``, created readable by its owner only."""
+    folder = Path(settings.DEMO_KEYS_DIR)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return folder
+
+
+def write_once(path: Path, make: Callable[[], bytes]) -> bytes:
+    """The content of ``path``, a file only its owner reads, written with ``make()`` if missing."""
+    if not path.exists():
+        temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "wb") as handle:
-            handle.write(pem)
+            handle.write(make())
         try:
-            # Two processes starting together: the first key written wins, both use it.
-            os.link(temporary, pem_path)
+            # Two processes starting together: the first file written wins, both use it.
+            os.link(temporary, path)
         except FileExistsError:
             pass
         finally:
             temporary.unlink()
-    return serialization.load_pem_private_key(pem_path.read_bytes(), password=None)
+    return path.read_bytes()
+
+
+def _load_or_create(folder: Path, alg: str) -> Any:
+    def pem() -> bytes:
+        return _generate(alg).private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+
+    return serialization.load_pem_private_key(write_once(folder / _FILES[alg], pem), password=None)
 
 
 def load_keys() -> dict[str, SigningKey]:
     """The issuer's signing keys by algorithm, created on first use."""
-    folder = Path(settings.DEMO_KEYS_DIR)
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder = secrets_dir()
     keys = {}
     for alg in _FILES:
         private = _load_or_create(folder, alg)
@@ -67,6 +85,25 @@ def load_keys() -> dict[str, SigningKey]:
         kid = f"dev-{alg.lower()}-{hashlib.sha256(public_der).hexdigest()[:12]}"
         keys[alg] = SigningKey(kid, alg, private)
     return keys
+
+
+def row_fields() -> dict[str, Any]:
+    """The development issuer as the fields of a ``TrustedIssuer`` row, enabled."""
+    return {
+        "name": NAME,
+        "issuer": settings.DEMO_ISSUER,
+        "audiences": [settings.DEMO_AUDIENCE],
+        "algorithms": list(_FILES),
+        # Fetched over HTTP from this project (needs ALLOW_HTTP_LOOPBACK).
+        "jwks_uri": f"{settings.DEMO_ISSUER}/.well-known/jwks.json",
+        "discovery": False,
+        "jwks": None,
+        "scope_claim": "scope",
+        "workload_claim": "sub",
+        "required_typ": "at+jwt",
+        "required_claims": ["sub", "iat"],
+        "enabled": True,
+    }
 
 
 def mint(
