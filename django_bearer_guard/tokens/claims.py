@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django_bearer_guard.exceptions import (
     ExpiredToken,
@@ -16,6 +16,9 @@ from django_bearer_guard.exceptions import (
     WrongType,
 )
 from django_bearer_guard.issuers.config import IssuerConfig
+
+if TYPE_CHECKING:
+    from django_bearer_guard.tokens.trace import Trace
 
 __all__ = ["check_claims", "check_type", "normalise_type"]
 
@@ -49,25 +52,34 @@ def check_type(header: Mapping[str, Any], required: str | None) -> None:
         raise WrongType(f"typ {typ!r} is not {required!r}")
 
 
-def check_claims(claims: Mapping[str, Any], issuer: IssuerConfig, *, now: float, leeway: float) -> float:
+def check_claims(  # noqa: C901, PLR0912 - one flat list of claim rules
+    claims: Mapping[str, Any], issuer: IssuerConfig, *, now: float, leeway: float, trace: Trace | None = None
+) -> float:
     """Apply the claim rules for ``issuer`` at time ``now``; return ``exp``.
 
     ``iss`` was matched exactly when the issuer was chosen. ``exp`` and ``aud`` are always
     required; ``nbf`` and ``iat`` are honoured when present; ``leeway`` absorbs clock skew.
-    ``sub``, ``jti``, ``client_id`` and ``azp`` must be strings when present.
+    ``sub``, ``jti``, ``client_id`` and ``azp`` must be strings when present. Each rule that
+    holds reports itself to ``trace``, when given.
     """
     exp = _number(claims, "exp")
     if exp is None:
         raise MissingClaim("'exp' is required")
     if now >= exp + leeway:
         raise ExpiredToken(f"expired at {exp:.0f}, now {now:.0f}")
+    if trace is not None:
+        trace.time_passed("exp", exp)
     nbf = _number(claims, "nbf")
     if nbf is not None and now + leeway < nbf:
         raise NotYetValid(f"not before {nbf:.0f}, now {now:.0f}")
+    if trace is not None:
+        trace.time_passed("nbf", nbf)
     iat = _number(claims, "iat")
     if iat is not None and iat > now + leeway:
         # A token minted in the future would outlive its stated lifetime.
         raise IssuedInFuture(f"issued at {iat:.0f}, now {now:.0f}")
+    if trace is not None:
+        trace.time_passed("iat", iat)
 
     aud = claims.get("aud")
     if aud is None:
@@ -78,15 +90,22 @@ def check_claims(claims: Mapping[str, Any], issuer: IssuerConfig, *, now: float,
     # RFC 8725 §3.9: a token for another service must not be replayed here.
     if issuer.audience_set.isdisjoint(audiences):
         raise WrongAudience(f"aud {audiences!r} names none of {list(issuer.audiences)}")
+    if trace is not None:
+        trace.passed("audience", f"{sorted(issuer.audience_set.intersection(audiences))}, expected here")
 
     for name in _STRING_CLAIMS:
         value = claims.get(name, _ABSENT)
         # Type confusion: `sub: 1234` must not reach a lookup or comparison that expects a string.
         if value is not _ABSENT and type(value) is not str:
             raise InvalidClaim(f"'{name}' must be a string, got {type(value).__name__}")
+    if trace is not None:
+        trace.passed("claim types", ", ".join(_STRING_CLAIMS) + " are strings where present")
 
     for name in issuer.required_claims:
         value = claims.get(name)
         if value is None or (isinstance(value, str) and not value.strip()):
             raise MissingClaim(f"required claim '{name}' is missing or empty")
+    if trace is not None:
+        required = issuer.required_claims
+        trace.passed("required claims", ", ".join(required) + " present" if required else "none required")
     return exp

@@ -14,6 +14,7 @@ from django_bearer_guard.jose.compact import check_algorithm, decode_json, parse
 from django_bearer_guard.runtime import Runtime, get_runtime
 from django_bearer_guard.tokens.claims import check_claims, check_type
 from django_bearer_guard.tokens.scopes import extract_scopes
+from django_bearer_guard.tokens.trace import Trace
 from django_bearer_guard.tokens.verified import VerifiedToken
 from django_bearer_guard.tokens.workloads import workload_from
 
@@ -38,8 +39,14 @@ class TokenValidator:
         """The runtime the next :meth:`validate` uses."""
         return self._runtime or get_runtime()
 
-    def validate(self, raw: str) -> VerifiedToken:
-        """Return the :class:`VerifiedToken` for ``raw`` or raise an ``InvalidToken`` subclass."""
+    def validate(  # noqa: C901, PLR0912, PLR0915 - the checks in their order, each reporting to a trace
+        self, raw: str, *, trace: Trace | None = None
+    ) -> VerifiedToken:
+        """Return the :class:`VerifiedToken` for ``raw`` or raise an ``InvalidToken`` subclass.
+
+        With ``trace``, every check reports itself to it as it passes, and the claims are judged
+        at ``trace.now`` when set (the token checker, :mod:`django_bearer_guard.checker`).
+        """
         runtime = self.runtime
         settings = runtime.settings
         try:
@@ -47,6 +54,9 @@ class TokenValidator:
                 raise TokenTooLarge(f"token of {len(raw)} characters, over {settings.max_token_bytes}")
             jws = parse_compact(raw)
             claims = decode_json(jws.payload, "payload")
+            if trace is not None:
+                trace.header, trace.claims = jws.header, claims
+                trace.passed("compact form and header", f"a signed compact JWS, alg {jws.alg}, kid {jws.kid!r}")
 
             iss = claims.get("iss")
             if not isinstance(iss, str) or not iss:
@@ -55,9 +65,20 @@ class TokenValidator:
             if issuer.problems:
                 # A misconfigured issuer fails closed; the check framework reports why.
                 raise KeysUnavailable(f"issuer {iss!r} is misconfigured: {issuer.problems[0].msg}")
+            if trace is not None:
+                trace.issuer = issuer
+                trace.passed("issuer trusted", f"{iss!r}, named {issuer.name!r}" if issuer.name else repr(iss))
             check_algorithm(jws.alg, issuer.algorithms)
+            if trace is not None:
+                trace.passed("algorithm allowed", f"{jws.alg}, one of {list(issuer.algorithms)}")
             key = runtime.keys.get_key(issuer, jws.kid, jws.alg)
+            if trace is not None:
+                thumbprint = key.thumbprint()
+                shown = f"thumbprint {thumbprint}" if thumbprint else "the shared secret"
+                trace.passed("key found", f"kid {key.kid!r}, {key.kty} key, {shown}")
             verify_signature(jws, key)
+            if trace is not None:
+                trace.passed("signature", f"verified with {jws.alg}")
         except InvalidToken as error:
             # Issuer and key enumeration: nothing unverified earns more than the generic description.
             error.description = InvalidToken.default_description
@@ -66,18 +87,34 @@ class TokenValidator:
         # Only now, with the signature verified, are the claims worth reading.
         if issuer.required_typ is not None:
             check_type(jws.header, issuer.required_typ)
+        if trace is not None:
+            required = issuer.required_typ
+            trace.passed("typ", f"{jws.header.get('typ')!r}, as required" if required else "not required")
         if "cnf" in claims:
             # RFC 8705 §3, RFC 9449 §7: a sender-constrained token is never accepted as a bare Bearer token.
             raise UnverifiedBinding("the token carries 'cnf', and sender-constrained tokens are not verified yet")
+        if trace is not None:
+            trace.passed("binding", "no 'cnf' claim: a plain Bearer token")
         leeway = settings.leeway if issuer.leeway is None else issuer.leeway
-        expires_at = check_claims(claims, issuer, now=_clock.now(), leeway=leeway)
+        now = _clock.now()
+        if trace is not None:
+            # The token checker may judge a token at another moment.
+            now = now if trace.now is None else trace.now
+            trace.now, trace.leeway = now, leeway
+        expires_at = check_claims(claims, issuer, now=now, leeway=leeway, trace=trace)
+        scopes = extract_scopes(claims, issuer)
+        if trace is not None:
+            trace.passed("scopes", " ".join(sorted(scopes)) or "none")
+        workload = workload_from(claims, issuer)
+        if trace is not None:
+            trace.passed("workload", repr(workload) if workload is not None else "none")
         jti = claims.get("jti")
         return VerifiedToken(
             claims=claims,
             header=jws.header,
             issuer=issuer.issuer,
-            scopes=extract_scopes(claims, issuer),
-            workload=workload_from(claims, issuer),
+            scopes=scopes,
+            workload=workload,
             token_id=jti if isinstance(jti, str) else None,
             expires_at=expires_at,
         )
