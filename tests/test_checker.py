@@ -54,6 +54,12 @@ def test_check_token_accepts_a_good_token_passing_every_step_in_order(
     assert step(verdict, "workload").detail == "'svc'"
     assert step(verdict, "typ").detail == "not required"
     assert step(verdict, "required claims").detail == "none required"
+    assert step(verdict, "issuer trusted").detail == repr(idp.issuer)
+
+
+def test_check_token_names_a_named_issuer(idp: LocalIssuer, guard: Callable[..., None], clock: Clock) -> None:
+    guard(issuers=[idp.issuer_settings(name="corp")])
+    assert step(check_token(idp.mint()), "issuer trusted").detail == f"{idp.issuer!r}, named 'corp'"
 
 
 def test_check_token_shows_the_key_by_kid_and_thumbprint(

@@ -67,7 +67,7 @@ class TokenValidator:
                 raise KeysUnavailable(f"issuer {iss!r} is misconfigured: {issuer.problems[0].msg}")
             if trace is not None:
                 trace.issuer = issuer
-                trace.passed("issuer trusted", f"{iss!r}, named {issuer.name!r}" if issuer.name else repr(iss))
+                trace.passed("issuer trusted", f"{iss!r}, named {issuer.name!r}" if issuer.name != iss else repr(iss))
             check_algorithm(jws.alg, issuer.algorithms)
             if trace is not None:
                 trace.passed("algorithm allowed", f"{jws.alg}, one of {list(issuer.algorithms)}")
