@@ -53,6 +53,7 @@ STAGES: tuple[str, ...] = (
     # From a credential to a verified token.
     "django_bearer_guard.tokens.credentials",
     "django_bearer_guard.tokens.verified",
+    "django_bearer_guard.tokens.trace",
     "django_bearer_guard.tokens.claims",
     "django_bearer_guard.tokens.scopes",
     "django_bearer_guard.tokens.workloads",
@@ -74,8 +75,13 @@ STAGES: tuple[str, ...] = (
     "django_bearer_guard.authentication",
     "django_bearer_guard.permissions",
     "django_bearer_guard.views",
+    # The token checker: the validator with a trace, and the views' declared scopes.
+    "django_bearer_guard.checker",
     "django_bearer_guard.contrib",
     "django_bearer_guard.contrib.spectacular",
+    "django_bearer_guard._admin_forms",
+    "django_bearer_guard._admin_pages",
+    "django_bearer_guard.admin",
     # Wiring: checks over the faces' declarations, commands, helpers for tests, the app.
     "django_bearer_guard._routes",
     "django_bearer_guard.checks",
@@ -91,8 +97,15 @@ FACES = frozenset(
         "django_bearer_guard.authentication",
         "django_bearer_guard.permissions",
         "django_bearer_guard.views",
+    # The token checker: the validator with a trace, and the views' declared scopes.
+    "django_bearer_guard.checker",
         "django_bearer_guard.admin",
+        "django_bearer_guard._admin_forms",
+        "django_bearer_guard._admin_pages",
         "django_bearer_guard.contrib.spectacular",
+    "django_bearer_guard._admin_forms",
+    "django_bearer_guard._admin_pages",
+    "django_bearer_guard.admin",
         # It inspects the faces' declarations in the URLconf.
         "django_bearer_guard.checks",
     }
