@@ -49,6 +49,17 @@ HELP_TEXTS = {
 }
 
 
+class _NullableJSONField(forms.JSONField):
+    """A JSON field whose ``null`` (no limit, no inline keys) shows as an empty box, not as ``null``."""
+
+    def prepare_value(self, value: Any) -> Any:
+        return "" if value is None else super().prepare_value(value)
+
+
+_SHORT = {"rows": 2, "cols": 60}
+_NULLABLE = ("jwks", "jwks_hosts", "allowed_scopes", "workload_trust_domains")
+
+
 class TrustedIssuerForm(_ModelForm):
     """A row, checked by ``TrustedIssuer.full_clean()``, and refused when the settings name its issuer too."""
 
@@ -56,6 +67,15 @@ class TrustedIssuerForm(_ModelForm):
         model = TrustedIssuer
         fields = "__all__"
         help_texts = HELP_TEXTS
+        field_classes = dict.fromkeys(_NULLABLE, _NullableJSONField)
+        widgets = {
+            **{
+                name: forms.Textarea(attrs=_SHORT)
+                for name in ("jwks_hosts", "audiences", "algorithms", "required_claims", "scope_prefixes",
+                             "allowed_scopes", "workload_trust_domains")
+            },
+            "jwks": forms.Textarea(attrs={"rows": 8, "cols": 60}),
+        }
 
     def clean(self) -> dict[str, Any]:
         super().clean()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -218,3 +219,13 @@ def test_change_page_of_a_row_without_keys_says_so(
 
 def test_change_page_of_a_missing_row_redirects(admin_client: Client) -> None:
     assert admin_client.get(f"{CHANGELIST}999/change/").status_code == 302
+
+
+def test_change_page_shows_no_limit_as_an_empty_box_and_none_as_a_list(
+    admin_client: Client, make_row: Callable[..., TrustedIssuer]
+) -> None:
+    row = make_row(allowed_scopes=[])
+    html = admin_client.get(f"{CHANGELIST}{row.pk}/change/").content.decode()
+    assert re.search(r'<textarea name="workload_trust_domains"[^>]*>\s*</textarea>', html)
+    assert re.search(r'<textarea name="allowed_scopes"[^>]*>\s*\[\]</textarea>', html)
+    assert "null" not in html
