@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import http.cookiejar
 import importlib
 import itertools
 import json
@@ -15,6 +16,8 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -273,7 +276,7 @@ def test_demo_setup_refuses_an_address_that_is_not_loopback(demo_env: dict[str, 
     assert _rows(demo_env, "SELECT count(*) FROM django_bearer_guard_trustedissuer") == [(0,)]
 
 
-def test_rundemo_serves_issues_and_prints_on_demo_addr(demo: Demo) -> None:
+def test_rundemo_serves_and_prints_every_url_on_demo_addr(demo: Demo) -> None:
     origin = f"http://{demo.addr}"
     urls = re.findall(r"https?://[^\s'\")]+", demo.output)
     local = [url for url in urls if not url.startswith("https://") and "example.test" not in url]
@@ -308,3 +311,79 @@ def test_demo_tokens_prints_one_curl_per_call(demo_env: dict[str, str]) -> None:
         assert words[-1] == f"http://{demo_env['BG_DEMO_ADDR']}{call['path']}"
         assert ("--path-as-is" in words) is call["path_as_is"]
         assert any(word.startswith("Authorization: Bearer ") for word in words) is bool(call["token"])
+
+
+class _AdminSession:
+    """A logged-in admin session on the demo, over plain HTTP with its cookies."""
+
+    def __init__(self, demo: Demo) -> None:
+        self.origin = f"http://{demo.addr}"
+        self.cookies = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies))
+        username, password = demo.admin_login()
+        self.get("/admin/login/")
+        page = self.post("/admin/login/?next=/admin/", username=username, password=password, next="/admin/")
+        assert "Log out" in page, page[:500]
+
+    def get(self, path: str) -> str:
+        with self.opener.open(self.origin + path, timeout=10) as response:
+            return str(response.read().decode())
+
+    def post(self, path: str, **fields: str) -> str:
+        # Django accepts the cookie's CSRF secret as the form's token.
+        csrf = next(cookie.value for cookie in self.cookies if cookie.name == "csrftoken")
+        body = urllib.parse.urlencode({**fields, "csrfmiddlewaretoken": csrf}).encode()
+        with self.opener.open(self.origin + path, data=body, timeout=10) as response:
+            return str(response.read().decode())
+
+
+def _call_status(demo: Demo, call: PrintedCall) -> int:
+    path = call.url.removeprefix(f"http://{demo.addr}")
+    return _request(demo.host, demo.port, call.method, path, headers=call.headers, body=call.body)[0]
+
+
+def _seconds_until(demo: Demo, call: PrintedCall, status: int) -> float:
+    start = time.monotonic()
+    while (answer := _call_status(demo, call)) != status:
+        assert time.monotonic() - start < 20, f"{call.title}: still {answer}"
+        time.sleep(0.2)
+    return time.monotonic() - start
+
+
+def test_demo_issuer_is_healthy_in_the_admin_with_its_keys(demo: Demo) -> None:
+    admin = _AdminSession(demo)
+    changelist = admin.get("/admin/django_bearer_guard/trustedissuer/")
+    assert '<td class="field-status">healthy</td>' in changelist
+    assert '<td class="field-key_count">2</td>' in changelist
+
+
+def test_disabling_the_demo_issuer_in_the_admin_refuses_the_accepted_curl_within_seconds(demo: Demo) -> None:
+    accepted = _printed_calls(demo.output)[0]
+    assert accepted.expect == [200]
+    assert _call_status(demo, accepted) == 200
+    [(row_id,)] = _rows(demo.env, "SELECT id FROM django_bearer_guard_trustedissuer")
+    admin = _AdminSession(demo)
+    changelist = "/admin/django_bearer_guard/trustedissuer/"
+
+    page = admin.post(changelist, action="disable", _selected_action=str(row_id), index="0")
+    assert "Disabled 1 issuer(s): Local development issuer." in page
+    assert _seconds_until(demo, accepted, 401) < 6
+
+    page = admin.post(changelist, action="enable", _selected_action=str(row_id), index="0")
+    assert "Enabled 1 issuer(s): Local development issuer." in page
+    assert _seconds_until(demo, accepted, 200) < 6
+
+
+@pytest.mark.parametrize(
+    ("title", "says"),
+    [
+        ("Expired token: 401 invalid_token", r"Refused: ExpiredToken\..*expired \d+ minutes? ago"),
+        ("Token for another audience: 401 invalid_token", r"Refused: WrongAudience\..*'https://demo-api\.example\.test'"),
+    ],
+)
+def test_check_token_command_explains_the_printed_refused_tokens(demo: Demo, title: str, says: str) -> None:
+    [call] = [call for call in _printed_calls(demo.output) if call.title == title]
+    token = call.headers["Authorization"].removeprefix("Bearer ")
+    result = _manage(demo.env, "bearer_guard_check_token", token)
+    assert result.returncode == 1, result.stderr
+    assert re.search(says, result.stdout, re.DOTALL), result.stdout
