@@ -93,8 +93,16 @@ def _json(value: dict[str, Any] | None) -> str | None:
 
 
 def _verdict(verdict: checker.Verdict) -> dict[str, Any]:
+    if verdict.accepted:
+        note = ""
+    elif any(step.name == "signature" and step.ok for step in verdict.steps):
+        note = "signature verified, but the token was refused"
+    else:
+        note = "not verified: the token was refused"
     return {
         "verdict": verdict,
+        "note": note,
+        "yields": verdict.accepted or bool(verdict.scopes) or verdict.workload is not None,
         "steps": [{"mark": _MARKS[step.ok], "step": step} for step in verdict.steps],
         "header": _json(verdict.header),
         "claims": _json(verdict.claims),

@@ -78,7 +78,7 @@ def test_checker_shows_the_verdict_of_an_accepted_token_without_the_token(
     assert response.status_code == 200
     assert no_store(response)
     html = response.content.decode()
-    assert "✓ accepted" in html
+    assert "✓ accepted" in html and "<h3>Claims</h3>" in html
     steps = steps_of(response)
     assert steps and all(step[0] == "✓" for step in steps), steps
     assert [step[1] for step in steps][:3] == ["settings", "compact form and header", "issuer trusted"]
@@ -104,7 +104,8 @@ def test_checker_shows_the_failing_step_of_an_expired_token(
     steps = {step[1]: step for step in steps_of(response)}
     assert steps["exp"][0] == "✗" and "expired 4 minutes ago" in steps["exp"][2], steps["exp"]
     assert steps["audience"][:3] == ["·", "audience", "not reached"]
-    assert "Claims (unverified)" in html
+    assert "<h3>Claims (signature verified, but the token was refused)</h3>" in html
+    assert "<h3>Scopes</h3>" not in html
     assert token not in html
 
 
@@ -115,6 +116,9 @@ def test_checker_checks_the_scopes_of_a_view(admin_client: Client, idp: LocalIss
     (view,) = (step for step in steps_of(response) if step[1] == "view scopes")
     assert view[0] == "✗" and "reports:read" in view[2]
     assert 'value="/scoped/reports/"' in html
+    # Verified, yet refused for this view: what the token holds is shown.
+    assert "<h3>Scopes</h3>" in html and "<code>files:read</code>" in html
+    assert "<h3>Claims (signature verified, but the token was refused)</h3>" in html
 
 
 def test_checker_shows_what_it_could_not_decode(admin_client: Client) -> None:
@@ -122,6 +126,7 @@ def test_checker_shows_what_it_could_not_decode(admin_client: Client) -> None:
     html = response.content.decode()
     assert "✗ refused: MalformedToken" in html
     assert html.count("Not decoded.") == 2
+    assert "<h3>Header (not verified: the token was refused)</h3>" in html
     (failed,) = (step for step in steps_of(response) if step[0] == "✗")
     assert "without the 'Bearer '" in failed[3]
 
