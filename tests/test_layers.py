@@ -97,15 +97,10 @@ FACES = frozenset(
         "django_bearer_guard.authentication",
         "django_bearer_guard.permissions",
         "django_bearer_guard.views",
-    # The token checker: the validator with a trace, and the views' declared scopes.
-    "django_bearer_guard.checker",
         "django_bearer_guard.admin",
         "django_bearer_guard._admin_forms",
         "django_bearer_guard._admin_pages",
         "django_bearer_guard.contrib.spectacular",
-    "django_bearer_guard._admin_forms",
-    "django_bearer_guard._admin_pages",
-    "django_bearer_guard.admin",
         # It inspects the faces' declarations in the URLconf.
         "django_bearer_guard.checks",
     }
