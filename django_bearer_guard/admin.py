@@ -73,7 +73,7 @@ class _HealthFilter(admin.SimpleListFilter):
         return matching
 
 
-class StatusFilter(_HealthFilter):
+class _StatusFilter(_HealthFilter):
     """Rows by status (``healthy``, ``stale``, ``failing``…)."""
 
     title = "status"
@@ -82,7 +82,7 @@ class StatusFilter(_HealthFilter):
     values = STATUSES
 
 
-class SourceFilter(_HealthFilter):
+class _SourceFilter(_HealthFilter):
     """Rows by key source (``jwks_uri``, ``discovery``, ``inline jwks``)."""
 
     title = "key source"
@@ -97,7 +97,7 @@ class TrustedIssuerAdmin(_ModelAdmin):
     form = TrustedIssuerForm
     list_display = ("name", "issuer", "enabled", "key_source", "status", "key_count", "last_success", "last_error")
     list_display_links = ("name", "issuer")
-    list_filter = ("enabled", StatusFilter, SourceFilter)
+    list_filter = ("enabled", _StatusFilter, _SourceFilter)
     search_fields = ("name", "issuer")
     actions = ("fetch_keys_now", "enable", "disable")
     readonly_fields = ("status_panel", "keys_panel", "history_panel", "created_at", "updated_at")
