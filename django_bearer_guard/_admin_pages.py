@@ -28,7 +28,7 @@ def when(at: float | None) -> str | None:
     return formats.date_format(local, "Y-m-d H:i:s T")
 
 
-def _kids(kids: tuple[str | None, ...] | list[str | None]) -> str:
+def _kids(kids: tuple[str | None, ...]) -> str:
     return ", ".join("(no kid)" if kid is None else kid for kid in kids)
 
 
@@ -42,7 +42,6 @@ def describe(health: IssuerHealth) -> dict[str, Any]:
     return {
         "health": health,
         "name": config.name or config.issuer,
-        "summary": summary(health),
         "last_attempt": when(health.last_attempt_at),
         "last_success": when(health.last_success_at),
         "expires": when(health.expires_at),
@@ -59,9 +58,7 @@ def summary(health: IssuerHealth) -> str:
     if health.status == "misconfigured":
         return "misconfigured: " + "; ".join(health.problems)
     if health.status == "stale":
-        return (
-            f"stale: {health.last_error}; the last good keys serve until {when(health.stale_until)}"
-        )
+        return f"stale: {health.last_error}; the last good keys serve until {when(health.stale_until)}"
     if health.status == "failing":
         return f"failing: {health.last_error or 'no usable keys'}"
     if not health.keys:

@@ -138,6 +138,12 @@ def test_fetch_keys_now_reports_stale_keys(
     assert text.startswith("Corporate: stale: ") and "the last good keys serve until " in text
 
 
+def test_disable_names_every_row_it_changed(admin_client: Client, make_idp: Callable[..., LocalIssuer]) -> None:
+    rows = [TrustedIssuer.objects.create(name=name, **make_idp().issuer_settings()) for name in ("A", "B")]
+    assert messages_of(act(admin_client, "disable", *rows)) == [("success", "Disabled 2 issuer(s): A, B.")]
+    assert not TrustedIssuer.objects.filter(enabled=True).exists()
+
+
 @pytest.mark.parametrize("action", ["fetch_keys_now", "enable", "disable"])
 def test_actions_need_the_change_permission(
     staff_client: Callable[..., Client], idp: LocalIssuer, make_row: Callable[..., TrustedIssuer], action: str
