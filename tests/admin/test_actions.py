@@ -138,6 +138,15 @@ def test_fetch_keys_now_reports_stale_keys(
     assert text.startswith("Corporate: stale: ") and "the last good keys serve until " in text
 
 
+def test_fetch_keys_now_of_a_disabled_row_without_keys_says_only_disabled(
+    admin_client: Client, idp: LocalIssuer, make_row: Callable[..., TrustedIssuer]
+) -> None:
+    row = make_row(name="Off", enabled=False)
+    idp.mode = "down"
+    assert messages_of(act(admin_client, "fetch_keys_now", row)) == [("warning", "Off: disabled")]
+    assert idp.fetches() == 1
+
+
 def test_disable_names_every_row_it_changed(admin_client: Client, make_idp: Callable[..., LocalIssuer]) -> None:
     rows = [TrustedIssuer.objects.create(name=name, **make_idp().issuer_settings()) for name in ("A", "B")]
     assert messages_of(act(admin_client, "disable", *rows)) == [("success", "Disabled 2 issuer(s): A, B.")]
