@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 from django.urls import Resolver404, resolve
+from django.views.decorators.debug import sensitive_variables
 
 from django_bearer_guard._declarations import required_scope_sets
 from django_bearer_guard._json import JSONError, loads_object
@@ -86,6 +87,7 @@ class Verdict:
         }
 
 
+@sensitive_variables("raw")
 def check_token(raw: str, *, view_path: str | None = None, now: float | None = None) -> Verdict:
     """The verdict of the validator on ``raw``, judged at ``now`` (default: the clock's now).
 
@@ -128,6 +130,7 @@ def check_token(raw: str, *, view_path: str | None = None, now: float | None = N
     )
 
 
+@sensitive_variables("raw")
 def _refusal(raw: str, trace: Trace, failed: Step, error: InvalidToken, view_path: str | None) -> Verdict:
     steps = [Step("settings", True, "BEARER_GUARD has no errors")] if failed.name != "settings" else []
     steps += [Step(name, True, detail) for name, detail in trace.steps]
@@ -151,6 +154,7 @@ def _refusal(raw: str, trace: Trace, failed: Step, error: InvalidToken, view_pat
     )
 
 
+@sensitive_variables("raw")
 def _peek(raw: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """Header and payload of a token the validator could not parse, decoded for display only."""
     parts = raw.strip().split(".")
@@ -164,6 +168,7 @@ def _peek(raw: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     return decoded[0], decoded[1]
 
 
+@sensitive_variables("raw")
 def _failed_step(runtime: Runtime, raw: str, trace: Trace, error: InvalidToken) -> Step:
     name = trace.stopped_at or STEPS[-1]
     claims = trace.claims or {}
@@ -229,7 +234,7 @@ def _view_step(token: VerifiedToken, path: str) -> tuple[Step, str | None, str]:
 
     try:
         callback: Any = resolve(urlsplit(path).path).func
-    except Resolver404:
+    except (Resolver404, ValueError):  # ValueError: not even a URL ("//[x")
         return Step(_VIEW, False, f"no view is routed at {path[:200]!r}"), "Resolver404", "No view is routed here."
     cls = getattr(callback, "cls", None)
     if not isinstance(cls, type):

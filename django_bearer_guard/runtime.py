@@ -132,11 +132,11 @@ def fetch_now(config: IssuerConfig, *, who: str | None = None) -> IssuerHealth:
     A failed fetch is recorded and reported in the health returned, never raised.
     """
     label = config.name or config.issuer
-    logger.info("bearer_guard: keys of %s fetched on request of %s", label, who or "an operator")
+    logger.info("bearer_guard: keys of %r fetched on request of %r", label, who or "an operator")
     try:
         get_runtime().keys.refresh_now(config)
     except KeySetError as exc:
-        logger.warning("bearer_guard: fetch of the keys of %s on request of %s failed: %s", label,
+        logger.warning("bearer_guard: fetch of the keys of %r on request of %r failed: %s", label,
                        who or "an operator", exc.reason)
     origin = "settings" if config in get_runtime().settings.issuers else "database"
     return _issuer_health(get_runtime().keys, config, origin=origin)

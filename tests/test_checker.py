@@ -443,3 +443,24 @@ def test_check_token_does_not_reach_the_view_of_a_refused_token(
     verdict = check_token(idp.mint(exp=1), view_path="/scoped/reports/")
     assert verdict.steps[-1] == Step("view scopes", None, "not reached")
     assert failed(verdict).name == "exp"
+
+
+def test_check_token_with_a_path_that_is_not_a_url_refuses_at_the_view_step(
+    idp: LocalIssuer, guard: Callable[..., None], clock: Clock
+) -> None:
+    verdict = check_token(idp.mint(), view_path="//[x")
+    assert not verdict.accepted and verdict.steps[-1].ok is False
+    assert "no view is routed" in verdict.steps[-1].detail
+
+
+def test_check_token_agrees_with_the_validator_on_an_expiry_beyond_any_float(
+    idp: LocalIssuer, guard: Callable[..., None], clock: Clock
+) -> None:
+    from django_bearer_guard.tokens.validator import TokenValidator
+
+    token = idp.mint(exp=10**400)
+    TokenValidator().validate(token)  # the API accepts it
+    verdict = check_token(token)
+    assert verdict.accepted
+    exp = next(step for step in verdict.steps if step.name == "exp")
+    assert exp.ok and exp.detail == "exp beyond any date, ahead (leeway 30 seconds)"

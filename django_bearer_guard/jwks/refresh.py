@@ -230,7 +230,7 @@ class KeyStore:
         try:
             fetched = fetch_keys(issuer, self.settings)
         except KeySetError as exc:
-            logger.warning("bearer_guard: fetching the keys of %s failed: %s", issuer.name, exc.reason)
+            logger.warning("bearer_guard: fetching the keys of %r failed: %s", issuer.name, exc.reason)
             snap.attempt = Attempt(started, exc.reason)
             self.shared.store_attempt(issuer.source_id, started, exc.reason)
             self._recorded(issuer, started, trigger, exc.reason, ())
@@ -239,7 +239,7 @@ class KeyStore:
         self.shared.store_attempt(issuer.source_id, started, None)
         snap.keys = _Keys(fetched.keyset, entry.version, started, fetched.ttl)
         snap.attempt = Attempt(started, None)
-        logger.info("bearer_guard: fetched %d keys of %s from %s", len(fetched.keyset), issuer.name, fetched.url)
+        logger.info("bearer_guard: fetched %d keys of %r from %s", len(fetched.keyset), issuer.name, fetched.url)
         self._recorded(issuer, started, trigger, None, fetched.keyset.kids)
         return fetched.keyset
 

@@ -52,7 +52,8 @@ def _date(timestamp: float) -> str:
     try:
         moment = datetime.datetime.fromtimestamp(timestamp, tz=datetime.timezone.utc)
     except (OverflowError, ValueError, OSError):
-        return f"{timestamp:.0f}"
+        # Beyond the calendar; a JSON integer may even be beyond any float.
+        return f"{timestamp:.0f}" if abs(timestamp) < 1e300 else "beyond any date"
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
@@ -92,9 +93,13 @@ class Trace:
             return "absent"
         now = self.now or 0.0
         ahead = value > now
-        span = in_words(value - now)
+        try:
+            delta = float(value) - now
+        except OverflowError:  # a JSON integer beyond any float
+            return f"{claim} beyond any date, {'ahead' if ahead else 'past'} (leeway {in_words(self.leeway)})"
+        span = in_words(delta)
         if claim == "exp":
-            count, unit = _amount(value - now)
+            count, unit = _amount(delta)
             relation = f"valid for {count} more {unit}" if ahead else f"expired {span} ago"
         elif claim == "nbf":
             relation = f"starts in {span}" if ahead else f"valid since {span} ago"

@@ -110,8 +110,8 @@ def test_fetch_keys_now_reports_each_row(
     assert (idp.fetches(), down.fetches(), inline.fetches(), off.fetches()) == (1, 1, 0, 1)
     assert log_of(healthy) == [f"Fetched keys now: healthy, 1 key(s): {kid}"]
     assert log_of(failing)[0].startswith("Fetched keys now: failing: ")
-    assert "bearer_guard: keys of A healthy fetched on request of admin" in caplog.messages
-    failure = "bearer_guard: fetch of the keys of B failing on request of admin failed"
+    assert "bearer_guard: keys of 'A healthy' fetched on request of 'admin'" in caplog.messages
+    failure = "bearer_guard: fetch of the keys of 'B failing' on request of 'admin' failed"
     assert any(message.startswith(failure) for message in caplog.messages)
 
 

@@ -159,7 +159,7 @@ def test_manual_fetch_is_logged_with_who_asked(
     idp.mode = "down"
     with caplog.at_level("INFO", logger="django_bearer_guard"):
         fetch_now(conf.get_settings().issuers[0], who="alice")
-    assert "on request of alice" in caplog.text and "failed" in caplog.text
+    assert "on request of 'alice'" in caplog.text and "failed" in caplog.text
 
 
 def test_history_keeps_the_newest_twenty_attempts(idp: LocalIssuer, guard: Callable[..., None], clock: Clock) -> None:

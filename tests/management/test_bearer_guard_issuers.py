@@ -182,3 +182,10 @@ def test_command_exits_1_without_a_traceback_when_the_rows_cannot_be_read(idp: L
     assert result.stdout.decode().startswith("corp (settings): not fetched yet")
     assert result.stderr.decode().startswith("CommandError: The TrustedIssuer rows cannot be read: ")
     assert b"Traceback" not in result.stderr
+
+
+@pytest.mark.django_db
+def test_issuers_escapes_control_characters_of_a_row(idp: LocalIssuer, guard: Callable[..., None]) -> None:
+    TrustedIssuer.objects.create(name="evil\x1b]0;owned\x07\x1b[2J", **idp.issuer_settings(issuer="https://e.example/"))
+    output = _issuers()
+    assert "\x1b" not in output and "\\x1b]0;owned\\x07" in output

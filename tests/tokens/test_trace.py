@@ -53,3 +53,8 @@ def test_trace_stops_at_the_check_that_refused(idp: LocalIssuer, guard: Callable
         TokenValidator().validate(idp.mint(exp=1), trace=trace)
     assert trace.stopped_at == "exp"
     assert trace.steps[-1][0] == "binding"
+
+
+def test_describe_time_names_no_date_for_a_time_beyond_any_date() -> None:
+    trace = Trace(now=0)
+    assert "(exp beyond any date, leeway 0 seconds)" in trace.describe_time("exp", 1e301)

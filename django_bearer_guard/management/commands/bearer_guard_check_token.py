@@ -9,6 +9,7 @@ from typing import IO, Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from django_bearer_guard.checker import Verdict, check_token
+from django_bearer_guard.management.terminal import printable
 
 __all__ = ["Command"]
 
@@ -16,11 +17,6 @@ __all__ = ["Command"]
 _STDIN_LIMIT = 2 * 1024 * 1024
 _MARKS = {True: "✓", False: "✗", None: "·"}
 _ASCII_MARKS = {True: "+", False: "x", None: "-"}
-
-
-def _printable(text: str) -> str:
-    # Token contents reach the terminal: escape control characters (ANSI sequences) and lone surrogates.
-    return "".join(c if c.isprintable() or c == "\n" else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 def _document(title: str, value: dict[str, Any] | None) -> list[str]:
@@ -52,7 +48,7 @@ def _render(verdict: Verdict, marks: dict[bool | None, str]) -> str:
         note = " (not verified: the token was refused)"
     lines += _document("Header" + note, verdict.header)
     lines += _document("Claims" + note, verdict.claims)
-    return _printable("\n".join(lines))
+    return printable("\n".join(lines))
 
 
 class Command(BaseCommand):

@@ -12,6 +12,7 @@ from django.db import DatabaseError
 
 from django_bearer_guard import _clock
 from django_bearer_guard.jwks.health import IssuerHealth
+from django_bearer_guard.management.terminal import printable
 from django_bearer_guard.runtime import all_health, get_runtime, issuer_health
 from django_bearer_guard.tokens.trace import in_words
 
@@ -87,7 +88,7 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps([_as_data(health) for health in healths], indent=2))
         elif healths:
             now = _clock.now()
-            self.stdout.write("\n\n".join("\n".join(_render(health, now)) for health in healths))
+            self.stdout.write(printable("\n\n".join("\n".join(_render(health, now)) for health in healths)))
         elif unreadable is None:
             self.stdout.write("No trusted issuers: add one to BEARER_GUARD['ISSUERS'] or as a TrustedIssuer row.")
         if unreadable is not None:

@@ -7,6 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from django_bearer_guard.exceptions import KeySetError
+from django_bearer_guard.management.terminal import printable
 from django_bearer_guard.runtime import get_runtime
 
 __all__ = ["Command"]
@@ -37,15 +38,15 @@ class Command(BaseCommand):
         for config in issuers:
             label = config.name or config.issuer
             if not config.enabled:
-                self.stdout.write(f"{label}: disabled, skipped")
+                self.stdout.write(printable(f"{label}: disabled, skipped"))
                 continue
             try:
                 keyset = runtime.keys.refresh_now(config)
             except KeySetError as exc:
                 failed += 1
-                self.stderr.write(f"{label}: FAILED: {exc.reason}")
+                self.stderr.write(printable(f"{label}: FAILED: {exc.reason}"))
                 continue
             kids = ", ".join(kid if kid is not None else "(no kid)" for kid in keyset.kids)
-            self.stdout.write(f"{label}: {len(keyset)} keys: {kids}")
+            self.stdout.write(printable(f"{label}: {len(keyset)} keys: {kids}"))
         if failed:
             raise CommandError(f"{failed} of {len(issuers)} issuers failed.")
