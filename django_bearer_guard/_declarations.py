@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["ScopeSets", "declared_workloads", "required_scope_sets"]
+__all__ = ["DeclaredView", "ScopeSets", "declared_workloads", "required_scope_sets"]
 
 ScopeSets = tuple[tuple[str, ...], ...]
 
@@ -64,3 +64,26 @@ def declared_workloads(view: Any) -> tuple[str, ...] | None:
     if isinstance(allowed, (list, tuple)) and all(isinstance(entry, str) for entry in allowed):
         return tuple(allowed)
     return None
+
+
+class DeclaredView:
+    """A routed view's attributes as an instance would see them (its ``initkwargs``, then its
+    class), for reading its declarations without building or dispatching it."""
+
+    def __init__(self, cls: type, initkwargs: Mapping[str, Any], action: str | None = None) -> None:
+        self._cls, self._initkwargs, self.action = cls, initkwargs, action
+
+    @classmethod
+    def of(cls, callback: Any, method: str | None = None) -> DeclaredView | None:
+        """The view behind an ``as_view()`` callback, with the action routed for ``method``;
+        ``None`` for a callback that is not a class-based view."""
+        view_class = getattr(callback, "cls", None)
+        if not isinstance(view_class, type):
+            return None
+        actions = getattr(callback, "actions", None) or {}
+        return cls(view_class, getattr(callback, "initkwargs", None) or {}, actions.get(method))
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self._initkwargs:
+            return self._initkwargs[name]
+        return getattr(self._cls, name)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from django.urls import URLResolver, get_resolver
@@ -19,3 +19,11 @@ def _walk(patterns: Iterable[Any], prefix: str) -> Iterator[tuple[str, Any]]:
 def routes() -> Iterator[tuple[str, Any]]:
     """``(route, view callback)`` for every pattern of the root URLconf, includes flattened."""
     return _walk(get_resolver().url_patterns, "")
+
+
+def routed_views(base: type) -> Iterator[tuple[str, Any, Any, Mapping[str, Any]]]:
+    """``(route, callback, view class, initkwargs)`` for every route whose view class derives from ``base``."""
+    for route, callback in routes():
+        cls = getattr(callback, "cls", None)
+        if isinstance(cls, type) and issubclass(cls, base):
+            yield route, callback, cls, getattr(callback, "initkwargs", None) or {}

@@ -21,7 +21,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.urls import Resolver404, resolve
 from django.views.decorators.debug import sensitive_variables
 
-from django_bearer_guard._declarations import required_scope_sets
+from django_bearer_guard._declarations import DeclaredView, required_scope_sets
 from django_bearer_guard._json import JSONError, loads_object
 from django_bearer_guard.conf import require_valid
 from django_bearer_guard.exceptions import (
@@ -236,15 +236,11 @@ def _view_step(token: VerifiedToken, path: str) -> tuple[Step, str | None, str]:
         callback: Any = resolve(urlsplit(path).path).func
     except (Resolver404, ValueError):  # ValueError: not even a URL ("//[x")
         return Step(_VIEW, False, f"no view is routed at {path[:200]!r}"), "Resolver404", "No view is routed here."
-    cls = getattr(callback, "cls", None)
-    if not isinstance(cls, type):
+    view = DeclaredView.of(callback, "get")
+    if view is None:
         name = getattr(callback, "__qualname__", repr(callback))
         return Step(_VIEW, True, f"{name} is not a DRF view: it requires no scopes"), None, ""
-    # What DRF's as_view() builds for a request, without dispatching it.
-    view = cls(**(getattr(callback, "initkwargs", None) or {}))
-    actions = getattr(callback, "actions", None)
-    if actions:
-        view.action_map, view.action = actions, actions.get("get")
+    cls = callback.cls
     name = f"{cls.__module__}.{cls.__qualname__}"
     if not uses_permission(view.permission_classes, HasScopes):
         return Step(_VIEW, True, f"{name} does not use HasScopes: it requires no scopes"), None, ""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from django.conf import settings as django_settings
@@ -10,8 +10,8 @@ from django.contrib.auth import get_user_model
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.core.exceptions import FieldDoesNotExist
 
-from django_bearer_guard._declarations import declared_workloads, required_scope_sets
-from django_bearer_guard._routes import routes
+from django_bearer_guard._declarations import DeclaredView, declared_workloads, required_scope_sets
+from django_bearer_guard._routes import routed_views
 from django_bearer_guard.conf import GuardSettings, get_settings
 from django_bearer_guard.exceptions import KeySetError
 from django_bearer_guard.files.paths import root_fields
@@ -160,18 +160,6 @@ def check_views(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     return [*check_scope_declarations(app_configs, **kwargs), *check_file_roots(app_configs, **kwargs)]
 
 
-class _Probe:
-    """Attribute lookups as a view instance would see them: initkwargs, then the class."""
-
-    def __init__(self, cls: type, initkwargs: Mapping[str, Any], action: str | None) -> None:
-        self._cls, self._initkwargs, self.action = cls, initkwargs, action
-
-    def __getattr__(self, name: str) -> Any:
-        if name in self._initkwargs:
-            return self._initkwargs[name]
-        return getattr(self._cls, name)
-
-
 def check_scope_declarations(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """System check: DRF views in the URLconf that use ``HasScopes`` or ``AllowedWorkloads``
     without declaring scopes (``bearer_guard.E020``) or workloads (``bearer_guard.E021``), and
@@ -184,11 +172,7 @@ def check_scope_declarations(app_configs: Any = None, **kwargs: Any) -> list[Che
 
     several_issuers = trusted_issuer_count(kwargs.get("databases")) > 1
     messages: list[CheckMessage] = []
-    for route, callback in routes():
-        cls = getattr(callback, "cls", None)
-        if not (isinstance(cls, type) and issubclass(cls, APIView)):
-            continue
-        initkwargs = getattr(callback, "initkwargs", None) or {}
+    for route, callback, cls, initkwargs in routed_views(APIView):
         permission_classes = initkwargs.get("permission_classes", cls.permission_classes)
         actions = getattr(callback, "actions", None)
         methods: Iterable[tuple[str, str | None]] = (
@@ -199,7 +183,7 @@ def check_scope_declarations(app_configs: Any = None, **kwargs: Any) -> list[Che
             methods = ()
         for method, action in methods:
             # HEAD and OPTIONS fall back to GET; when nothing is declared they are refused at run time.
-            probe = _Probe(cls, initkwargs, action)
+            probe = DeclaredView(cls, initkwargs, action)
             if method not in ("head", "options") and required_scope_sets(probe, method) is None:
                 messages.append(
                     Error(
@@ -210,7 +194,7 @@ def check_scope_declarations(app_configs: Any = None, **kwargs: Any) -> list[Che
                         id="bearer_guard.E020",
                     )
                 )
-        probe = _Probe(cls, initkwargs, None)
+        probe = DeclaredView(cls, initkwargs)
         bare_owner = not isinstance(getattr(probe, "owner_issuer_field", None), str)
         if several_issuers and uses_permission(permission_classes, TokenOwnsObject) and bare_owner:
             messages.append(
@@ -248,11 +232,7 @@ def check_file_roots(
 
     trusted = trusted_issuer_count(databases)
     messages: list[CheckMessage] = []
-    for route, callback in routes():
-        cls = getattr(callback, "cls", None)
-        if not (isinstance(cls, type) and issubclass(cls, ProtectedFileView)):
-            continue
-        initkwargs = getattr(callback, "initkwargs", None) or {}
+    for route, _, cls, initkwargs in routed_views(ProtectedFileView):
         root = initkwargs.get("root", cls.root)
         try:
             fields = root_fields(root)
