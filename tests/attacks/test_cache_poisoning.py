@@ -142,3 +142,21 @@ def test_entry_copied_from_another_issuer_is_refused(
     assert not accepted(client, forged)
     assert accepted(client, victim.mint())
     assert victim.fetches() == 1
+
+
+def test_forged_fetch_history_does_not_make_a_failing_issuer_look_healthy(
+    idp: LocalIssuer, guard: Callable[..., None], caplog: pytest.LogCaptureFixture
+) -> None:
+    # A writer to the shared cache plants a history of successful fetches to hide an outage.
+    from django_bearer_guard.runtime import fetch_now, issuer_health
+
+    config = get_settings().issuers[0]
+    idp.mode = "down"
+    fetch_now(config)
+    forged = {"events": [{"at": 1e12, "outcome": "fetched", "error": None, "kids": ["attacker"],
+                          "trigger": "manual"}], "last_success_at": 1e12}
+    caches["default"].set(cache.history_key(config.source_id), {"payload": json.dumps(forged), "tag": "x"})
+    with caplog.at_level(logging.WARNING, logger="django_bearer_guard"):
+        health = issuer_health(config)
+    assert health.status == "failing" and health.last_success_at is None and health.history == ()
+    assert "bad tag" in caplog.text
