@@ -7,6 +7,8 @@ derived cache registered with :func:`on_reload`, so ``override_settings`` works 
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -38,6 +40,9 @@ DEFAULTS: dict[str, Any] = {
         "header": "X-Forwarded-Client-Cert",
         "trusted_proxies": [],
     },
+    "DPOP_PROOF_MAX_AGE": 60,
+    "DPOP_NONCE": False,
+    "DPOP_NONCE_LIFETIME": 300,
 }
 
 _YEAR = 366 * 86400
@@ -51,8 +56,12 @@ _NUMBERS: dict[str, tuple[tuple[type, ...], float, float]] = {
     "JWKS_MAX_TTL": ((int,), 0, _YEAR),
     "JWKS_REFETCH_COOLDOWN": ((int, float), 0, _YEAR),
     "JWKS_STALE_WINDOW": ((int,), 0, _YEAR),
+    "DPOP_PROOF_MAX_AGE": ((int,), 1, 3600),
+    "DPOP_NONCE_LIFETIME": ((int,), 10, 86400),
 }
 _TRANSPORT_SOURCES = (None, "environ", "xfcc", "pem_header")
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True)
@@ -68,11 +77,20 @@ class UserLookup:
 
 @dataclass(frozen=True)
 class TransportIdentity:
-    """``TRANSPORT_IDENTITY``: where the caller's client certificate comes from."""
+    """``TRANSPORT_IDENTITY``: where the caller's client certificate comes from.
+
+    ``source`` is ``None``, ``"environ"`` (``SSL_CLIENT_CERT``), ``"xfcc"`` or ``"pem_header"``;
+    a proxy source's ``header`` is believed only from peers inside ``trusted_proxies``.
+    """
 
     source: str | None = None
     header: str = "X-Forwarded-Client-Cert"
-    trusted_proxies: tuple[str, ...] = ()
+    trusted_proxies: tuple[Network, ...] = ()
+
+    @property
+    def meta_key(self) -> str:
+        """The ``request.META`` key of ``header`` (``HTTP_X_FORWARDED_CLIENT_CERT``)."""
+        return "HTTP_" + self.header.upper().replace("-", "_")
 
 
 @dataclass(frozen=True)
@@ -98,6 +116,9 @@ class GuardSettings:
     user_lookup: UserLookup | None = None
     scope_permissions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     transport_identity: TransportIdentity = field(default_factory=TransportIdentity)
+    dpop_proof_max_age: int = 60
+    dpop_nonce: bool = False
+    dpop_nonce_lifetime: int = 300
     problems: tuple[Problem, ...] = ()
 
 
@@ -141,6 +162,11 @@ def _parse(raw: Any) -> GuardSettings:  # noqa: C901, PLR0912, PLR0915 - one fla
         bad("bearer_guard.E002", "ALLOW_HTTP_LOOPBACK must be True or False.", "Fix ALLOW_HTTP_LOOPBACK.")
         values["ALLOW_HTTP_LOOPBACK"] = False
 
+    transport = _transport_identity(values["TRANSPORT_IDENTITY"], problems)
+    if not isinstance(values["DPOP_NONCE"], bool):
+        bad("bearer_guard.E002", "DPOP_NONCE must be True or False.", "Fix DPOP_NONCE.")
+        values["DPOP_NONCE"] = False
+
     issuers: list[IssuerConfig] = []
     raw_issuers = values["ISSUERS"]
     if not isinstance(raw_issuers, (list, tuple)):
@@ -149,7 +175,10 @@ def _parse(raw: Any) -> GuardSettings:  # noqa: C901, PLR0912, PLR0915 - one fla
     seen: set[str] = set()
     for index, entry in enumerate(raw_issuers):
         config = parse_issuer(
-            entry, allow_http_loopback=values["ALLOW_HTTP_LOOPBACK"], where=f"ISSUERS[{index}]"
+            entry,
+            allow_http_loopback=values["ALLOW_HTTP_LOOPBACK"],
+            where=f"ISSUERS[{index}]",
+            transport_source=transport.source,
         )
         if config.issuer in seen:
             bad("bearer_guard.E008", f"ISSUERS[{index}] repeats issuer {config.issuer!r}.", "List each issuer once.")
@@ -172,35 +201,6 @@ def _parse(raw: Any) -> GuardSettings:  # noqa: C901, PLR0912, PLR0915 - one fla
             "Fix SCOPE_PERMISSIONS.",
         )
 
-    transport = TransportIdentity()
-    raw_transport = values["TRANSPORT_IDENTITY"]
-    merged = {**DEFAULTS["TRANSPORT_IDENTITY"], **raw_transport} if isinstance(raw_transport, Mapping) else None
-    if (
-        merged is None
-        or set(merged) != set(DEFAULTS["TRANSPORT_IDENTITY"])
-        or merged["source"] not in _TRANSPORT_SOURCES
-        or not isinstance(merged["header"], str)
-        or not isinstance(merged["trusted_proxies"], (list, tuple))
-    ):
-        bad(
-            "bearer_guard.E011",
-            f"TRANSPORT_IDENTITY must be a dict with 'source' in {list(_TRANSPORT_SOURCES)}, "
-            "'header' and 'trusted_proxies'.",
-            "Fix TRANSPORT_IDENTITY.",
-        )
-    else:
-        transport = TransportIdentity(merged["source"], merged["header"], tuple(merged["trusted_proxies"]))
-        if transport.source is not None:
-            problems.append(
-                Problem(
-                    "bearer_guard.W005",
-                    f"TRANSPORT_IDENTITY['source'] is {transport.source!r}, which has no effect yet: no client "
-                    "certificate is read, and tokens bound to one ('cnf') are refused.",
-                    "Remove TRANSPORT_IDENTITY until workload binding is supported.",
-                    warning=True,
-                )
-            )
-
     return GuardSettings(
         issuers=tuple(issuers),
         leeway=values["LEEWAY"],
@@ -217,8 +217,73 @@ def _parse(raw: Any) -> GuardSettings:  # noqa: C901, PLR0912, PLR0915 - one fla
         user_lookup=user_lookup,
         scope_permissions=scope_permissions,
         transport_identity=transport,
+        dpop_proof_max_age=values["DPOP_PROOF_MAX_AGE"],
+        dpop_nonce=values["DPOP_NONCE"],
+        dpop_nonce_lifetime=values["DPOP_NONCE_LIFETIME"],
         problems=tuple(problems),
     )
+
+
+def _network(entry: Any) -> Network | None:
+    if not isinstance(entry, str):
+        return None
+    try:
+        # strict: "10.0.0.1/8" is a typo for a network or a host, refused rather than guessed.
+        return ipaddress.ip_network(entry, strict=True)
+    except ValueError:
+        return None
+
+
+def _transport_identity(raw: Any, problems: list[Problem]) -> TransportIdentity:
+    merged = {**DEFAULTS["TRANSPORT_IDENTITY"], **raw} if isinstance(raw, Mapping) else None
+    if (
+        merged is not None
+        and set(merged) == set(DEFAULTS["TRANSPORT_IDENTITY"])
+        and merged["source"] in _TRANSPORT_SOURCES
+        and isinstance(merged["header"], str)
+        and _HEADER_NAME.fullmatch(merged["header"])
+        and isinstance(merged["trusted_proxies"], (list, tuple))
+    ):
+        networks = [_network(entry) for entry in merged["trusted_proxies"]]
+        if all(network is not None for network in networks):
+            transport = TransportIdentity(merged["source"], merged["header"], tuple(n for n in networks if n))
+            _check_proxies(transport, problems)
+            return transport
+    problems.append(
+        Problem(
+            "bearer_guard.E011",
+            f"TRANSPORT_IDENTITY must be a dict with 'source' in {list(_TRANSPORT_SOURCES)}, 'header' (an HTTP "
+            "header name) and 'trusted_proxies' (a list of networks such as '10.0.0.0/8' or 'fd00::/8').",
+            "Fix TRANSPORT_IDENTITY.",
+        )
+    )
+    return TransportIdentity()
+
+
+def _check_proxies(transport: TransportIdentity, problems: list[Problem]) -> None:
+    if transport.source not in ("xfcc", "pem_header"):
+        return
+    if not transport.trusted_proxies:
+        problems.append(
+            Problem(
+                "bearer_guard.W005",
+                f"TRANSPORT_IDENTITY['source'] is {transport.source!r} with no 'trusted_proxies': the "
+                f"{transport.header} header is never believed, so every bound token is refused.",
+                "List the networks of the proxies that terminate TLS in 'trusted_proxies'.",
+                warning=True,
+            )
+        )
+    elif any(network.prefixlen == 0 for network in transport.trusted_proxies):
+        # Anyone who can reach the app could then claim any client certificate.
+        problems.append(
+            Problem(
+                "bearer_guard.W009",
+                f"TRANSPORT_IDENTITY['trusted_proxies'] holds a network of every address: the "
+                f"{transport.header} header is believed from any peer.",
+                "List only the proxies' own networks.",
+                warning=True,
+            )
+        )
 
 
 def _user_lookup(lookup: Any, bad: Callable[[str, str, str], None]) -> UserLookup | None:

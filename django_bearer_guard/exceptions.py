@@ -9,7 +9,9 @@ detailed cause, for logs and the ``token_rejected`` signal only::
     │   │   ├── MalformedCredentials
     │   │   └── PathRefused
     │   ├── InvalidToken            401 invalid_token
-    │   │   └── TokenTooLarge, MalformedToken, … UnverifiedBinding
+    │   │   ├── TokenTooLarge, MalformedToken, … UnverifiedBinding, BindingMismatch
+    │   │   └── InvalidDPoPProof    401 invalid_dpop_proof (RFC 9449)
+    │   │       └── UseDPoPNonce    401 use_dpop_nonce, with a fresh nonce
     │   └── InsufficientScope       403 insufficient_scope
     │       └── RootUnavailable
     ├── KeySetError                 a key set cannot be parsed, trusted or fetched
@@ -28,6 +30,7 @@ from typing import ClassVar
 __all__ = [
     "BadSignature",
     "BearerGuardError",
+    "BindingMismatch",
     "DisallowedAlgorithm",
     "DuplicateKeyId",
     "ExpiredToken",
@@ -36,6 +39,7 @@ __all__ = [
     "GuardError",
     "InsufficientScope",
     "InvalidClaim",
+    "InvalidDPoPProof",
     "InvalidRequest",
     "InvalidToken",
     "IssuedInFuture",
@@ -58,6 +62,7 @@ __all__ = [
     "UnknownKey",
     "UntrustedIssuer",
     "UnverifiedBinding",
+    "UseDPoPNonce",
     "UserRejected",
     "WeakKey",
     "WrongAudience",
@@ -198,6 +203,30 @@ class UnverifiedBinding(InvalidToken):
     """The token is sender-constrained (``cnf``), and its binding cannot be verified here."""
 
     default_description = "The access token is bound to a key or certificate this resource cannot verify."
+
+
+class BindingMismatch(InvalidToken):
+    """The caller is not the workload, certificate or key the token is bound to."""
+
+    default_description = "The access token is bound to another caller."
+
+
+class InvalidDPoPProof(InvalidToken):
+    """The DPoP proof is missing, malformed or does not prove possession (RFC 9449 §7.1)."""
+
+    error = "invalid_dpop_proof"
+    default_description = "The DPoP proof is invalid."
+
+
+class UseDPoPNonce(InvalidDPoPProof):
+    """The DPoP proof lacks the current server nonce (RFC 9449 §8); ``nonce`` is the one to use."""
+
+    error = "use_dpop_nonce"
+    default_description = "The DPoP proof must carry the server's current nonce."
+
+    def __init__(self, reason: str = "", *, nonce: str, description: str | None = None) -> None:
+        self.nonce = nonce
+        super().__init__(reason, description=description)
 
 
 class InsufficientScope(BearerGuardError):

@@ -102,8 +102,12 @@ class TrustedIssuer(models.Model):
 
     def to_config(self) -> IssuerConfig:
         """The validated :class:`IssuerConfig` of this row; its ``problems`` say what is wrong."""
+        settings = get_settings()
         return parse_issuer(
-            self.as_entry(), allow_http_loopback=get_settings().allow_http_loopback, where=self._where()
+            self.as_entry(),
+            allow_http_loopback=settings.allow_http_loopback,
+            where=self._where(),
+            transport_source=settings.transport_identity.source,
         )
 
     def clean(self) -> None:

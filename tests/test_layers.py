@@ -61,6 +61,9 @@ STAGES: tuple[str, ...] = (
     "django_bearer_guard.tokens",
     # Who the caller is.
     "django_bearer_guard.identity.matching",
+    "django_bearer_guard.identity.transport",
+    "django_bearer_guard.identity.dpop",
+    "django_bearer_guard.identity.binding",
     "django_bearer_guard.identity.principal",
     "django_bearer_guard.identity",
     # Files.
@@ -86,6 +89,8 @@ STAGES: tuple[str, ...] = (
     "django_bearer_guard._routes",
     "django_bearer_guard.checks",
     "django_bearer_guard.management.*",
+    "django_bearer_guard.testing.certificates",
+    "django_bearer_guard.testing.dpop",
     "django_bearer_guard.testing",
     "django_bearer_guard.migrations.*",
     "django_bearer_guard.apps",

@@ -138,9 +138,12 @@ _HOST = re.compile(rf"{_LABEL}(?:\.{_LABEL})*(?::[0-9]{{1,5}})?")
 
 
 def parse_issuer(  # noqa: C901, PLR0912, PLR0915 - one flat list of field rules
-    entry: Mapping[str, Any], *, allow_http_loopback: bool, where: str
+    entry: Mapping[str, Any], *, allow_http_loopback: bool, where: str, transport_source: str | None = None
 ) -> IssuerConfig:
-    """Validate ``entry`` and build an :class:`IssuerConfig`; problems are collected, not raised."""
+    """Validate ``entry`` and build an :class:`IssuerConfig`; problems are collected, not raised.
+
+    ``transport_source`` is ``TRANSPORT_IDENTITY['source']``: the certificate bindings need one.
+    """
     problems: list[Problem] = []
 
     def bad(id_: str, key: str | None, msg: str, hint: str) -> None:
@@ -353,13 +356,22 @@ def parse_issuer(  # noqa: C901, PLR0912, PLR0915 - one flat list of field rules
             "'jwks_hosts' limits the hosts of a discovered jwks_uri, and this issuer does not use discovery.",
             "Remove 'jwks_hosts', or use 'discovery': True instead of a configured key source.",
         )
-    if binding is not None:
-        # Parsed but not enforced yet: a bound token must never pass as a bare Bearer token.
+    if binding in ("workload", "cnf") and transport_source is None:
+        # A certificate binding with no certificate to compare would refuse every token.
         bad(
             "bearer_guard.E014",
             "binding",
-            f"'binding' is {binding!r}, which this version does not enforce yet: the issuer's tokens are refused.",
-            "Remove 'binding' (or set it to None) until sender-constrained tokens are supported.",
+            f"'binding' is {binding!r}, which compares the caller's client certificate, and "
+            "TRANSPORT_IDENTITY['source'] is None: the issuer's tokens are refused.",
+            "Set TRANSPORT_IDENTITY['source'] to where the client certificate arrives, or remove 'binding'.",
+        )
+    if binding == "dpop" and not ASYMMETRIC_ALGORITHMS.intersection(algorithms):
+        # RFC 9449 §4.2: proofs are signed with an asymmetric algorithm from the issuer's allowlist.
+        bad(
+            "bearer_guard.E014",
+            "binding",
+            "'binding' is 'dpop', and 'algorithms' holds no asymmetric algorithm a DPoP proof could use.",
+            "Add an asymmetric algorithm such as 'ES256' to 'algorithms', or remove 'binding'.",
         )
 
     return IssuerConfig(

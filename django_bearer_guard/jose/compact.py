@@ -32,6 +32,8 @@ MAX_KID_LENGTH = 256
 _HEADER_CACHE_SIZE = 1024
 _HEADER_CACHE_MAX_LENGTH = 512
 _checked_headers: dict[str, Mapping[str, Any]] = {}
+# DPoP proof headers carry their key; kept apart, so a proof's header never passes for a token's.
+_checked_proof_headers: dict[str, Mapping[str, Any]] = {}
 _COMPACT = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]*)\.([A-Za-z0-9_-]+)")
 _TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 _PADDING = {0: b"", 2: b"==", 3: b"="}
@@ -81,12 +83,17 @@ def decode_json(data: bytes, what: str) -> dict[str, Any]:
         raise MalformedToken(f"{what}: {exc}") from None
 
 
-def _check_header(header_b64: str) -> dict[str, Any]:
+def _check_header(header_b64: str, *, embedded_key: bool) -> dict[str, Any]:
     header = decode_json(_b64decode(header_b64, "header"), "header")
     alg = header.get("alg")
     if not isinstance(alg, str) or not alg:
         raise MalformedToken("header without a string 'alg'")
     forbidden = FORBIDDEN_HEADERS.intersection(header)
+    if embedded_key:
+        # RFC 9449 §4.2: a DPoP proof carries its public key in 'jwk', and only there.
+        forbidden.discard("jwk")
+        if not isinstance(header.get("jwk"), Mapping):
+            raise MalformedToken("a DPoP proof needs a 'jwk' object in its header")
     if forbidden:
         raise ForbiddenHeader(f"header carries {sorted(forbidden)}")
     kid = header.get("kid")
@@ -102,13 +109,16 @@ def _check_header(header_b64: str) -> dict[str, Any]:
     return header
 
 
-def parse_compact(token: str) -> CompactJWS:
+def parse_compact(token: str, *, embedded_key: bool = False) -> CompactJWS:
     """Split and decode a compact JWS once, strictly, and check the header rules.
 
     Refuses JWE and other shapes, non-canonical base64url, a header that is not a JSON
     object or repeats a member, a missing or non-string ``alg``, the headers in
     :data:`FORBIDDEN_HEADERS`, a non-string ``kid``/``typ``, nested JWTs (``cty: JWT``)
     and an empty signature. The payload is returned as bytes, unparsed.
+
+    With ``embedded_key`` (a DPoP proof, RFC 9449), the header must carry a ``jwk`` object
+    instead: the one forbidden header that is then required.
     """
     match = _COMPACT.fullmatch(token)
     if match is None:
@@ -117,14 +127,15 @@ def parse_compact(token: str) -> CompactJWS:
         raise MalformedToken(f"not a signed compact JWS of base64url parts ({parts} parts)")
     header_b64, payload_b64, signature_b64 = match.groups()
     # Tokens of one key share their header: a checked header is parsed once per process.
-    header = _checked_headers.get(header_b64)
+    checked = _checked_proof_headers if embedded_key else _checked_headers
+    header = checked.get(header_b64)
     if header is None:
         # Read-only, as it is shared by every token with this header.
-        header = MappingProxyType(_check_header(header_b64))
+        header = MappingProxyType(_check_header(header_b64, embedded_key=embedded_key))
         if len(header_b64) <= _HEADER_CACHE_MAX_LENGTH:
-            if len(_checked_headers) >= _HEADER_CACHE_SIZE:
-                _checked_headers.clear()
-            _checked_headers[header_b64] = header
+            if len(checked) >= _HEADER_CACHE_SIZE:
+                checked.clear()
+            checked[header_b64] = header
     return CompactJWS(
         header=header,
         payload=_b64decode(payload_b64, "payload"),
