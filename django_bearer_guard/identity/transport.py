@@ -47,7 +47,7 @@ MAX_PEM_LENGTH = 16 * 1024
 _CONTROL = r"\x00-\x1f\x7f-\x9f"
 # A quoted value's inside is an unrolled loop (no nested quantifier over the same characters),
 # so a hostile header cannot make the tokenizer backtrack.
-_QUOTED = rf'[^"\\{_CONTROL}]*(?:\\["\\][^"\\{_CONTROL}]*)*'
+_QUOTED = rf'[^"\\{_CONTROL}]*(?:\\[^{_CONTROL}][^"\\{_CONTROL}]*)*'
 _PLAIN = rf'[^,;="\s{_CONTROL}]*'
 # One key=value pair and the separator after it.
 _PAIR = re.compile(rf'([A-Za-z]+)=(?:"({_QUOTED})"|({_PLAIN}))([;,]|\Z)')
@@ -148,7 +148,7 @@ def parse_xfcc(value: str) -> tuple[XfccElement, ...]:
     Follows Envoy's format: elements separated by ``,``, ``key=value`` pairs separated by ``;``,
     keys ``By``, ``Hash``, ``Cert``, ``Chain``, ``Subject``, ``URI`` and ``DNS`` in any case, values
     unquoted (no ``,;="``, spaces or control characters) or double-quoted (``\\"`` and ``\\\\``
-    escaped). ``By``, ``URI`` and ``DNS`` may repeat. Raises :class:`MalformedXfcc`, and nothing
+    escaped; any other backslash, as in an RFC 4514 subject, is kept as written). ``By``, ``URI`` and ``DNS`` may repeat. Raises :class:`MalformedXfcc`, and nothing
     else, for anything outside this grammar, a ``Hash`` that is not 64 hex digits or a value
     longer than :data:`MAX_XFCC_LENGTH`; its message never quotes the header.
     """

@@ -88,7 +88,7 @@ def _check_header(header_b64: str, *, embedded_key: bool) -> dict[str, Any]:
     alg = header.get("alg")
     if not isinstance(alg, str) or not alg:
         raise MalformedToken("header without a string 'alg'")
-    forbidden = FORBIDDEN_HEADERS.intersection(header)
+    forbidden = set(FORBIDDEN_HEADERS.intersection(header))
     if embedded_key:
         # RFC 9449 §4.2: a DPoP proof carries its public key in 'jwk', and only there.
         forbidden.discard("jwk")
