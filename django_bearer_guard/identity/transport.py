@@ -148,9 +148,10 @@ def parse_xfcc(value: str) -> tuple[XfccElement, ...]:
     Follows Envoy's format: elements separated by ``,``, ``key=value`` pairs separated by ``;``,
     keys ``By``, ``Hash``, ``Cert``, ``Chain``, ``Subject``, ``URI`` and ``DNS`` in any case, values
     unquoted (no ``,;="``, spaces or control characters) or double-quoted (``\\"`` and ``\\\\``
-    escaped; any other backslash, as in an RFC 4514 subject, is kept as written). ``By``, ``URI`` and ``DNS`` may repeat. Raises :class:`MalformedXfcc`, and nothing
-    else, for anything outside this grammar, a ``Hash`` that is not 64 hex digits or a value
-    longer than :data:`MAX_XFCC_LENGTH`; its message never quotes the header.
+    escaped; any other backslash, as in an RFC 4514 subject, is kept as written). ``By``, ``URI``
+    and ``DNS`` may repeat. Raises :class:`MalformedXfcc`, and nothing else, for anything outside
+    this grammar, a ``Hash`` that is not 64 hex digits or a value longer than
+    :data:`MAX_XFCC_LENGTH`; its message never quotes the header.
     """
     if not isinstance(value, str):
         raise MalformedXfcc("the header is not text")
