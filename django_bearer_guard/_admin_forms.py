@@ -45,7 +45,9 @@ HELP_TEXTS = {
     "workload_claim": 'The claim naming the calling workload: "sub", "azp" (Entra ID), "client_id" (Cognito)…',
     "workload_trust_domains": 'The SPIFFE trust domains this issuer may assert workloads in, e.g. '
     '["prod.example.com"]; empty: any workload.',
-    "binding": "Not enforced in this version: any value refuses the issuer's tokens. Leave it empty.",
+    "binding": "What a token must prove about its sender: workload (its workload is the client certificate's "
+    "SPIFFE ID), cnf (RFC 8705: the certificate in cnf x5t#S256), dpop (RFC 9449: a DPoP proof of the key in "
+    "cnf jkt); empty: none, though a token with cnf is still checked.",
 }
 
 

@@ -12,9 +12,9 @@ from typing import Any
 
 from rest_framework.exceptions import APIException
 
-from django_bearer_guard.challenges import bearer_challenge
+from django_bearer_guard.challenges import bearer_challenge, dpop_challenge
 from django_bearer_guard.conf import get_settings
-from django_bearer_guard.exceptions import BearerGuardError, InsufficientScope
+from django_bearer_guard.exceptions import BearerGuardError, InsufficientScope, UseDPoPNonce
 from django_bearer_guard.tokens.verified import VerifiedToken
 
 __all__ = [
@@ -37,9 +37,13 @@ class BearerGuardAPIException(APIException):
     ``auth_header`` into ``WWW-Authenticate``.
     """
 
-    def __init__(self, error: BearerGuardError, auth_header: str | None) -> None:
+    def __init__(
+        self, error: BearerGuardError, auth_header: str | None, headers: dict[str, str] | None = None
+    ) -> None:
         self.status_code = error.status_code
         self.auth_header = auth_header
+        self.headers = headers or {}
+        """Response headers beyond the challenge (``DPoP-Nonce``)."""
         super().__init__(
             detail={"error": error.error, "error_description": error.description}, code=error.error
         )
@@ -67,8 +71,17 @@ def realm() -> str:
         return "api"
 
 
-def api_exception(error: BearerGuardError) -> BearerGuardAPIException:
-    """The DRF exception for ``error``: its status, RFC 6750 body and Bearer challenge."""
+def api_exception(error: BearerGuardError, *, dpop_algs: tuple[str, ...] | None = None) -> BearerGuardAPIException:
+    """The DRF exception for ``error``: its status, RFC 6750 body and Bearer challenge.
+
+    With ``dpop_algs`` (a request that used the DPoP scheme), the challenge is a ``DPoP`` one
+    naming those proof algorithms, and a :class:`~django_bearer_guard.exceptions.UseDPoPNonce`
+    carries its nonce in ``headers["DPoP-Nonce"]`` (RFC 9449 §7.1, §8).
+    """
+    if dpop_algs is not None:
+        headers = {"DPoP-Nonce": error.nonce} if isinstance(error, UseDPoPNonce) else None
+        challenge = dpop_challenge(realm(), dpop_algs, error.error, error.description)
+        return BearerGuardAPIException(error, challenge, headers)
     # RFC 6750 §3.1: a 403 insufficient_scope names the scope the resource needs.
     scope = " ".join(error.scopes) if isinstance(error, InsufficientScope) else None
     return BearerGuardAPIException(error, bearer_challenge(realm(), error.error, error.description, scope))

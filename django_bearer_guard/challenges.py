@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["bearer_challenge", "challenge", "quote"]
+__all__ = ["bearer_challenge", "challenge", "dpop_challenge", "quote"]
 
 
 def quote(value: str) -> str:
@@ -37,3 +37,10 @@ def bearer_challenge(
 ) -> str:
     """The ``Bearer`` challenge; without ``error`` it carries only the realm (RFC 6750 §3.1)."""
     return challenge("Bearer", realm, error, description, scope)
+
+
+def dpop_challenge(
+    realm: str, algs: tuple[str, ...], error: str | None = None, description: str | None = None
+) -> str:
+    """The ``DPoP`` challenge (RFC 9449 §7.1): the error, if any, and the proof algorithms in ``algs``."""
+    return challenge("DPoP", realm, error, description, algs=" ".join(algs))

@@ -122,7 +122,7 @@ class GuardSettings:
     problems: tuple[Problem, ...] = ()
 
 
-def _parse(raw: Any) -> GuardSettings:  # noqa: C901, PLR0912, PLR0915 - one flat list of setting rules
+def _parse(raw: Any) -> GuardSettings:  # noqa: C901, PLR0912 - one flat list of setting rules
     problems: list[Problem] = []
 
     def bad(id_: str, msg: str, hint: str) -> None:

@@ -99,7 +99,17 @@ WITHOUT_KEYS = {key: value for key, value in ISSUER.items() if key != "jwks_uri"
         ("bearer_guard.E009", {"USER_LOOKUP": {"claims": "sub"}}),
         ("bearer_guard.E010", {"SCOPE_PERMISSIONS": {"read": ["view_doc"]}}),
         ("bearer_guard.E011", {"TRANSPORT_IDENTITY": {"source": "magic"}}),
+        ("bearer_guard.E011", {"TRANSPORT_IDENTITY": {"source": "xfcc", "trusted_proxies": ["10.0.0.1/8"]}}),
+        ("bearer_guard.E011", {"TRANSPORT_IDENTITY": {"source": "xfcc", "trusted_proxies": ["proxy.internal"]}}),
+        ("bearer_guard.E011", {"TRANSPORT_IDENTITY": {"source": "xfcc", "trusted_proxies": [10]}}),
+        ("bearer_guard.E011", {"TRANSPORT_IDENTITY": {"source": "pem_header", "header": "X-Client Cert"}}),
+        ("bearer_guard.E011", {"TRANSPORT_IDENTITY": {"source": "environ", "trusted_proxies": "10.0.0.0/8"}}),
+        ("bearer_guard.E002", {"DPOP_NONCE": "yes"}),
+        ("bearer_guard.E002", {"DPOP_PROOF_MAX_AGE": 0}),
+        ("bearer_guard.E002", {"DPOP_NONCE_LIFETIME": 5}),
         ("bearer_guard.E014", {"ISSUERS": [{**ISSUER, "binding": "cnf"}]}),
+        ("bearer_guard.E014", {"ISSUERS": [{**ISSUER, "binding": "workload"}]}),
+        ("bearer_guard.E014", {"ISSUERS": [{**HMAC_ISSUER, "shared_secret": "s" * 32, "binding": "dpop"}]}),
         ("bearer_guard.E015", {"JWKS_MIN_TTL": 100, "JWKS_MAX_TTL": 50}),
         ("bearer_guard.E016", {"ISSUERS": ["https://idp.example/"]}),
         ("bearer_guard.E016", {"ISSUERS": ISSUER}),
@@ -116,6 +126,31 @@ def test_check_settings_reports_each_problem_under_its_own_id(check_id: str, set
     errors = [message for message in messages if isinstance(message, Error)]
     assert [message.id for message in errors] == [check_id]
     assert errors[0].hint
+
+
+@pytest.mark.parametrize(
+    ("transport", "warning"),
+    [
+        ({"source": "xfcc"}, "bearer_guard.W005"),
+        ({"source": "pem_header", "header": "X-SSL-Client-Cert"}, "bearer_guard.W005"),
+        ({"source": "xfcc", "trusted_proxies": ["0.0.0.0/0"]}, "bearer_guard.W009"),
+        ({"source": "pem_header", "trusted_proxies": ["10.0.0.0/8", "::/0"]}, "bearer_guard.W009"),
+        ({"source": "xfcc", "trusted_proxies": ["10.0.0.0/8", "fd00::/8", "127.0.0.1"]}, None),
+        ({"source": "environ"}, None),
+    ],
+)
+def test_check_settings_warns_when_a_proxy_header_is_believed_from_nobody_or_anybody(
+    transport: dict[str, Any], warning: str | None
+) -> None:
+    messages = run(ISSUERS=[ISSUER], TRANSPORT_IDENTITY=transport)
+    assert set(messages) == ({warning} if warning else set())
+    assert all(not message.is_serious() for message in messages.values())
+
+
+@pytest.mark.parametrize("binding", ["workload", "cnf"])
+def test_certificate_binding_with_a_transport_source_is_not_a_check_problem(binding: str) -> None:
+    transport = {"source": "xfcc", "trusted_proxies": ["10.0.0.0/8"]}
+    assert run(ISSUERS=[{**ISSUER, "binding": binding}], TRANSPORT_IDENTITY=transport) == {}
 
 
 @pytest.mark.django_db  # Django 6.1 hands every database to the checks

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from typing import Any
 
@@ -184,7 +185,10 @@ def test_valid_optional_settings_are_parsed() -> None:
     settings = parsed(
         USER_LOOKUP={"claim": "email", "field": "email", "create": True},
         SCOPE_PERMISSIONS={"docs:write": ["docs.add_doc", "docs.change_doc"]},
-        TRANSPORT_IDENTITY={"trusted_proxies": ["10.0.0.0/8"]},
+        TRANSPORT_IDENTITY={"source": "xfcc", "header": "X-Client-Cert", "trusted_proxies": ["10.0.0.0/8", "fd00::/8"]},
+        DPOP_PROOF_MAX_AGE=120,
+        DPOP_NONCE=True,
+        DPOP_NONCE_LIFETIME=600,
         ISSUERS=[
             {
                 **ISSUER,
@@ -199,7 +203,10 @@ def test_valid_optional_settings_are_parsed() -> None:
     assert settings.user_lookup == conf.UserLookup("email", "email", True)
     assert settings.issuers[0].allowed_scopes == frozenset({"docs:write"})
     assert settings.scope_permissions == {"docs:write": ("docs.add_doc", "docs.change_doc")}
-    assert settings.transport_identity.trusted_proxies == ("10.0.0.0/8",)
+    transport = settings.transport_identity
+    assert transport.trusted_proxies == (ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("fd00::/8"))
+    assert (transport.source, transport.meta_key) == ("xfcc", "HTTP_X_CLIENT_CERT")
+    assert (settings.dpop_proof_max_age, settings.dpop_nonce, settings.dpop_nonce_lifetime) == (120, True, 600)
     assert settings.issuers[0].scope_prefixes == (("api://a/", ""), ("api://", "x:"))
     assert settings.problems == ()
 

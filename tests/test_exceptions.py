@@ -29,7 +29,8 @@ def test_every_exception_derives_from_the_common_root(cls: type[Exception]) -> N
 
 @pytest.mark.parametrize("cls", DEFINED, ids=lambda cls: cls.__name__)
 def test_every_exception_keeps_its_reason_and_a_one_line_docstring(cls: type[exceptions.GuardError]) -> None:
-    error = cls("the detailed cause")
+    # A use_dpop_nonce refusal always names the nonce to use.
+    error = cls("the detailed cause", nonce="n") if cls is exceptions.UseDPoPNonce else cls("the detailed cause")
     assert error.reason == "the detailed cause"
     assert str(error) == "the detailed cause"
     assert cls.__doc__ and cls.__doc__.strip()

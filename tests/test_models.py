@@ -73,11 +73,18 @@ def test_full_clean_accepts_a_good_row() -> None:
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("binding", ["workload", "cnf", "dpop"])
-def test_full_clean_refuses_a_binding_that_is_not_enforced(binding: str) -> None:
+@pytest.mark.parametrize("binding", ["workload", "cnf"])
+def test_full_clean_refuses_a_certificate_binding_without_a_transport_source(binding: str) -> None:
     with pytest.raises(ValidationError) as raised:
         row(binding=binding).full_clean()
-    assert "does not enforce" in str(raised.value.message_dict["binding"])
+    assert "client certificate" in str(raised.value.message_dict["binding"])
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("binding", ["workload", "cnf", "dpop"])
+def test_full_clean_accepts_each_binding_it_can_enforce(binding: str, settings: Any) -> None:
+    settings.BEARER_GUARD = {"TRANSPORT_IDENTITY": {"source": "environ"}}
+    row(binding=binding).full_clean()
 
 
 @pytest.mark.django_db

@@ -4,6 +4,10 @@
 ...     token = idp.mint(scope="files:read")
 ...     settings.BEARER_GUARD = {"ISSUERS": [idp.issuer_settings()], "ALLOW_HTTP_LOOPBACK": True}
 
+Sender-constrained tokens: :class:`WorkloadCA` makes client certificates with SPIFFE IDs and
+their ``X-Forwarded-Client-Cert`` elements (:mod:`~django_bearer_guard.testing.certificates`),
+:class:`DPoPKey` makes DPoP keys and proofs (:mod:`~django_bearer_guard.testing.dpop`).
+
 Nothing here is used by the library at run time; it exists for adopters' tests and the demo.
 """
 
@@ -25,8 +29,20 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from django_bearer_guard import _clock
+from django_bearer_guard.testing.certificates import WorkloadCA, WorkloadCertificate, xfcc_header
+from django_bearer_guard.testing.dpop import DPoPKey
 
-__all__ = ["Clock", "LocalIssuer", "SigningKey", "generate_key", "use_clock"]
+__all__ = [
+    "Clock",
+    "DPoPKey",
+    "LocalIssuer",
+    "SigningKey",
+    "WorkloadCA",
+    "WorkloadCertificate",
+    "generate_key",
+    "use_clock",
+    "xfcc_header",
+]
 
 _CURVES: dict[str, Callable[[], ec.EllipticCurve]] = {
     "ES256": ec.SECP256R1,

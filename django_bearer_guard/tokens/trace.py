@@ -18,7 +18,6 @@ STEPS = (
     "key found",
     "signature",
     "typ",
-    "binding",
     "exp",
     "nbf",
     "iat",
@@ -27,6 +26,7 @@ STEPS = (
     "required claims",
     "scopes",
     "workload",
+    "binding",
 )
 """The checks of ``TokenValidator.validate()``, in its order."""
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any, Protocol
+
 from django_bearer_guard import _clock
 from django_bearer_guard.exceptions import (
     InvalidToken,
@@ -10,15 +13,25 @@ from django_bearer_guard.exceptions import (
     TokenTooLarge,
     UnverifiedBinding,
 )
+from django_bearer_guard.issuers.config import IssuerConfig
 from django_bearer_guard.jose.compact import check_algorithm, decode_json, parse_compact, verify_signature
 from django_bearer_guard.runtime import Runtime, get_runtime
 from django_bearer_guard.tokens.claims import check_claims, check_type
 from django_bearer_guard.tokens.scopes import extract_scopes
 from django_bearer_guard.tokens.trace import Trace
-from django_bearer_guard.tokens.verified import VerifiedToken
+from django_bearer_guard.tokens.verified import Binding, VerifiedToken
 from django_bearer_guard.tokens.workloads import workload_from
 
-__all__ = ["TokenValidator"]
+__all__ = ["Binder", "TokenValidator"]
+
+
+class Binder(Protocol):
+    """Checks a verified token against its request (:class:`~django_bearer_guard.identity.binding.RequestBinder`)."""
+
+    def __call__(
+        self, claims: Mapping[str, Any], issuer: IssuerConfig, raw: str, workload: str | None
+    ) -> Binding | None:
+        """The :class:`Binding` the request proves, ``None`` for a plain Bearer token, or raise."""
 
 
 class TokenValidator:
@@ -40,12 +53,15 @@ class TokenValidator:
         return self._runtime or get_runtime()
 
     def validate(  # noqa: C901, PLR0912, PLR0915 - the checks in their order, each reporting to a trace
-        self, raw: str, *, trace: Trace | None = None
+        self, raw: str, *, binder: Binder | None = None, trace: Trace | None = None
     ) -> VerifiedToken:
         """Return the :class:`VerifiedToken` for ``raw`` or raise an ``InvalidToken`` subclass.
 
-        With ``trace``, every check reports itself to it as it passes, and the claims are judged
-        at ``trace.now`` when set (the token checker, :mod:`django_bearer_guard.checker`).
+        ``binder`` checks a sender-constrained token against the request that carried it; without
+        one, a token with ``cnf`` or of an issuer with a ``binding`` is refused
+        (:class:`~django_bearer_guard.exceptions.UnverifiedBinding`). With ``trace``, every check
+        reports itself to it as it passes, and the claims are judged at ``trace.now`` when set (the
+        token checker, :mod:`django_bearer_guard.checker`).
         """
         runtime = self.runtime
         settings = runtime.settings
@@ -90,11 +106,6 @@ class TokenValidator:
         if trace is not None:
             required = issuer.required_typ
             trace.passed("typ", f"{jws.header.get('typ')!r}, as required" if required else "not required")
-        if "cnf" in claims:
-            # RFC 8705 §3, RFC 9449 §7: a sender-constrained token is never accepted as a bare Bearer token.
-            raise UnverifiedBinding("the token carries 'cnf', and sender-constrained tokens are not verified yet")
-        if trace is not None:
-            trace.passed("binding", "no 'cnf' claim: a plain Bearer token")
         leeway = settings.leeway if issuer.leeway is None else issuer.leeway
         now = _clock.now()
         if trace is not None:
@@ -108,6 +119,17 @@ class TokenValidator:
         workload = workload_from(claims, issuer)
         if trace is not None:
             trace.passed("workload", repr(workload) if workload is not None else "none")
+        binding: Binding | None = None
+        if binder is not None:
+            binding = binder(claims, issuer, raw, workload)
+        elif "cnf" in claims or issuer.binding is not None:
+            # RFC 8705 §3, RFC 9449 §7: a sender-constrained token is never accepted as a bare Bearer token.
+            raise UnverifiedBinding(
+                "the token is sender-constrained and is verified only against the request that carries it"
+            )
+        if trace is not None:
+            proved = "plain Bearer token" if binding is None else "proved by " + ", ".join(sorted(binding.methods))
+            trace.passed("binding", proved)
         jti = claims.get("jti")
         return VerifiedToken(
             claims=claims,
@@ -117,4 +139,5 @@ class TokenValidator:
             workload=workload,
             token_id=jti if isinstance(jti, str) else None,
             expires_at=expires_at,
+            binding=binding,
         )

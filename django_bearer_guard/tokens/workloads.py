@@ -41,11 +41,16 @@ def workload_from(claims: Mapping[str, Any], issuer: IssuerConfig) -> str | None
 
     Only a non-empty printable string of at most :data:`MAX_WORKLOAD_LENGTH` characters names
     a workload; any other value (absent, a number, a list, a string with control characters)
-    gives ``None``, which no ``allowed_workloads`` entry matches. When the issuer has
+    gives ``None``, which no ``allowed_workloads`` entry matches. A value with the ``spiffe:``
+    scheme must be a valid SPIFFE ID, or :class:`~django_bearer_guard.exceptions.InvalidClaim` is
+    raised. When the issuer has
     ``workload_trust_domains``, a workload it names must be a SPIFFE ID in one of them, or
     :class:`~django_bearer_guard.exceptions.InvalidClaim` is raised.
     """
     value = claim_at(claims, issuer.workload_claim)
+    if isinstance(value, str) and value[:7].lower() == "spiffe:" and spiffe_trust_domain(value) is None:
+        # A malformed SPIFFE ID could match a certificate or an allowlist entry it does not name.
+        raise InvalidClaim(f"workload {value!r:.100} is not a valid SPIFFE ID")
     domains = issuer.workload_trust_domains
     if domains is not None and value is not None:
         # An issuer speaks only for itself: it may not assert workloads of another trust domain.

@@ -60,7 +60,7 @@ def test_add_page_groups_the_fields_with_help_from_the_docs(admin_client: Client
     for group in GROUPS:
         assert f">{group}</h2>" in html, group
     assert "mind the trailing slash" in html
-    assert "Not enforced in this version" in html
+    assert "SPIFFE ID), cnf (RFC 8705" in html
     assert "Key health" not in html
 
 
@@ -108,7 +108,7 @@ def test_add_page_saves_inline_public_keys(admin_client: Client, idp: LocalIssue
         ({"allowed_scopes": ["a b"]}, "allowed_scopes", "list of scopes"),
         ({"workload_claim": ""}, "workload_claim", "This field is required."),
         ({"workload_trust_domains": ["spiffe://prod.example"]}, "workload_trust_domains", "trust domains"),
-        ({"binding": "cnf"}, "binding", "does not enforce"),
+        ({"binding": "cnf"}, "binding", "TRANSPORT_IDENTITY"),
         ({"binding": "mtls"}, "binding", "Select a valid choice."),
     ],
 )

@@ -371,7 +371,7 @@ def test_full_clean_refuses_malformed_issuer_limits(partner: LocalIssuer, field:
     assert field in raised.value.message_dict
 
 
-# Bound tokens and unenforced binding settings
+# Bound tokens and binding settings that cannot be enforced
 
 
 @pytest.mark.parametrize(
@@ -393,8 +393,8 @@ def test_sender_constrained_token_replayed_as_bare_bearer_is_refused(
     assert 'error="invalid_token"' in response["WWW-Authenticate"]
 
 
-@pytest.mark.parametrize("binding", ["workload", "cnf", "dpop"])
-def test_issuer_with_unenforced_binding_fails_closed(
+@pytest.mark.parametrize("binding", ["workload", "cnf"])
+def test_certificate_binding_without_a_transport_source_fails_closed(
     idp: LocalIssuer, guard: Callable[..., None], binding: str
 ) -> None:
     guard(issuers=[idp.issuer_settings(binding=binding)])
@@ -403,8 +403,18 @@ def test_issuer_with_unenforced_binding_fails_closed(
     assert len(errors) == 1 and "'binding'" in errors[0].msg and errors[0].is_serious()
 
 
-def test_transport_identity_source_warns_it_has_no_effect(idp: LocalIssuer, guard: Callable[..., None]) -> None:
-    guard(TRANSPORT_IDENTITY={"source": "xfcc", "trusted_proxies": ["127.0.0.1/32"]})
+def test_dpop_issuer_refuses_its_unbound_tokens_sent_as_bearer(idp: LocalIssuer, guard: Callable[..., None]) -> None:
+    guard(issuers=[idp.issuer_settings(binding="dpop")])
+    response = get("/whoami/", idp.mint())
+    assert response.status_code == 401
+    assert response.json() == {"error": "invalid_token", "error_description": "The access token must be DPoP-bound."}
+    assert not [m for m in check_settings() if m.is_serious()]
+
+
+def test_proxy_source_without_trusted_proxies_warns_it_believes_nobody(
+    idp: LocalIssuer, guard: Callable[..., None]
+) -> None:
+    guard(TRANSPORT_IDENTITY={"source": "xfcc"})
     warned = [m for m in check_settings() if m.id == "bearer_guard.W005"]
     assert len(warned) == 1 and not warned[0].is_serious()
     # A warning, not a refusal: unbound tokens keep working.

@@ -25,6 +25,8 @@ from tests.support.live import Address, send
 
 SEED = 20_240_601
 CHALLENGE = b'Bearer realm="api"'
+# A request that used the DPoP scheme is answered with a DPoP challenge (RFC 9449 §7.1).
+DPOP_CHALLENGE = b'DPoP realm="api"'
 TIME_BUDGET = 20.0
 
 
@@ -151,7 +153,7 @@ def corpus(idp: LocalIssuer) -> list[tuple[str, list[bytes]]]:
         "Bearer " + valid + "\x00", "Bearer ...", "Bearer ..", "Bearer =", "Bearer ====",
         "Bearer " + "A" * 8192, "Bearer " + "A" * 8193, "Bearer " + "A" * 8000 + " B",
         "Bearer " + valid + ", Bearer " + valid, "Bearer " + valid + "," + valid, "Basic " + valid,
-        "Digest username=x", "DPoP " + valid, "Bearer " + valid.replace(".", ".."), "Bearer " + valid + " ",
+        "Digest username=x", "DPoP " + valid, "dpop " + valid, "DPoP " + valid + ", DPoP " + valid, "Bearer " + valid.replace(".", ".."), "Bearer " + valid + " ",
         "Bearer " + valid[::-1], "Bearer " + valid.upper(), "bearer " + valid, "BeArEr " + valid,
         "Bearer " + valid + "\u00e9", "Bearer \u00e9", "Bearer \u2028", "Bearer " + "\ufeff" + valid,
         "Bearer" + "\u00a0" + valid, "Token " + valid, "Bearer " + valid + "#", "Bearer " + "%2e" * 10,
@@ -180,7 +182,8 @@ def _fuzz(address: Address, idp: LocalIssuer) -> Counter[int]:
         statuses[status] += 1
         assert status < 500, (path, authorization[0][:200], status)
         if status == 401:
-            assert headers.get("WWW-Authenticate", "").encode().startswith(CHALLENGE), authorization[0][:200]
+            expected = DPOP_CHALLENGE if authorization[0][:5].lower() == b"dpop " else CHALLENGE
+            assert headers.get("WWW-Authenticate", "").encode().startswith(expected), authorization[0][:200]
         if status in (400, 403) and path == "/whoami/" and headers.get("WWW-Authenticate"):
             assert headers["WWW-Authenticate"].encode().startswith(CHALLENGE)
     assert time.monotonic() - started < TIME_BUDGET

@@ -52,7 +52,7 @@ def test_trace_stops_at_the_check_that_refused(idp: LocalIssuer, guard: Callable
     with pytest.raises(ExpiredToken):
         TokenValidator().validate(idp.mint(exp=1), trace=trace)
     assert trace.stopped_at == "exp"
-    assert trace.steps[-1][0] == "binding"
+    assert trace.steps[-1][0] == "typ"
 
 
 def test_describe_time_names_no_date_for_a_time_beyond_any_date() -> None:
