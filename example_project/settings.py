@@ -1,7 +1,8 @@
 """Settings of the example project: SQLite, the Django admin, nothing to install.
 
 The trusted issuer of the demo is a ``TrustedIssuer`` row, not an ``ISSUERS`` entry, so it can be
-disabled and enabled in the admin: ``manage.py demo_setup`` (run by ``rundemo``) creates it.
+disabled and enabled in the admin: ``manage.py demo_setup`` (run by ``rundemo``) creates it, with
+two more rows for its workload-bound and DPoP-bound tokens.
 Never copy ``ALLOW_HTTP_LOOPBACK`` or the development issuer into production settings: they
 exist so the demo runs the real key-fetch path against keys served by this very project.
 """
@@ -22,6 +23,9 @@ DEMO_ISSUER = f"{DEMO_ORIGIN}/dev-issuer"
 DEMO_AUDIENCE = "https://demo-api.example.test"
 DEMO_FILES_DIR = BASE_DIR / "files"
 DEMO_ADMIN_USER = "admin"
+# The address the demo's "proxy" connects from (curl --interface): on Linux all of 127.0.0.0/8 is
+# loopback, so a plain curl comes from 127.0.0.1 and is not the proxy.
+DEMO_PROXY_ADDR = "127.0.0.2"
 
 SECRET_KEY = "example-project-only-not-secret"
 DEBUG = True
@@ -89,6 +93,9 @@ BEARER_GUARD = {
     "ISSUERS": [],
     # Example only: lets the development issuer use http:// on 127.0.0.1.
     "ALLOW_HTTP_LOOPBACK": True,
+    # Workload-bound tokens: the caller's certificate as an Envoy proxy in front of the API reports
+    # it, believed only from that proxy's address (the demo's curls play the proxy).
+    "TRANSPORT_IDENTITY": {"source": "xfcc", "trusted_proxies": [f"{DEMO_PROXY_ADDR}/32"]},
     "SCOPE_PERMISSIONS": {
         "documents:read": ["demo.view_document"],
         "documents:write": [

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import http.client
 import http.cookiejar
 import importlib
-import itertools
 import json
 import os
 import re
 import shlex
+import shutil
 import socket
 import sqlite3
 import subprocess
@@ -29,7 +30,9 @@ from django.test import override_settings
 from django.urls import Resolver404, resolve
 
 import django_bearer_guard
-from django_bearer_guard.conf import DEFAULTS
+from django_bearer_guard.conf import DEFAULTS, get_settings
+from django_bearer_guard.identity.dpop import access_token_hash
+from django_bearer_guard.identity.transport import is_trusted_peer
 from django_bearer_guard.issuers.config import parse_issuer
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "example_project"
@@ -59,9 +62,11 @@ def _request(
     *,
     headers: dict[str, str] | None = None,
     body: str | None = None,
+    source: str | None = None,
 ) -> tuple[int, bytes]:
     # http.client sends the path byte for byte, like curl --path-as-is.
-    connection = http.client.HTTPConnection(host, port, timeout=10)
+    source_address = None if source is None else (source, 0)
+    connection = http.client.HTTPConnection(host, port, timeout=10, source_address=source_address)
     try:
         connection.request(method, path, body=body, headers=headers or {})
         response = connection.getresponse()
@@ -84,6 +89,7 @@ class Demo:
     addr: str
     env: dict[str, str]
     output: str
+    log: Path
 
     @property
     def host(self) -> str:
@@ -102,37 +108,68 @@ class Demo:
 
 @dataclass(frozen=True)
 class PrintedCall:
-    """One curl the demo printed, with the statuses its comment announces."""
+    """One call the demo printed: its shell lines (a curl last), with the statuses its comment announces.
+
+    ``bound`` is true for the calls after the bound tokens' heading; ``source`` and ``header_file``
+    are the curl's ``--interface`` and ``-H @file``.
+    """
 
     title: str
     expect: list[int]
+    lines: tuple[str, ...]
+    bound: bool
     method: str
     url: str
     headers: dict[str, str]
     body: str | None
+    source: str | None
+    header_file: str | None
+
+
+def _parse_call(title: str, expect: str, lines: list[str], *, bound: bool) -> PrintedCall:
+    curl = shlex.split(lines[-1])
+    assert curl[0] == "curl", lines
+    words = iter(curl[1:])
+    method, headers, body, url, source, header_file = "GET", {}, None, "", None, None
+    for word in words:
+        if word == "-X":
+            method = next(words)
+        elif word == "--interface":
+            source = next(words)
+        elif word == "-H":
+            header = next(words)
+            if header.startswith("@"):
+                header_file = header[1:]
+            else:
+                name, _, value = header.partition(": ")
+                headers[name] = value
+        elif word == "--data":
+            body = next(words)
+        elif not word.startswith("-"):
+            url = word
+    statuses = [int(n) for n in expect.split(" or ")]
+    return PrintedCall(title, statuses, tuple(lines), bound, method, url, headers, body, source, header_file)
 
 
 def _printed_calls(output: str) -> list[PrintedCall]:
-    calls = []
+    """The calls after ``# Tokens of the development issuer``: each comment and the shell lines under it."""
+    calls: list[PrintedCall] = []
     lines = output.splitlines()
-    for comment, line in itertools.pairwise(lines):
-        if not line.startswith("curl "):
-            continue
-        match = re.fullmatch(r"# (.*) \(expect ([\d or]+)\)", comment)
-        assert match, comment
-        words = iter(shlex.split(line)[1:])
-        method, headers, body, url = "GET", {}, None, ""
-        for word in words:
-            if word == "-X":
-                method = next(words)
-            elif word == "-H":
-                name, _, value = next(words).partition(": ")
-                headers[name] = value
-            elif word == "--data":
-                body = next(words)
-            elif not word.startswith("-"):
-                url = word
-        calls.append(PrintedCall(match[1], [int(n) for n in match[2].split(" or ")], method, url, headers, body))
+    start = next(i for i, line in enumerate(lines) if line.startswith("# Tokens of the development issuer "))
+    block: list[str] = []
+    comment: re.Match[str] | None = None
+    bound = False
+    for line in [*lines[start + 1 :], "#"]:
+        if line.startswith("#"):
+            if comment:
+                calls.append(_parse_call(comment[1], comment[2], block, bound=bound))
+            elif block:
+                pytest.fail(f"shell lines without a comment announcing their status: {block}")
+            comment, block = re.fullmatch(r"# (.*) \(expect ([\d or]+)\)", line), []
+            bound = bound or line.startswith("# Bound tokens")
+        elif re.match(r"curl |[A-Z]=", line):
+            # Anything else is the server's log, which shares the output.
+            block.append(line)
     return calls
 
 
@@ -157,7 +194,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
                 assert process.poll() is None, output
                 assert time.monotonic() < deadline, output
                 time.sleep(0.1)
-            yield Demo(env["BG_DEMO_ADDR"], env, output)
+            yield Demo(env["BG_DEMO_ADDR"], env, output, log_path)
         finally:
             # rundemo stops its development server on SIGTERM.
             process.terminate()
@@ -179,9 +216,12 @@ def demo_env(tmp_path: Path) -> dict[str, str]:
     return _env(tmp_path)
 
 
-def _row_fields() -> dict[str, Any]:
+BINDINGS = [None, "workload", "dpop"]
+
+
+def _row_fields(binding: str | None = None) -> dict[str, Any]:
     # By name: the example project reads its own settings, which mypy does not check it against.
-    fields: dict[str, Any] = importlib.import_module("example_project.demo.dev_issuer").row_fields()
+    fields: dict[str, Any] = importlib.import_module("example_project.demo.dev_issuer").row_fields(binding)
     return fields
 
 
@@ -203,12 +243,37 @@ def test_example_settings_name_no_issuer_so_the_admin_controls_the_demo_row(exam
     assert "django.contrib.admin" in example_settings.INSTALLED_APPS
 
 
-def test_development_issuer_row_is_valid_with_the_example_settings(example_settings: ModuleType) -> None:
-    fields = _row_fields()
-    config = parse_issuer(fields, allow_http_loopback=example_settings.BEARER_GUARD["ALLOW_HTTP_LOOPBACK"], where="row")
+def test_example_settings_believe_the_certificate_header_only_from_the_demo_proxy(
+    example_settings: ModuleType,
+) -> None:
+    with override_settings(BEARER_GUARD=example_settings.BEARER_GUARD):
+        guard = get_settings()
+    assert guard.problems == ()
+    transport = guard.transport_identity
+    assert (transport.source, transport.header) == ("xfcc", "X-Forwarded-Client-Cert")
+    assert is_trusted_peer(example_settings.DEMO_PROXY_ADDR, transport.trusted_proxies)
+    # A plain curl connects from 127.0.0.1 (Linux picks it as the source of any loopback address).
+    assert not is_trusted_peer("127.0.0.1", transport.trusted_proxies)
+    assert [network.num_addresses for network in transport.trusted_proxies] == [1]
+
+
+@pytest.mark.parametrize("binding", BINDINGS)
+def test_development_issuer_rows_are_valid_with_the_example_settings(
+    example_settings: ModuleType, binding: str | None
+) -> None:
+    fields = _row_fields(binding)
+    config = parse_issuer(
+        fields,
+        allow_http_loopback=example_settings.BEARER_GUARD["ALLOW_HTTP_LOOPBACK"],
+        where="row",
+        transport_source=example_settings.BEARER_GUARD["TRANSPORT_IDENTITY"]["source"],
+    )
     assert config.problems == ()
     assert config.enabled
+    assert config.binding == binding
     assert config.jwks_uri == f"http://{example_settings.DEMO_ADDR}/dev-issuer/.well-known/jwks.json"
+    suffix = {None: "", "workload": "/workloads", "dpop": "/dpop"}[binding]
+    assert config.issuer == f"http://{example_settings.DEMO_ADDR}/dev-issuer{suffix}"
 
 
 def test_development_issuer_needs_the_loopback_setting_the_library_leaves_off(example_settings: ModuleType) -> None:
@@ -233,7 +298,7 @@ def test_example_project_passes_manage_py_check_with_its_issuer_row(demo_env: di
     assert "no issues" in result.stdout
 
 
-def test_demo_setup_makes_one_enabled_issuer_row_and_one_superuser_however_often_it_runs(
+def test_demo_setup_makes_three_enabled_issuer_rows_and_one_superuser_however_often_it_runs(
     demo_env: dict[str, str],
 ) -> None:
     assert _manage(demo_env, "migrate", "--noinput", "--skip-checks").returncode == 0
@@ -242,8 +307,11 @@ def test_demo_setup_makes_one_enabled_issuer_row_and_one_superuser_however_often
     assert first.returncode == second.returncode == 0, first.stderr + second.stderr
     assert first.stdout == second.stdout
     issuer = f"http://{demo_env['BG_DEMO_ADDR']}/dev-issuer"
-    assert _rows(demo_env, "SELECT name, issuer, enabled FROM django_bearer_guard_trustedissuer") == [
-        ("Local development issuer", issuer, 1)
+    sql = "SELECT name, issuer, binding, enabled FROM django_bearer_guard_trustedissuer ORDER BY name"
+    assert _rows(demo_env, sql) == [
+        ("Local development issuer", issuer, None, 1),
+        ("Local development issuer (DPoP-bound)", f"{issuer}/dpop", "dpop", 1),
+        ("Local development issuer (workload-bound)", f"{issuer}/workloads", "workload", 1),
     ]
     assert _rows(demo_env, "SELECT username, is_staff, is_superuser FROM auth_user") == [("admin", 1, 1)]
     password_file = Path(demo_env["BG_DEMO_KEYS"]) / "admin-password"
@@ -251,19 +319,17 @@ def test_demo_setup_makes_one_enabled_issuer_row_and_one_superuser_however_often
     assert password_file.stat().st_mode & 0o777 == 0o600
 
 
-def test_demo_setup_enables_its_row_again_and_moves_it_with_demo_addr(demo_env: dict[str, str]) -> None:
+def test_demo_setup_enables_its_rows_again_and_moves_them_with_demo_addr(demo_env: dict[str, str]) -> None:
     assert _manage(demo_env, "migrate", "--noinput", "--skip-checks").returncode == 0
     assert _manage(demo_env, "demo_setup").returncode == 0
     with contextlib.closing(sqlite3.connect(demo_env["BG_DEMO_DB"])) as connection, connection:
         connection.execute("UPDATE django_bearer_guard_trustedissuer SET enabled = 0")
     moved = {**demo_env, "BG_DEMO_ADDR": f"127.0.0.1:{_free_port()}"}
     assert _manage(moved, "demo_setup").returncode == 0
-    assert _rows(demo_env, "SELECT issuer, jwks_uri, enabled FROM django_bearer_guard_trustedissuer") == [
-        (
-            f"http://{moved['BG_DEMO_ADDR']}/dev-issuer",
-            f"http://{moved['BG_DEMO_ADDR']}/dev-issuer/.well-known/jwks.json",
-            1,
-        )
+    origin = f"http://{moved['BG_DEMO_ADDR']}/dev-issuer"
+    sql = "SELECT issuer, jwks_uri, enabled FROM django_bearer_guard_trustedissuer ORDER BY issuer"
+    assert _rows(demo_env, sql) == [
+        (f"{origin}{suffix}", f"{origin}/.well-known/jwks.json", 1) for suffix in ("", "/dpop", "/workloads")
     ]
 
 
@@ -288,7 +354,7 @@ def test_rundemo_serves_and_prints_every_url_on_demo_addr(demo: Demo) -> None:
 
 
 def test_demo_curls_get_the_statuses_they_announce(demo: Demo) -> None:
-    calls = _printed_calls(demo.output)
+    calls = [call for call in _printed_calls(demo.output) if not call.bound]
     assert len(calls) >= 14
     secret = (EXAMPLE / "files" / "secret.txt").read_bytes()
     for call in calls:
@@ -307,10 +373,142 @@ def test_demo_tokens_prints_one_curl_per_call(demo_env: dict[str, str]) -> None:
     text = _manage(demo_env, "demo_tokens").stdout
     curls = [shlex.split(line) for line in text.splitlines() if line.startswith("curl ")]
     assert len(curls) == len(calls)
+    printed = _printed_calls(text)
+    assert [(c.title, c.expect, c.bound, len(c.lines)) for c in printed] == [
+        (call["title"], call["expect"], call["bound"], len(call["lines"])) for call in calls
+    ]
     for words, call in zip(curls, calls, strict=True):
         assert words[-1] == f"http://{demo_env['BG_DEMO_ADDR']}{call['path']}"
         assert ("--path-as-is" in words) is call["path_as_is"]
-        assert any(word.startswith("Authorization: Bearer ") for word in words) is bool(call["token"])
+        bearer = any(word.startswith("Authorization: Bearer ") for word in words)
+        assert bearer is (bool(call["token"]) and call["proof"] is None)
+        assert ("--interface" in words) is bool(call["source"])
+    assert [call["title"] for call in calls if call["bound"]] == [c.title for c in printed if c.bound] != []
+
+
+PROXY = "127.0.0.2"
+# What the bound calls send: (curl --interface, the certificate header file, the scheme, the statuses).
+BOUND_CALLS = [
+    (PROXY, "svc-a.xfcc", "Bearer", [200]),
+    (PROXY, "svc-b.xfcc", "Bearer", [401]),
+    (None, "svc-a.xfcc", "Bearer", [401]),
+    (None, None, "Bearer", [401]),
+    (None, None, "DPoP", [200]),
+    (None, None, "DPoP", [401]),
+]
+_END = "--- end of call ---"
+
+
+def _bound_calls(demo: Demo, source: str) -> list[PrintedCall]:
+    """The bound calls of rundemo's output, or of ``demo_tokens`` (printed, or as JSON) against the same demo."""
+    if source == "rundemo":
+        calls = [call for call in _printed_calls(demo.output) if call.bound]
+    elif source == "demo_tokens":
+        calls = [call for call in _printed_calls(_manage(demo.env, "demo_tokens").stdout) if call.bound]
+    else:
+        entries = json.loads(_manage(demo.env, "demo_tokens", "--json").stdout)
+        calls = [
+            _parse_call(entry["title"], " or ".join(map(str, entry["expect"])), entry["lines"], bound=True)
+            for entry in entries
+            if entry["bound"]
+        ]
+    shapes = [
+        (call.source, call.header_file and Path(call.header_file).name, call.headers["Authorization"].split()[0])
+        for call in calls
+    ]
+    assert [(*shape, call.expect) for shape, call in zip(shapes, calls, strict=True)] == BOUND_CALLS
+    return calls
+
+
+def _run_in_bash(demo: Demo, calls: list[PrintedCall], cwd: Path) -> list[tuple[int, dict[str, str], Any]]:
+    """Run the calls' lines, in order, in one bash; each curl's status, headers and JSON body."""
+    if shutil.which("bash") is None or shutil.which("curl") is None:
+        pytest.skip("the bound calls run their printed lines with bash and curl, and this machine lacks one")
+    script = ["set -u"]
+    for call in calls:
+        script += [*call.lines, f"echo; echo '{_END}'"]
+    command = ["bash", "-c", "\n".join(script)]
+    result = subprocess.run(command, env=demo.env, cwd=cwd, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    answers = []
+    for answer in result.stdout.split(f"{_END}\n")[:-1]:
+        # Text mode reads curl's CRLF line ends as "\n".
+        head, _, body = answer.partition("\n\n")
+        status_line, *header_lines = head.split("\n")
+        headers = dict(line.split(": ", 1) for line in header_lines)
+        answers.append((int(status_line.split()[1]), headers, json.loads(body)))
+    assert len(answers) == len(calls), result.stdout
+    return answers
+
+
+@pytest.mark.parametrize("source", ["rundemo", "demo_tokens", "demo_tokens --json"])
+def test_demo_bound_lines_get_the_statuses_they_announce_in_bash(demo: Demo, source: str, tmp_path: Path) -> None:
+    calls = _bound_calls(demo, source)
+    # Any directory will do: the lines name their files and python by absolute path.
+    answers = _run_in_bash(demo, calls, tmp_path)
+    issuer = f"http://{demo.addr}/dev-issuer"
+    for call, (status, headers, body) in zip(calls, answers, strict=True):
+        assert status in call.expect, (call.title, status, body)
+        if status == 401:
+            # The title names the error, and the challenge is the scheme's (RFC 9449 §7.1).
+            assert body["error"] in call.title, (call.title, body)
+            assert headers["WWW-Authenticate"].startswith(call.headers["Authorization"].split()[0] + " ")
+        elif call.headers["Authorization"].startswith("DPoP "):
+            assert (body["issuer"], body["binding"]["methods"]) == (f"{issuer}/dpop", ["jkt"])
+        else:
+            svc_a = "spiffe://example.test/ns/default/sa/svc-a"
+            assert (body["issuer"], body["binding"]["methods"]) == (f"{issuer}/workloads", ["workload"])
+            assert body["workload"] == body["binding"]["spiffe_id"] == svc_a
+
+
+def test_demo_replay_sends_the_very_proof_the_accepted_call_sent(demo: Demo) -> None:
+    *_, fresh, again = _bound_calls(demo, "rundemo")
+    token, proof, curl = fresh.lines
+    assert token.startswith("T=")
+    assert proof.startswith("P=$(") and proof.endswith(f' demo_dpop_proof GET {fresh.url} --token "$T")')
+    assert again.lines == (curl,)
+    assert fresh.headers == again.headers == {"Authorization": "DPoP $T", "DPoP": "$P"}
+
+
+def test_demo_certificate_header_from_an_untrusted_address_is_ignored_and_logged(demo: Demo, tmp_path: Path) -> None:
+    [untrusted] = [call for call in _bound_calls(demo, "rundemo") if call.header_file and not call.source]
+    [(status, _, body)] = _run_in_bash(demo, [untrusted], tmp_path)
+    assert (status, body["error"]) == (401, "invalid_token")
+    ignored = "Ignored the X-Forwarded-Client-Cert header from 127.0.0.1, which is not in TRANSPORT_IDENTITY"
+    assert ignored in demo.log.read_text()
+
+
+def test_printed_bound_tokens_are_refused_without_their_binding(demo: Demo) -> None:
+    workload, *_, dpop, _ = _bound_calls(demo, "rundemo")
+    path = "/api/whoami/"
+    assert workload.header_file
+    name, _, value = Path(workload.header_file).read_text().strip().partition(": ")
+    header = {name: value, "Authorization": workload.headers["Authorization"]}
+    # With the certificate header from the proxy's address it passes; without a certificate it does not.
+    assert _request(demo.host, demo.port, "GET", path, headers=header, source=PROXY)[0] == 200
+    no_certificate = {"Authorization": workload.headers["Authorization"]}
+    assert _request(demo.host, demo.port, "GET", path, headers=no_certificate, source=PROXY)[0] == 401
+    token = dpop.lines[0].removeprefix("T=")
+    status, body = _request(demo.host, demo.port, "GET", path, headers={"Authorization": f"DPoP {token}"})
+    assert (status, json.loads(body)["error"]) == (401, "invalid_dpop_proof")
+
+
+def test_demo_dpop_proof_signs_a_proof_for_the_request_without_its_query(demo_env: dict[str, str]) -> None:
+    result = _manage(demo_env, "demo_dpop_proof", "get", "http://127.0.0.1:9/api/x/?a=1#f", "--token", "tok.en")
+    assert result.returncode == 0, result.stderr
+    header, claims = (json.loads(_b64decode(part)) for part in result.stdout.split(".")[:2])
+    assert (header["typ"], header["alg"], header["jwk"]["kty"]) == ("dpop+jwt", "ES256", "EC")
+    assert "d" not in header["jwk"]
+    assert (claims["htm"], claims["htu"]) == ("GET", "http://127.0.0.1:9/api/x/")
+    assert claims["ath"] == access_token_hash("tok.en")
+    assert abs(claims["iat"] - time.time()) < 30
+    refused = _manage(demo_env, "demo_dpop_proof", "GET", "/api/x/", "--token", "t")
+    assert refused.returncode == 1
+    assert "the URL must be absolute" in refused.stderr
+
+
+def _b64decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 class _AdminSession:
@@ -361,7 +559,7 @@ def test_disabling_the_demo_issuer_in_the_admin_refuses_the_accepted_curl_within
     accepted = _printed_calls(demo.output)[0]
     assert accepted.expect == [200]
     assert _call_status(demo, accepted) == 200
-    [(row_id,)] = _rows(demo.env, "SELECT id FROM django_bearer_guard_trustedissuer")
+    [(row_id,)] = _rows(demo.env, "SELECT id FROM django_bearer_guard_trustedissuer WHERE binding IS NULL")
     admin = _AdminSession(demo)
     changelist = "/admin/django_bearer_guard/trustedissuer/"
 

@@ -3,8 +3,10 @@
 Example project only. The keys are made on first use in ``settings.DEMO_KEYS_DIR`` (git-ignored,
 beside the demo's admin password): an RSA 2048 key for RS256 and a P-256 key for ES256. The API
 fetches the public keys from ``/dev-issuer/.well-known/jwks.json`` over real HTTP, like it would
-from an identity provider, and trusts the issuer through a ``TrustedIssuer`` row with the fields of
-:func:`row_fields` (made by ``manage.py demo_setup``).
+from an identity provider, and trusts the issuer through ``TrustedIssuer`` rows with the fields of
+:func:`row_fields` (made by ``manage.py demo_setup``): one for plain Bearer tokens, and, with the
+same keys, one whose tokens are bound to the caller's workload certificate and one whose tokens
+are DPoP-bound. Each has its own ``iss``, so a token says which binding it needs.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import hashlib
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +28,28 @@ from django.urls import path
 
 from django_bearer_guard.testing import SigningKey
 
-__all__ = ["NAME", "load_keys", "mint", "row_fields", "secrets_dir", "urlpatterns", "write_once"]
+__all__ = [
+    "BINDINGS",
+    "NAME",
+    "WORKLOAD_TRUST_DOMAIN",
+    "issuer_of",
+    "load_keys",
+    "mint",
+    "row_fields",
+    "secrets_dir",
+    "urlpatterns",
+    "write_once",
+]
 
 NAME = "Local development issuer"
-"""The name of the development issuer's ``TrustedIssuer`` row."""
+"""The name of the development issuer's ``TrustedIssuer`` row for plain Bearer tokens."""
+BINDINGS = (None, "workload", "dpop")
+"""The ``binding`` of each of the development issuer's rows."""
+WORKLOAD_TRUST_DOMAIN = "example.test"
+"""The SPIFFE trust domain of the workloads the workload-bound row may name."""
+
+_SUFFIXES = {None: "", "workload": "/workloads", "dpop": "/dpop"}
+_LABELS = {None: "", "workload": " (workload-bound)", "dpop": " (DPoP-bound)"}
 
 _FILES = {"RS256": "rs256.pem", "ES256": "es256.pem"}
 
@@ -87,11 +107,21 @@ def load_keys() -> dict[str, SigningKey]:
     return keys
 
 
-def row_fields() -> dict[str, Any]:
-    """The development issuer as the fields of a ``TrustedIssuer`` row, enabled."""
+def issuer_of(binding: str | None = None) -> str:
+    """The ``iss`` of the development issuer's tokens with ``binding`` (one of :data:`BINDINGS`)."""
+    return f"{settings.DEMO_ISSUER}{_SUFFIXES[binding]}"
+
+
+def row_fields(binding: str | None = None) -> dict[str, Any]:
+    """The development issuer's row for tokens with ``binding``, as ``TrustedIssuer`` fields, enabled.
+
+    The workload-bound row accepts a token only from the workload its ``sub`` names (a SPIFFE ID in
+    :data:`WORKLOAD_TRUST_DOMAIN`), the DPoP-bound row only with a proof of the key in its
+    ``cnf.jkt`` (the rows' ES256 is also what the demo client signs its proofs with).
+    """
     return {
-        "name": NAME,
-        "issuer": settings.DEMO_ISSUER,
+        "name": NAME + _LABELS[binding],
+        "issuer": issuer_of(binding),
         "audiences": [settings.DEMO_AUDIENCE],
         "algorithms": list(_FILES),
         # Fetched over HTTP from this project (needs ALLOW_HTTP_LOOPBACK).
@@ -102,6 +132,8 @@ def row_fields() -> dict[str, Any]:
         "workload_claim": "sub",
         "required_typ": "at+jwt",
         "required_claims": ["sub", "iat"],
+        "binding": binding,
+        "workload_trust_domains": [WORKLOAD_TRUST_DOMAIN] if binding == "workload" else None,
         "enabled": True,
     }
 
@@ -114,12 +146,18 @@ def mint(
     audience: str | None = None,
     lifetime: int = 600,
     issued_ago: int = 0,
+    binding: str | None = None,
+    cnf: Mapping[str, str] | None = None,
 ) -> str:
-    """A token of the development issuer (an RFC 9068 access token, ``typ: at+jwt``)."""
+    """A token of the development issuer (an RFC 9068 access token, ``typ: at+jwt``).
+
+    ``binding`` picks the issuer row that will check it (its ``iss``, see :func:`issuer_of`);
+    ``cnf`` is the token's confirmation claim, such as ``{"jkt": thumbprint}`` for DPoP.
+    """
     key = load_keys()[alg]
     now = int(time.time()) - issued_ago
     claims: dict[str, Any] = {
-        "iss": settings.DEMO_ISSUER,
+        "iss": issuer_of(binding),
         "aud": audience or settings.DEMO_AUDIENCE,
         "sub": sub,
         "client_id": sub,
@@ -129,6 +167,8 @@ def mint(
     }
     if scope:
         claims["scope"] = scope
+    if cnf is not None:
+        claims["cnf"] = dict(cnf)
     return jwt.encode(claims, key.private_key, algorithm=alg, headers={"kid": key.kid, "typ": "at+jwt"})
 
 

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from django_bearer_guard.permissions import HasScopes
-from django_bearer_guard.tokens.verified import VerifiedToken
+from django_bearer_guard.tokens.verified import Binding, VerifiedToken
 from django_bearer_guard.views import ProtectedFileView
 
 from .models import Document
@@ -27,8 +27,20 @@ def _token(request: Request) -> VerifiedToken:
     return request.auth
 
 
+def _binding(binding: Binding | None) -> dict[str, Any] | None:
+    # None for a plain Bearer token.
+    if binding is None:
+        return None
+    return {
+        "methods": sorted(binding.methods),
+        "spiffe_id": binding.spiffe_id,
+        "certificate_thumbprint": binding.certificate_thumbprint,
+        "jkt": binding.jkt,
+    }
+
+
 class WhoAmI(APIView):
-    """Who the token says the caller is: any valid token of a trusted issuer."""
+    """Who the token says the caller is, and what the request proved: any valid token of a trusted issuer."""
 
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         token = _token(request)
@@ -38,6 +50,7 @@ class WhoAmI(APIView):
                 "subject": token.subject,
                 "scopes": sorted(token.scopes),
                 "workload": token.workload,
+                "binding": _binding(token.binding),
                 "claims": token.claims,
             }
         )
@@ -86,7 +99,11 @@ class DocumentViewSet(viewsets.ModelViewSet[Document]):
 
 # Any holder of files:read reads the public area.
 public_files = ProtectedFileView.as_view(storage=files_storage, root="public", required_scopes=["files:read"])
-# Each workload reads only its own folder.
+# Each workload reads only its own folder; the folders belong to the plain issuer's workloads, so
+# a workload named by the bound issuers' tokens cannot claim one (bearer_guard.W006).
 workload_files = ProtectedFileView.as_view(
-    storage=files_storage, root="workloads/{workload}", required_scopes=["files:read"]
+    storage=files_storage,
+    root="workloads/{workload}",
+    required_scopes=["files:read"],
+    allowed_issuers=[settings.DEMO_ISSUER],
 )

@@ -1,4 +1,4 @@
-"""Make the demo's trusted issuer row and admin user; print where to log in."""
+"""Make the demo's trusted issuer rows and admin user; print where to log in."""
 
 from __future__ import annotations
 
@@ -12,26 +12,32 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from django_bearer_guard.models import TrustedIssuer
-from example_project.demo.dev_issuer import NAME, row_fields, secrets_dir, write_once
+from example_project.demo.dev_issuer import BINDINGS, row_fields, secrets_dir, write_once
 
 PASSWORD_FILE = "admin-password"
 
 
-def setup_issuer() -> TrustedIssuer:
-    """The development issuer's row, reset to :func:`row_fields` (enabled) for ``DEMO_ADDR``."""
-    fields = row_fields()
+def setup_issuers() -> list[TrustedIssuer]:
+    """The development issuer's rows, one per binding, reset to :func:`row_fields` (enabled) for ``DEMO_ADDR``.
+
+    All or none: a row the library refuses (a ``DEMO_ADDR`` that is not loopback) leaves the table as it was.
+    """
+    rows = []
     with transaction.atomic():
-        # A run on another DEMO_ADDR left a row for an issuer nobody serves now.
-        TrustedIssuer.objects.filter(name=NAME).exclude(issuer=fields["issuer"]).delete()
-        row = TrustedIssuer.objects.filter(issuer=fields["issuer"]).first() or TrustedIssuer()
-        for name, value in fields.items():
-            setattr(row, name, value)
-        try:
-            row.full_clean()
-        except ValidationError as exc:
-            raise CommandError(f"the development issuer {fields['issuer']!r} is refused: {exc}") from exc
-        row.save()
-    return row
+        for binding in BINDINGS:
+            fields = row_fields(binding)
+            # A run on another DEMO_ADDR left a row for an issuer nobody serves now.
+            TrustedIssuer.objects.filter(name=fields["name"]).exclude(issuer=fields["issuer"]).delete()
+            row = TrustedIssuer.objects.filter(issuer=fields["issuer"]).first() or TrustedIssuer()
+            for name, value in fields.items():
+                setattr(row, name, value)
+            try:
+                row.full_clean()
+            except ValidationError as exc:
+                raise CommandError(f"the development issuer {fields['issuer']!r} is refused: {exc}") from exc
+            row.save()
+            rows.append(row)
+    return rows
 
 
 def setup_admin() -> tuple[str, str]:
@@ -51,12 +57,14 @@ def setup_admin() -> tuple[str, str]:
 
 
 class Command(BaseCommand):
-    help = "Create the development issuer's TrustedIssuer row and the admin user (idempotent)."
+    help = "Create the development issuer's TrustedIssuer rows and the admin user (idempotent)."
     # Before the row exists the checks would warn that no issuer is trusted: this command makes it.
     requires_system_checks: list[str] = []
 
     def handle(self, *args: Any, **options: Any) -> None:
-        row = setup_issuer()
+        rows = setup_issuers()
         username, password = setup_admin()
-        self.stdout.write(f"# Trusted issuer: {row.issuer} (TrustedIssuer row {row.pk}, enabled)")
+        for row in rows:
+            binding = f", binding {row.binding}" if row.binding else ""
+            self.stdout.write(f"# Trusted issuer: {row.issuer} (TrustedIssuer row {row.pk}, enabled{binding})")
         self.stdout.write(f"# Admin: {settings.DEMO_ORIGIN}/admin/ (user: {username}, password: {password})")

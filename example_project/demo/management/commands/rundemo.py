@@ -17,7 +17,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from example_project.demo.dev_issuer import NAME, mint
-from example_project.demo.management.commands.demo_setup import PASSWORD_FILE, setup_admin, setup_issuer
+from example_project.demo.management.commands.demo_setup import PASSWORD_FILE, setup_admin, setup_issuers
 
 _MANAGE = Path(__file__).resolve().parents[4] / "example_project" / "manage.py"
 
@@ -38,7 +38,7 @@ def _status(url: str, headers: dict[str, str] | None = None) -> int | None:
 
 class Command(BaseCommand):
     help = (
-        "Migrate, make the demo's issuer row and admin user, run the development server on DEMO_ADDR,"
+        "Migrate, make the demo's issuer rows and admin user, run the development server on DEMO_ADDR,"
         " wait until it accepts a token, print the curls and the admin login, keep serving."
     )
 
@@ -50,7 +50,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         call_command("migrate", interactive=False, verbosity=0, skip_checks=True)
-        setup_issuer()
+        setup_issuers()
         username, password = setup_admin()
         # With the database, so the checks count the issuer row (runserver's own would not).
         call_command("check", "--database", "default", stdout=self.stdout, stderr=self.stderr)
