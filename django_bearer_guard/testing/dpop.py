@@ -43,21 +43,22 @@ class DPoPKey:
     """A DPoP client's key pair, and the proofs it signs.
 
     ``alg`` is ``ES256`` (the default), ``ES384``, ``ES512``, ``PS256``, ``RS256`` (RSA 2048)
-    or ``EdDSA`` (Ed25519). ``private_key`` is the ``cryptography`` private key,
+    or ``EdDSA`` (Ed25519); a new key is made unless ``private_key`` (a ``cryptography``
+    private key of that type, e.g. one kept on disk) is given. :attr:`private_key` is the key,
     :attr:`public_jwk` the public JWK a proof carries and :attr:`jkt` its thumbprint, the
     value an access token bound to this key carries in ``cnf.jkt``.
     """
 
-    def __init__(self, alg: str = "ES256") -> None:
-        private: Any
+    def __init__(self, alg: str = "ES256", *, private_key: Any = None) -> None:
+        private: Any = private_key
         if alg in _CURVES:
-            private = ec.generate_private_key(_CURVES[alg]())
+            private = private or ec.generate_private_key(_CURVES[alg]())
             jwk = ECAlgorithm.to_jwk(private.public_key(), as_dict=True)
         elif alg in ("PS256", "RS256"):
-            private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            private = private or rsa.generate_private_key(public_exponent=65537, key_size=2048)
             jwk = RSAAlgorithm.to_jwk(private.public_key(), as_dict=True)
         elif alg == "EdDSA":
-            private = ed25519.Ed25519PrivateKey.generate()
+            private = private or ed25519.Ed25519PrivateKey.generate()
             jwk = OKPAlgorithm.to_jwk(private.public_key(), as_dict=True)
         else:
             raise ValueError(f"DPoPKey cannot make keys for {alg!r}")

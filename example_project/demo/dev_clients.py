@@ -5,27 +5,20 @@ Example project only. Like the issuer's keys, they are made on first use in
 would add after verifying it (``X-Forwarded-Client-Cert: Hash=…;Cert="…";URI=spiffe://…``), ready
 for ``curl -H @file``; the demo's curls play that proxy by connecting from
 ``settings.DEMO_PROXY_ADDR``. The DPoP key is a P-256 key whose proofs :func:`dpop_proof` signs the
-way a DPoP client does (RFC 9449 §4.2).
+way a DPoP client does (RFC 9449 §4.2), with :class:`~django_bearer_guard.testing.DPoPKey`.
 """
 
 from __future__ import annotations
 
-import base64
 import functools
-import hashlib
-import json
-import time
-import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
 
-import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from jwt.algorithms import ECAlgorithm
 
 from django_bearer_guard.testing.certificates import WorkloadCA, xfcc_header
+from django_bearer_guard.testing.dpop import DPoPKey
 from example_project.demo.dev_issuer import WORKLOAD_TRUST_DOMAIN, secrets_dir, write_once
 
 __all__ = ["SVC_A", "SVC_B", "dpop_jkt", "dpop_proof", "xfcc_file"]
@@ -67,20 +60,13 @@ def _dpop_key() -> ec.EllipticCurvePrivateKey:
     return key
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _public_jwk() -> dict[str, Any]:
-    jwk: dict[str, Any] = ECAlgorithm.to_jwk(_dpop_key().public_key(), as_dict=True)
-    return jwk
+def _client() -> DPoPKey:
+    return DPoPKey("ES256", private_key=_dpop_key())
 
 
 def dpop_jkt() -> str:
     """The RFC 7638 thumbprint of the demo's DPoP key: the ``cnf.jkt`` of a token bound to it."""
-    jwk = _public_jwk()
-    members = json.dumps({name: jwk[name] for name in ("crv", "kty", "x", "y")}, sort_keys=True, separators=(",", ":"))
-    return _b64(hashlib.sha256(members.encode("ascii")).digest())
+    return _client().jkt
 
 
 def dpop_proof(method: str, url: str, access_token: str) -> str:
@@ -88,12 +74,4 @@ def dpop_proof(method: str, url: str, access_token: str) -> str:
 
     Good once (its ``jti`` is random) and only within the API's ``DPOP_PROOF_MAX_AGE`` of now.
     """
-    claims = {
-        "jti": uuid.uuid4().hex,
-        "htm": method,
-        "htu": url,
-        "iat": int(time.time()),
-        "ath": _b64(hashlib.sha256(access_token.encode("ascii")).digest()),
-    }
-    headers = {"typ": "dpop+jwt", "jwk": _public_jwk()}
-    return jwt.encode(claims, _dpop_key(), algorithm="ES256", headers=headers)
+    return _client().proof(method, url, access_token=access_token)

@@ -797,3 +797,10 @@ def test_normalize_htu(url: str, normal: str) -> None:
 def test_normalize_htu_refuses_an_unusable_url(url: str) -> None:
     with pytest.raises(ValueError):
         normalize_htu(url)
+
+
+@pytest.mark.parametrize("alg", ["ES256", "RS256", "EdDSA"])
+def test_dpop_key_made_from_a_kept_private_key_has_that_keys_thumbprint(alg: str) -> None:
+    kept = DPoPKey(alg)
+    again = DPoPKey(alg, private_key=kept.private_key)
+    assert (again.jkt, again.public_jwk) == (kept.jkt, kept.public_jwk)
