@@ -15,6 +15,8 @@ from rest_framework.exceptions import APIException
 from django_bearer_guard.challenges import bearer_challenge, dpop_challenge
 from django_bearer_guard.conf import get_settings
 from django_bearer_guard.exceptions import BearerGuardError, InsufficientScope, UseDPoPNonce
+from django_bearer_guard.identity.binding import proof_algorithms
+from django_bearer_guard.runtime import get_runtime
 from django_bearer_guard.tokens.verified import VerifiedToken
 
 __all__ = [
@@ -24,6 +26,7 @@ __all__ = [
     "check_issuer_allowed",
     "parse_allowed_issuers",
     "realm",
+    "token_exception",
 ]
 
 logger = logging.getLogger("django_bearer_guard")
@@ -78,13 +81,29 @@ def api_exception(error: BearerGuardError, *, dpop_algs: tuple[str, ...] | None 
     naming those proof algorithms, and a :class:`~django_bearer_guard.exceptions.UseDPoPNonce`
     carries its nonce in ``headers["DPoP-Nonce"]`` (RFC 9449 §7.1, §8).
     """
-    if dpop_algs is not None:
-        headers = {"DPoP-Nonce": error.nonce} if isinstance(error, UseDPoPNonce) else None
-        challenge = dpop_challenge(realm(), dpop_algs, error.error, error.description)
-        return BearerGuardAPIException(error, challenge, headers)
     # RFC 6750 §3.1: a 403 insufficient_scope names the scope the resource needs.
     scope = " ".join(error.scopes) if isinstance(error, InsufficientScope) else None
+    if dpop_algs is not None:
+        headers = {"DPoP-Nonce": error.nonce} if isinstance(error, UseDPoPNonce) else None
+        challenge = dpop_challenge(realm(), dpop_algs, error.error, error.description, scope)
+        return BearerGuardAPIException(error, challenge, headers)
     return BearerGuardAPIException(error, bearer_challenge(realm(), error.error, error.description, scope))
+
+
+def token_exception(error: BearerGuardError, token: Any) -> BearerGuardAPIException:
+    """:func:`api_exception` for a request authenticated with ``token`` (``request.auth``).
+
+    A request that proved a DPoP key used the DPoP scheme, so its refusals (a missing scope, a
+    refused path) carry a ``DPoP`` challenge too (RFC 9449 §7.1).
+    """
+    binding = getattr(token, "binding", None)
+    if binding is None or "jkt" not in binding.methods:
+        return api_exception(error)
+    try:
+        issuer = get_runtime().issuers.get(token.issuer)
+    except Exception:  # the issuer left the trusted set since: offer every proof algorithm
+        issuer = None
+    return api_exception(error, dpop_algs=proof_algorithms(issuer))
 
 
 def parse_allowed_issuers(allowed: Any) -> frozenset[str] | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, SuspiciousOperation
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
@@ -70,6 +70,9 @@ class BearerTokenAuthentication(BaseAuthentication):
             user = resolve_user(token)
         except BearerGuardError as error:
             raise self.reject(request, error, binder, view) from None
+        except SuspiciousOperation:
+            # A Host outside ALLOWED_HOSTS (building a DPoP proof's URL): Django's own 400 and security log.
+            raise
         except ImproperlyConfigured as exc:
             # Misconfiguration fails closed; `manage.py check` names the setting to fix.
             logger.error("bearer tokens are refused: %s", exc)

@@ -40,7 +40,11 @@ def bearer_challenge(
 
 
 def dpop_challenge(
-    realm: str, algs: tuple[str, ...], error: str | None = None, description: str | None = None
+    realm: str,
+    algs: tuple[str, ...],
+    error: str | None = None,
+    description: str | None = None,
+    scope: str | None = None,
 ) -> str:
     """The ``DPoP`` challenge (RFC 9449 §7.1): the error, if any, and the proof algorithms in ``algs``."""
-    return challenge("DPoP", realm, error, description, algs=" ".join(algs))
+    return challenge("DPoP", realm, error, description, scope, algs=" ".join(algs))

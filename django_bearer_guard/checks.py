@@ -143,6 +143,18 @@ def check_settings(
             )
         )
     messages.extend(_user_lookup_messages(settings))
+    dpop_issuers = [issuer.issuer for issuer in issuers if issuer.binding == "dpop" and issuer.enabled]
+    if dpop_issuers and "*" in getattr(django_settings, "ALLOWED_HOSTS", []):
+        # RFC 9449 §4.3: htu pins a proof to this server only when the Host header cannot be chosen freely.
+        messages.append(
+            Warning(
+                f"Issuer {dpop_issuers[0]!r} binds tokens to DPoP keys, and ALLOWED_HOSTS holds '*': a proof "
+                "captured at another server that accepts the same token is accepted here when sent with that "
+                "server's Host header.",
+                hint="List this site's own host names in ALLOWED_HOSTS.",
+                id="bearer_guard.W010",
+            )
+        )
     if settings.leeway > 300:
         messages.append(
             Warning(

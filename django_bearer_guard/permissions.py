@@ -16,7 +16,7 @@ from rest_framework.permissions import BasePermission, BasePermissionMetaclass, 
 from rest_framework.request import Request
 
 from django_bearer_guard._declarations import declared_workloads, required_scope_sets
-from django_bearer_guard._drf import AccessDenied, BearerGuardAPIException, api_exception, check_issuer_allowed
+from django_bearer_guard._drf import AccessDenied, BearerGuardAPIException, check_issuer_allowed, token_exception
 from django_bearer_guard.exceptions import InsufficientScope
 from django_bearer_guard.identity.matching import workload_allowed
 from django_bearer_guard.tokens.scopes import claim_at
@@ -113,7 +113,7 @@ class HasScopes(BasePermission, metaclass=_ComposesMeta):
             raise AccessDenied("This resource declares no scopes.")
         if any(token.scopes.issuperset(scopes) for scopes in scope_sets):
             return True
-        raise api_exception(InsufficientScope(f"needs all of {scope_sets[0]}", scopes=scope_sets[0]))
+        raise token_exception(InsufficientScope(f"needs all of {scope_sets[0]}", scopes=scope_sets[0]), token)
 
 
 class AllowedWorkloads(BasePermission, metaclass=_ComposesMeta):

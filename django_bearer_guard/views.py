@@ -23,7 +23,7 @@ from rest_framework.exceptions import APIException, NotAuthenticated, NotFound
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from django_bearer_guard._drf import api_exception, check_issuer_allowed, parse_allowed_issuers
+from django_bearer_guard._drf import check_issuer_allowed, parse_allowed_issuers, token_exception
 from django_bearer_guard.exceptions import BearerGuardError, FileMissing
 from django_bearer_guard.files.paths import check_policy, contain, render_root, root_fields
 from django_bearer_guard.files.responses import (
@@ -139,7 +139,7 @@ class ProtectedFileView(APIView):
             self._check_resolved(relative, opened)
         except BearerGuardError as error:
             self._log(request, error.reason)
-            raise api_exception(error) from None
+            raise token_exception(error, token) from None
         except FileMissing as missing:
             self._log(request, missing.reason)
             raise NotFound from None

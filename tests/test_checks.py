@@ -147,6 +147,15 @@ def test_check_settings_warns_when_a_proxy_header_is_believed_from_nobody_or_any
     assert all(not message.is_serious() for message in messages.values())
 
 
+@pytest.mark.parametrize(("hosts", "warned"), [(["*"], True), (["api.example.com", ".example.com"], False)])
+def test_check_settings_warns_when_a_dpop_issuer_runs_with_any_host(hosts: list[str], warned: bool) -> None:
+    with override_settings(ALLOWED_HOSTS=hosts):
+        messages = run(ISSUERS=[{**ISSUER, "binding": "dpop"}])
+        assert set(messages) == ({"bearer_guard.W010"} if warned else set())
+        # Only DPoP binds a request's URL: other issuers are not warned about.
+        assert run(ISSUERS=[ISSUER]) == {}
+
+
 @pytest.mark.parametrize("binding", ["workload", "cnf"])
 def test_certificate_binding_with_a_transport_source_is_not_a_check_problem(binding: str) -> None:
     transport = {"source": "xfcc", "trusted_proxies": ["10.0.0.0/8"]}

@@ -24,12 +24,22 @@ from django_bearer_guard.issuers.config import IssuerConfig
 from django_bearer_guard.jose.algorithms import ASYMMETRIC_ALGORITHMS
 from django_bearer_guard.tokens.verified import Binding
 
-__all__ = ["CONFIRMATION_METHODS", "Presentation", "RequestBinder"]
+__all__ = ["CONFIRMATION_METHODS", "Presentation", "RequestBinder", "proof_algorithms"]
 
 logger = logging.getLogger("django_bearer_guard")
 
 CONFIRMATION_METHODS = frozenset({"x5t#S256", "jkt"})
 """The ``cnf`` members this library verifies (RFC 8705 §3.1, RFC 9449 §6.1)."""
+
+
+def proof_algorithms(issuer: IssuerConfig | None) -> tuple[str, ...]:
+    """The algorithms a DPoP proof may use (a challenge's ``algs``): the issuer's asymmetric ones.
+
+    Without an issuer (a refusal before the token's issuer is known), every asymmetric algorithm
+    the library supports, so the challenge tells nothing about which issuers are trusted.
+    """
+    allowed = ASYMMETRIC_ALGORITHMS if issuer is None else ASYMMETRIC_ALGORITHMS & set(issuer.algorithms)
+    return tuple(sorted(allowed))
 
 
 @dataclass(frozen=True)
@@ -63,8 +73,7 @@ class RequestBinder:
 
     def proof_algorithms(self) -> tuple[str, ...]:
         """The algorithms a DPoP proof may use: the checked issuer's, else every asymmetric one."""
-        allowed = ASYMMETRIC_ALGORITHMS if self.issuer is None else ASYMMETRIC_ALGORITHMS & set(self.issuer.algorithms)
-        return tuple(sorted(allowed))
+        return proof_algorithms(self.issuer)
 
     def __call__(  # noqa: PLR0912 - one rule per confirmation method and binding mode
         self, claims: Mapping[str, Any], issuer: IssuerConfig, raw: str, workload: str | None
@@ -166,7 +175,8 @@ def _confirmation(claims: Mapping[str, Any]) -> tuple[str | None, str | None]:
     values = []
     for name in ("x5t#S256", "jkt"):
         value = cnf.get(name)
-        if value is not None and (not isinstance(value, str) or not value or len(value) > 128):
+        # A member that is present but null must not read as absent: that would be a plain Bearer token.
+        if name in cnf and (not isinstance(value, str) or not value or len(value) > 128):
             raise InvalidClaim(f"cnf {name} must be a non-empty base64url string")
         values.append(value)
     return values[0], values[1]

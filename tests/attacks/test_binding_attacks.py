@@ -515,11 +515,6 @@ def test_cnf_jwk_token_is_refused_whatever_the_issuers_binding(
 
 
 @pytest.mark.parametrize("cnf", [{"x5t#S256": None}, {"jkt": None}, {"x5t#S256": None, "jkt": None}])
-@pytest.mark.xfail(
-    strict=True,
-    reason="identity/binding.py _confirmation skips a cnf member whose value is null, so a cnf that names "
-    "a confirmation method passes as a bare Bearer token",
-)
 def test_cnf_naming_a_method_with_a_null_value_is_not_a_bare_bearer_token(
     idp: LocalIssuer, bind: Callable[..., None], cnf: dict[str, Any]
 ) -> None:
