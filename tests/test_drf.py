@@ -7,8 +7,9 @@ from typing import Any
 
 from django.test import override_settings
 
-from django_bearer_guard._drf import api_exception, realm
+from django_bearer_guard._drf import api_exception, realm, token_exception
 from django_bearer_guard.exceptions import ExpiredToken, InsufficientScope
+from django_bearer_guard.tokens.verified import Binding, VerifiedToken
 
 
 class Unreadable(Mapping[str, Any]):
@@ -50,3 +51,28 @@ def test_api_exception_for_insufficient_scope_names_the_needed_scopes() -> None:
     assert isinstance(exc.detail, dict)
     assert exc.detail["error"] == "insufficient_scope"
     assert exc.auth_header is not None and exc.auth_header.endswith(', scope="a:read b:write"')
+
+
+def _dpop_token(issuer: str) -> VerifiedToken:
+    binding = Binding(methods=frozenset({"jkt"}), jkt="thumbprint")
+    return VerifiedToken({}, {}, issuer, frozenset(), None, None, 0.0, binding)
+
+
+def test_token_exception_answers_a_dpop_request_with_its_issuers_proof_algorithms() -> None:
+    issuer = {"issuer": "https://idp.example/", "audiences": ["api"], "algorithms": ["PS256", "ES256"],
+              "jwks_uri": "https://idp.example/jwks"}
+    with override_settings(BEARER_GUARD={"ISSUERS": [issuer]}):
+        exc = token_exception(InsufficientScope(scopes=["a"]), _dpop_token("https://idp.example/"))
+    assert exc.auth_header is not None and exc.auth_header.startswith('DPoP realm="api", error="insufficient_scope"')
+    assert exc.auth_header.endswith('scope="a", algs="ES256 PS256"')
+
+
+def test_token_exception_for_an_issuer_no_longer_trusted_offers_every_proof_algorithm() -> None:
+    with override_settings(BEARER_GUARD={"ISSUERS": []}):
+        exc = token_exception(InsufficientScope(scopes=["a"]), _dpop_token("https://gone.example/"))
+    assert exc.auth_header is not None and "ES256" in exc.auth_header and "EdDSA" in exc.auth_header
+
+
+def test_token_exception_for_a_bearer_token_keeps_the_bearer_challenge() -> None:
+    token = VerifiedToken({}, {}, "https://idp.example/", frozenset(), None, None, 0.0)
+    assert token_exception(ExpiredToken(), token).auth_header == api_exception(ExpiredToken()).auth_header
