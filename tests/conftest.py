@@ -9,8 +9,9 @@ from django.core.cache import caches
 from django.test import override_settings
 from pytest_django import DjangoDbBlocker
 
-from django_bearer_guard.testing import Clock, LocalIssuer, use_clock
+from django_bearer_guard.testing import Clock, LocalIssuer, WorkloadCA, WorkloadCertificate, use_clock
 from tests.support import live
+from tests.support.binding import SVC_A, SVC_B
 from tests.support.keys import pooled_key
 from tests.support.metadata import MetadataServer
 from tests.support.services import services_required
@@ -122,3 +123,21 @@ def _services_reachable(django_db_blocker: DjangoDbBlocker) -> None:
     cache.set("bearer-guard-ping", "pong", 10)
     assert cache.get("bearer-guard-ping") == "pong"
     assert "redis" in type(cache).__module__, type(cache)
+
+
+@pytest.fixture(scope="session")
+def ca() -> WorkloadCA:
+    """A workload CA for client certificates (the binding tests)."""
+    return WorkloadCA()
+
+
+@pytest.fixture(scope="session")
+def svc_a(ca: WorkloadCA) -> WorkloadCertificate:
+    """The client certificate of ``spiffe://example.test/ns/default/sa/svc-a``."""
+    return ca.issue(SVC_A)
+
+
+@pytest.fixture(scope="session")
+def svc_b(ca: WorkloadCA) -> WorkloadCertificate:
+    """The client certificate of ``spiffe://example.test/ns/default/sa/svc-b``."""
+    return ca.issue(SVC_B)

@@ -33,20 +33,6 @@ ANOTHER_CALLER = "The access token is bound to another caller."
 UNVERIFIABLE = "The access token is bound to a key or certificate this resource cannot verify."
 
 
-@pytest.fixture(scope="module")
-def ca() -> WorkloadCA:
-    return WorkloadCA()
-
-
-@pytest.fixture(scope="module")
-def svc_a(ca: WorkloadCA) -> WorkloadCertificate:
-    return ca.issue(SVC_A)
-
-
-@pytest.fixture(scope="module")
-def svc_b(ca: WorkloadCA) -> WorkloadCertificate:
-    return ca.issue(SVC_B)
-
 
 @pytest.fixture
 def bind(idp: LocalIssuer, guard: Callable[..., None]) -> Callable[..., None]:

@@ -3,45 +3,20 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.core.cache import caches
-from django.test import Client
 
 from django_bearer_guard.testing import Clock, LocalIssuer, use_clock
 from django_bearer_guard.testing.certificates import WorkloadCA, WorkloadCertificate, xfcc_header
 from django_bearer_guard.testing.dpop import DPoPKey
+from tests.support.binding import SVC_A, SVC_B, URL, XFCC, refused, via_proxy
+from tests.support.binding import call as request
 
 pytestmark = pytest.mark.urls("tests.testapp.binding_urls")
 
-SVC_A = "spiffe://example.test/ns/default/sa/svc-a"
-SVC_B = "spiffe://example.test/ns/default/sa/svc-b"
-URL = "http://testserver/bound/"
-XFCC = {"source": "xfcc", "trusted_proxies": ["127.0.0.0/8", "::1/128"]}
 
-
-@pytest.fixture(scope="module")
-def ca() -> WorkloadCA:
-    return WorkloadCA()
-
-
-@pytest.fixture(scope="module")
-def svc_a(ca: WorkloadCA) -> WorkloadCertificate:
-    return ca.issue(SVC_A)
-
-
-@pytest.fixture(scope="module")
-def svc_b(ca: WorkloadCA) -> WorkloadCertificate:
-    return ca.issue(SVC_B)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache() -> Iterator[None]:
-    caches["default"].clear()
-    yield
-    caches["default"].clear()
 
 
 @pytest.fixture
@@ -53,23 +28,6 @@ def bind(idp: LocalIssuer, guard: Callable[..., None]) -> Callable[..., None]:
         guard(issuers=[issuer], TRANSPORT_IDENTITY=transport or XFCC, **settings)
 
     return apply
-
-
-def request(
-    token: str, *, scheme: str = "Bearer", path: str = "/bound/", method: str = "get", **meta: str
-) -> Any:
-    return getattr(Client(), method)(path, HTTP_AUTHORIZATION=f"{scheme} {token}", **meta)
-
-
-def via_proxy(certificate: WorkloadCertificate, **meta: str) -> dict[str, str]:
-    return {"HTTP_X_FORWARDED_CLIENT_CERT": certificate.xfcc(by="spiffe://example.test/ns/edge/sa/envoy"), **meta}
-
-
-def refused(response: Any, error: str = "invalid_token") -> str:
-    assert response.status_code == 401, response.content
-    assert response.json()["error"] == error
-    description: str = response.json()["error_description"]
-    return description
 
 
 # "workload": the token's workload is the caller's SPIFFE ID
