@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import quote
 
 from django.core.exceptions import ImproperlyConfigured, SuspiciousOperation
 from rest_framework.authentication import BaseAuthentication
@@ -29,6 +30,19 @@ from django_bearer_guard.tokens.verified import VerifiedToken
 __all__ = ["BearerGuardAPIException", "BearerTokenAuthentication"]
 
 logger = logging.getLogger("django_bearer_guard")
+
+
+# RFC 3986 §3.3 pchar beyond the unreserved characters: everything else in a path is percent-encoded.
+_PATH_SAFE = "/:@!$&'()*+,;="
+
+
+def _request_url(request: Any) -> str:
+    """The request's URL for a DPoP proof's ``htu``: its decoded path encoded again, joined to nothing.
+
+    A decoded ``?``, ``#`` or ``%`` is encoded again and no URL join reads a leading ``//`` as a
+    host, so the request path cannot make the URL name another resource or server.
+    """
+    return f"{request.scheme}://{request.get_host()}{quote(request.path, safe=_PATH_SAFE)}"
 
 
 class BearerTokenAuthentication(BaseAuthentication):
@@ -62,7 +76,7 @@ class BearerTokenAuthentication(BaseAuthentication):
             presentation = Presentation(
                 scheme=credential[0],
                 method=django_request.method or "",
-                url=lambda: django_request.build_absolute_uri(django_request.path),
+                url=lambda: _request_url(django_request),
                 meta=django_request.META,
             )
             binder = RequestBinder(presentation, runtime.settings)
@@ -97,7 +111,7 @@ class BearerTokenAuthentication(BaseAuthentication):
     ) -> BearerGuardAPIException:
         """Log and signal ``error``; return the DRF exception to raise."""
         logger.info(
-            "bearer token rejected: %s (%s) path=%s", error.reason, type(error).__name__, request.path
+            "bearer token rejected: %s (%s) path=%r", error.reason, type(error).__name__, request.path
         )
         token_rejected.send(sender=type(self), error=error, reason=error.reason, request=request)
         dpop = binder is not None and binder.presentation.scheme == "dpop"

@@ -143,24 +143,63 @@ def check_settings(
             )
         )
     messages.extend(_user_lookup_messages(settings))
-    dpop_issuers = [issuer.issuer for issuer in issuers if issuer.binding == "dpop" and issuer.enabled]
-    if dpop_issuers and "*" in getattr(django_settings, "ALLOWED_HOSTS", []):
-        # RFC 9449 §4.3: htu pins a proof to this server only when the Host header cannot be chosen freely.
-        messages.append(
-            Warning(
-                f"Issuer {dpop_issuers[0]!r} binds tokens to DPoP keys, and ALLOWED_HOSTS holds '*': a proof "
-                "captured at another server that accepts the same token is accepted here when sent with that "
-                "server's Host header.",
-                hint="List this site's own host names in ALLOWED_HOSTS.",
-                id="bearer_guard.W010",
-            )
-        )
+    messages.extend(_dpop_messages(settings, issuers, caches.get(alias, {}).get("BACKEND")))
     if settings.leeway > 300:
         messages.append(
             Warning(
                 f"BEARER_GUARD['LEEWAY'] is {settings.leeway} s: expired tokens stay usable that long.",
                 hint="Keep LEEWAY to the clock skew you expect (30-60 s).",
                 id="bearer_guard.W003",
+            )
+        )
+    return messages
+
+
+_DUMMY = "django.core.cache.backends.dummy.DummyCache"
+# Backends that drop entries when they hold MAX_ENTRIES: a flood of proofs can push a jti out.
+_EVICTING = frozenset({
+    _LOCMEM,
+    "django.core.cache.backends.db.DatabaseCache",
+    "django.core.cache.backends.filebased.FileBasedCache",
+})
+
+
+def _dpop_messages(settings: GuardSettings, issuers: Iterable[Any], backend: Any) -> list[CheckMessage]:
+    alias = settings.cache_alias
+    if backend == _DUMMY:
+        # Any issuer's token may carry cnf.jkt, so this holds without a "dpop" issuer too.
+        return [
+            Warning(
+                f"The cache {alias!r} is a DummyCache, which remembers no DPoP proof: every DPoP-bound token "
+                "is refused.",
+                hint="Use a shared cache (Redis) for CACHE_ALIAS.",
+                id="bearer_guard.W011",
+            )
+        ]
+    dpop_issuers = [issuer.issuer for issuer in issuers if issuer.binding == "dpop" and issuer.enabled]
+    if not dpop_issuers:
+        return []
+    messages: list[CheckMessage] = []
+    if backend in _EVICTING:
+        messages.append(
+            Warning(
+                f"Issuer {dpop_issuers[0]!r} binds tokens to DPoP keys, and the cache {alias!r} evicts entries "
+                "when full: a flood of valid proofs can push out the one a captured proof is refused by.",
+                hint="Keep DPoP proofs in Redis with maxmemory-policy noeviction or volatile-ttl and enough memory.",
+                id="bearer_guard.W012",
+            )
+        )
+    hosts = getattr(django_settings, "ALLOWED_HOSTS", [])
+    wildcards = [host for host in hosts if host == "*" or host.startswith(".")]
+    if wildcards:
+        # RFC 9449 §4.3: htu pins a proof to this server only when the Host header cannot be chosen freely.
+        messages.append(
+            Warning(
+                f"Issuer {dpop_issuers[0]!r} binds tokens to DPoP keys, and ALLOWED_HOSTS holds {wildcards[0]!r}: a "
+                "proof captured at another server under it that accepts the same token is accepted here when sent "
+                "with that server's Host header.",
+                hint="List this site's own host names in ALLOWED_HOSTS.",
+                id="bearer_guard.W010",
             )
         )
     return messages

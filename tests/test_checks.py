@@ -147,13 +147,34 @@ def test_check_settings_warns_when_a_proxy_header_is_believed_from_nobody_or_any
     assert all(not message.is_serious() for message in messages.values())
 
 
-@pytest.mark.parametrize(("hosts", "warned"), [(["*"], True), (["api.example.com", ".example.com"], False)])
+@pytest.mark.parametrize(
+    ("hosts", "warned"), [(["*"], True), (["api.example.com", ".example.com"], True), (["api.example.com"], False)]
+)
 def test_check_settings_warns_when_a_dpop_issuer_runs_with_any_host(hosts: list[str], warned: bool) -> None:
     with override_settings(ALLOWED_HOSTS=hosts):
         messages = run(ISSUERS=[{**ISSUER, "binding": "dpop"}])
         assert set(messages) == ({"bearer_guard.W010"} if warned else set())
         # Only DPoP binds a request's URL: other issuers are not warned about.
         assert run(ISSUERS=[ISSUER]) == {}
+
+
+@pytest.mark.parametrize(
+    ("backend", "issuer", "expected"),
+    [
+        ("django.core.cache.backends.dummy.DummyCache", ISSUER, "bearer_guard.W011"),
+        ("django.core.cache.backends.dummy.DummyCache", {**ISSUER, "binding": "dpop"}, "bearer_guard.W011"),
+        ("django.core.cache.backends.db.DatabaseCache", {**ISSUER, "binding": "dpop"}, "bearer_guard.W012"),
+        ("django.core.cache.backends.filebased.FileBasedCache", {**ISSUER, "binding": "dpop"}, "bearer_guard.W012"),
+        ("django.core.cache.backends.db.DatabaseCache", ISSUER, None),
+    ],
+)
+def test_check_settings_warns_about_a_replay_store_that_forgets_proofs(
+    backend: str, issuer: dict[str, Any], expected: str | None
+) -> None:
+    caches = {"default": {"BACKEND": backend, "LOCATION": "bearer_guard_cache"}}
+    with override_settings(BEARER_GUARD={"ISSUERS": [issuer]}, CACHES=caches, ALLOWED_HOSTS=["api.example.com"]):
+        found = {m.id for m in check_settings() if m.id in ("bearer_guard.W011", "bearer_guard.W012")}
+    assert found == ({expected} if expected else set())
 
 
 @pytest.mark.parametrize("binding", ["workload", "cnf"])

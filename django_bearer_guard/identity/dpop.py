@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from django.core.cache import caches
+from django.core.cache.backends.dummy import DummyCache
 from django.utils.crypto import salted_hmac
 
 from django_bearer_guard.conf import GuardSettings
@@ -220,6 +221,12 @@ def _check_claims(claims: Mapping[str, Any], *, access_token: str, method: str, 
     # §4.3 (9): a proof captured at another resource (or server) must not work here.
     if not isinstance(htu, str) or "?" in htu or "#" in htu:
         raise InvalidDPoPProof("'htu' must be a URL without query and fragment")
+    request_uri = _URI.match(url)
+    if request_uri is not None and {".", ".."} & set(request_uri["path"].split("/")):
+        # The request's path is taken as routed: a proof for /b must not pass at /a/../b.
+        raise InvalidDPoPProof(
+            "the request path has dot segments", description="The DPoP proof was made for another request."
+        )
     try:
         matches = normalize_htu(htu) == normalize_htu(url)
     except ValueError as exc:
@@ -310,7 +317,11 @@ def _remember(jkt: str, jti: str, settings: GuardSettings) -> None:
     # Long enough to outlive the proof: iat may be LEEWAY ahead, and is accepted MAX_AGE + LEEWAY after.
     timeout = math.ceil(settings.dpop_proof_max_age + 2 * settings.leeway) + 1
     try:
-        added = caches[settings.cache_alias].add(key, 1, timeout)
+        cache = caches[settings.cache_alias]
+        if isinstance(cache, DummyCache):
+            # A cache that stores nothing would accept every replay.
+            raise TypeError("a DummyCache remembers nothing")
+        added = cache.add(key, 1, timeout)
     except Exception as exc:  # fail closed: without the replay store a captured proof could be replayed
         logger.error("bearer_guard: DPoP proof refused, the replay store (cache %r) is unusable: %s: %s",
                      settings.cache_alias, type(exc).__name__, exc)

@@ -14,10 +14,12 @@ import hashlib
 import hmac
 import http.client
 import json
+import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -561,3 +563,49 @@ def test_jti_entries_seeded_under_another_key_do_not_block_the_client(idp: Local
         assert dpop(token, VICTIM.proof("GET", URL, access_token=token, jti=jti)).status_code == 200
     cache.set(replay_key(VICTIM.jkt, "4"), 1, timeout=None)
     assert dpop_refused(dpop(token, VICTIM.proof("GET", URL, access_token=token, jti="4"))) == ALREADY_USED
+
+
+# -- a request path that tries to reshape the URL the proof is compared with ---------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "proof_url"),
+    [
+        # A path starting with "//" would make a URL join read it as another host.
+        ("//other-rs.example/x", "http://other-rs.example/x"),
+        # A decoded "?" or "#" would cut the path short: a proof for /any/reports at a longer path.
+        ("/any/reports%3Fdelete=1", "http://testserver/any/reports"),
+        ("/any/reports%23x", "http://testserver/any/reports"),
+        # The path is taken as routed: a proof for /any/b is not one for /any/a/../b.
+        ("/any/a/../b", "http://testserver/any/b"),
+        ("/any/./b", "http://testserver/any/b"),
+    ],
+)
+def test_request_path_cannot_reshape_the_url_a_proof_names(token: str, path: str, proof_url: str) -> None:
+    proof = VICTIM.proof("GET", proof_url, access_token=token)
+    # PATH_INFO as the WSGI server hands it over (decoded), even where the test client would parse it.
+    response = dpop(token, proof, path="/any/x", PATH_INFO=unquote(path))
+    assert dpop_refused(response) == ANOTHER_REQUEST
+
+
+@pytest.mark.parametrize(
+    ("path", "proof_url"),
+    [
+        ("/any/reports%3Fdelete=1", "http://testserver/any/reports%3Fdelete=1"),
+        ("/any/100%25", "http://testserver/any/100%25"),
+        ("/any/caf%C3%A9", "http://testserver/any/caf%c3%a9"),
+    ],
+)
+def test_proof_naming_an_encoded_path_exactly_is_accepted(token: str, path: str, proof_url: str) -> None:
+    response = dpop(token, VICTIM.proof("GET", proof_url, access_token=token), path=path)
+    assert response.status_code == 200, response.content
+
+
+def test_replay_store_that_stores_nothing_refuses_every_proof(
+    token: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    dummy = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
+    with override_settings(CACHES=dummy), caplog.at_level(logging.ERROR, "django_bearer_guard"):
+        # A DummyCache's add() always succeeds: every replay would pass.
+        assert dpop_refused(dpop(token, VICTIM.proof("GET", URL, access_token=token))) == GENERIC
+    assert "DummyCache" in caplog.text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.urls import path
+from django.urls import path, re_path
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -42,4 +42,7 @@ class OnlySvcA(Bound):
 urlpatterns = [
     path("bound/", Bound.as_view()),
     path("only-svc-a/", OnlySvcA.as_view()),
+    # Any other path: where a request path could try to reshape the URL a DPoP proof must name.
+    re_path(r"^any/.*$", Bound.as_view()),
+    re_path(r"^/", Bound.as_view()),
 ]
