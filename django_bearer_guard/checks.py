@@ -180,7 +180,8 @@ def _dpop_messages(settings: GuardSettings, issuers: Iterable[Any], backend: Any
     if not dpop_issuers:
         return []
     messages: list[CheckMessage] = []
-    if backend in _EVICTING:
+    # Like W002: a local-memory cache under DEBUG is a development server's.
+    if backend in _EVICTING and not (backend == _LOCMEM and django_settings.DEBUG):
         messages.append(
             Warning(
                 f"Issuer {dpop_issuers[0]!r} binds tokens to DPoP keys, and the cache {alias!r} evicts entries "

@@ -165,6 +165,7 @@ def test_check_settings_warns_when_a_dpop_issuer_runs_with_any_host(hosts: list[
         ("django.core.cache.backends.dummy.DummyCache", {**ISSUER, "binding": "dpop"}, "bearer_guard.W011"),
         ("django.core.cache.backends.db.DatabaseCache", {**ISSUER, "binding": "dpop"}, "bearer_guard.W012"),
         ("django.core.cache.backends.filebased.FileBasedCache", {**ISSUER, "binding": "dpop"}, "bearer_guard.W012"),
+        ("django.core.cache.backends.locmem.LocMemCache", {**ISSUER, "binding": "dpop"}, "bearer_guard.W012"),
         ("django.core.cache.backends.db.DatabaseCache", ISSUER, None),
     ],
 )
@@ -175,6 +176,13 @@ def test_check_settings_warns_about_a_replay_store_that_forgets_proofs(
     with override_settings(BEARER_GUARD={"ISSUERS": [issuer]}, CACHES=caches, ALLOWED_HOSTS=["api.example.com"]):
         found = {m.id for m in check_settings() if m.id in ("bearer_guard.W011", "bearer_guard.W012")}
     assert found == ({expected} if expected else set())
+
+
+def test_local_memory_replay_store_is_not_warned_about_under_debug() -> None:
+    caches = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    issuers = [{**ISSUER, "binding": "dpop"}]
+    with override_settings(BEARER_GUARD={"ISSUERS": issuers}, CACHES=caches, DEBUG=True, ALLOWED_HOSTS=["a.example"]):
+        assert not [m for m in check_settings() if m.id == "bearer_guard.W012"]
 
 
 @pytest.mark.parametrize("binding", ["workload", "cnf"])
