@@ -89,6 +89,7 @@ STAGES: tuple[str, ...] = (
     "django_bearer_guard._routes",
     "django_bearer_guard.checks",
     "django_bearer_guard.management.*",
+    "django_bearer_guard.testing.keys",
     "django_bearer_guard.testing.certificates",
     "django_bearer_guard.testing.dpop",
     "django_bearer_guard.testing",

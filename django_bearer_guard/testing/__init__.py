@@ -20,17 +20,15 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import jwt
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from django_bearer_guard import _clock
 from django_bearer_guard.testing.certificates import WorkloadCA, WorkloadCertificate, xfcc_header
 from django_bearer_guard.testing.dpop import DPoPKey
+from django_bearer_guard.testing.keys import SigningKey, generate_key
 
 __all__ = [
     "Clock",
@@ -44,11 +42,6 @@ __all__ = [
     "xfcc_header",
 ]
 
-_CURVES: dict[str, Callable[[], ec.EllipticCurve]] = {
-    "ES256": ec.SECP256R1,
-    "ES384": ec.SECP384R1,
-    "ES512": ec.SECP521R1,
-}
 
 
 @contextlib.contextmanager
@@ -73,40 +66,6 @@ class Clock:
     def advance(self, seconds: float) -> None:
         """Move the clock forward by ``seconds``."""
         self.now += seconds
-
-
-@dataclass
-class SigningKey:
-    """A private key with its ``kid`` and algorithm."""
-
-    kid: str
-    alg: str
-    private_key: Any
-
-    def public_jwk(self) -> dict[str, Any]:
-        """The public JWK, with ``kid``, ``alg`` and ``use``."""
-        public = self.private_key.public_key()
-        if self.alg.startswith(("RS", "PS")):
-            jwk = RSAAlgorithm.to_jwk(public, as_dict=True)
-        elif self.alg.startswith("ES"):
-            jwk = ECAlgorithm.to_jwk(public, as_dict=True)
-        else:
-            jwk = OKPAlgorithm.to_jwk(public, as_dict=True)
-        return {**jwk, "kid": self.kid, "alg": self.alg, "use": "sig"}
-
-
-def generate_key(alg: str, kid: str | None = None) -> SigningKey:
-    """A fresh key pair for ``alg`` (RS*/PS*: RSA 2048, ES*: NIST curves, EdDSA: Ed25519)."""
-    private: Any
-    if alg.startswith(("RS", "PS")):
-        private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    elif alg in _CURVES:
-        private = ec.generate_private_key(_CURVES[alg]())
-    elif alg == "EdDSA":
-        private = ed25519.Ed25519PrivateKey.generate()
-    else:
-        raise ValueError(f"LocalIssuer cannot make keys for {alg!r}")
-    return SigningKey(kid or f"{alg.lower()}-{uuid.uuid4().hex[:12]}", alg, private)
 
 
 class LocalIssuer:

@@ -15,22 +15,18 @@ import base64
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import jwt
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from django_bearer_guard import _clock
+from django_bearer_guard.testing.keys import generate_private_key, public_jwk_of
 
 __all__ = ["DPoPKey"]
 
-_CURVES: dict[str, Callable[[], ec.EllipticCurve]] = {
-    "ES256": ec.SECP256R1,
-    "ES384": ec.SECP384R1,
-    "ES512": ec.SECP521R1,
-}
+# The algorithms a DPoP client key is made for here.
+_ALGORITHMS = frozenset({"ES256", "ES384", "ES512", "PS256", "RS256", "EdDSA"})
 # RFC 7638 §3.2: the members of each key type that its thumbprint covers.
 _THUMBPRINT_MEMBERS = {"EC": ("crv", "kty", "x", "y"), "RSA": ("e", "kty", "n"), "OKP": ("crv", "kty", "x")}
 
@@ -50,18 +46,10 @@ class DPoPKey:
     """
 
     def __init__(self, alg: str = "ES256", *, private_key: Any = None) -> None:
-        private: Any = private_key
-        if alg in _CURVES:
-            private = private or ec.generate_private_key(_CURVES[alg]())
-            jwk = ECAlgorithm.to_jwk(private.public_key(), as_dict=True)
-        elif alg in ("PS256", "RS256"):
-            private = private or rsa.generate_private_key(public_exponent=65537, key_size=2048)
-            jwk = RSAAlgorithm.to_jwk(private.public_key(), as_dict=True)
-        elif alg == "EdDSA":
-            private = private or ed25519.Ed25519PrivateKey.generate()
-            jwk = OKPAlgorithm.to_jwk(private.public_key(), as_dict=True)
-        else:
+        if alg not in _ALGORITHMS:
             raise ValueError(f"DPoPKey cannot make keys for {alg!r}")
+        private = private_key or generate_private_key(alg)
+        jwk = public_jwk_of(private, alg)
         self.alg = alg
         self.private_key = private
         self._public_jwk: dict[str, Any] = dict(jwk)
