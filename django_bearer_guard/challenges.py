@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-__all__ = ["bearer_challenge", "challenge", "dpop_challenge", "quote"]
+import re
+
+__all__ = ["TOKEN", "bearer_challenge", "challenge", "dpop_challenge", "quote"]
+
+TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+"""RFC 7230 §3.2.6 ``token`` (1*tchar): an auth-scheme, a header field name."""
 
 
 def quote(value: str) -> str:

@@ -8,7 +8,6 @@ derived cache registered with :func:`on_reload`, so ``override_settings`` works 
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -16,6 +15,7 @@ from typing import Any, cast
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
 
+from django_bearer_guard.challenges import TOKEN
 from django_bearer_guard.issuers.config import IssuerConfig, Problem, parse_issuer
 
 __all__ = ["DEFAULTS", "GuardSettings", "TransportIdentity", "UserLookup", "get_settings", "on_reload", "reload"]
@@ -60,7 +60,6 @@ _NUMBERS: dict[str, tuple[tuple[type, ...], float, float]] = {
     "DPOP_NONCE_LIFETIME": ((int,), 10, 86400),
 }
 _TRANSPORT_SOURCES = (None, "environ", "xfcc", "pem_header")
-_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -241,7 +240,7 @@ def _transport_identity(raw: Any, problems: list[Problem]) -> TransportIdentity:
         and set(merged) == set(DEFAULTS["TRANSPORT_IDENTITY"])
         and merged["source"] in _TRANSPORT_SOURCES
         and isinstance(merged["header"], str)
-        and _HEADER_NAME.fullmatch(merged["header"])
+        and TOKEN.fullmatch(merged["header"])  # a header field name is a token
         and isinstance(merged["trusted_proxies"], (list, tuple))
     ):
         networks = [_network(entry) for entry in merged["trusted_proxies"]]

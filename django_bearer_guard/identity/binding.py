@@ -81,6 +81,7 @@ class RequestBinder:
         """The binding ``raw`` (with ``claims``, of ``issuer``) proves, or raise an ``InvalidToken``."""
         self.issuer = issuer
         presentation, mode = self.presentation, issuer.binding
+        now = _clock.now()
         x5t, jkt = _confirmation(claims)
         if mode == "cnf" and x5t is None:
             raise UnverifiedBinding(
@@ -109,7 +110,7 @@ class RequestBinder:
         methods: set[str] = set()
         certificate: ClientCertificate | None = None
         if x5t is not None or mode == "workload":
-            certificate = self._certificate()
+            certificate = self._certificate(now)
             if x5t is not None:
                 # RFC 8705 §3: the certificate of this connection is the one the token was issued to.
                 if not hmac.compare_digest(x5t.encode(), certificate.thumbprint.encode()):
@@ -125,7 +126,6 @@ class RequestBinder:
                     )
                 methods.add("workload")
         if jkt is not None:
-            now = _clock.now()
             proof = verify_proof(
                 presentation.meta.get("HTTP_DPOP"),
                 access_token=raw,
@@ -146,7 +146,7 @@ class RequestBinder:
             jkt=jkt,
         )
 
-    def _certificate(self) -> ClientCertificate:
+    def _certificate(self, now: float) -> ClientCertificate:
         transport = self.settings.transport_identity
         if transport.source is None:
             # No silent downgrade: a certificate-bound token needs a certificate to compare.
@@ -154,7 +154,7 @@ class RequestBinder:
                 "the token is bound to a client certificate, and TRANSPORT_IDENTITY['source'] is None"
             )
         certificate, why = read_certificate(
-            self.presentation.meta, transport, now=_clock.now(), leeway=self.settings.leeway
+            self.presentation.meta, transport, now=now, leeway=self.settings.leeway
         )
         if certificate is None:
             raise BindingMismatch(f"no client certificate identifies the caller: {why}")

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import re
 
+from django_bearer_guard.challenges import TOKEN
 from django_bearer_guard.exceptions import MalformedCredentials, TokenTooLarge
 
 __all__ = ["parse_authorization"]
 
-# RFC 7230 §3.2.6 tchar: the auth-scheme is a token.
-_SCHEME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 # RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 
@@ -28,7 +27,7 @@ def parse_authorization(header: str | None, *, schemes: tuple[str, ...] = ("bear
     if header[:7] in ("Bearer ", "bearer "):
         scheme = header[:6]  # the common spelling, without the scheme regex
     else:
-        match = _SCHEME.match(header)
+        match = TOKEN.match(header)  # the auth-scheme is a token
         scheme = match.group() if match else ""
     scheme_lower = scheme.lower()
     if scheme_lower not in schemes:
