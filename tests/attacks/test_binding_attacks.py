@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import http.client
-import json
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -24,7 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from django_bearer_guard.testing import LocalIssuer
 from django_bearer_guard.testing.certificates import WorkloadCA, WorkloadCertificate, xfcc_header
 from django_bearer_guard.testing.dpop import DPoPKey
-from tests.support.binding import ENVOY, SVC_A, SVC_B, XFCC, call, certificate_named, refused, via_proxy
+from tests.support.binding import ENVOY, SVC_A, SVC_B, XFCC, call, certificate_named, refused, send, via_proxy
 from tests.support.live import Address
 
 pytestmark = pytest.mark.urls("tests.testapp.binding_urls")
@@ -264,18 +262,9 @@ def test_second_xfcc_header_line_through_a_real_server_cannot_name_the_victim(
     # The client's header line, then the proxy's; and the underscore spelling some servers map to the same name.
     lines = [("X-Forwarded-Client-Cert", svc_a.xfcc()), ("X-Forwarded-Client-Cert", svc_b.xfcc(by=ENVOY)),
              ("X_Forwarded_Client_Cert", svc_a.xfcc())]
-    conn = http.client.HTTPConnection(*runserver, timeout=10)
-    try:
-        conn.putrequest("GET", "/bound/")
-        conn.putheader("Authorization", f"Bearer {token}")
-        for name, value in lines:
-            conn.putheader(name, value)
-        conn.endheaders()
-        response = conn.getresponse()
-        body = json.loads(response.read())
-    finally:
-        conn.close()
-    assert (response.status, body["error"]) == (401, "invalid_token")
+    host = f"{runserver[0]}:{runserver[1]}"
+    answer = send(runserver, "/bound/", [("Authorization", f"Bearer {token}"), *lines], host=host)
+    assert (answer.status, answer.body["error"]) == (401, "invalid_token")
 
 
 def test_client_padding_cannot_push_the_proxys_element_out_of_the_header(

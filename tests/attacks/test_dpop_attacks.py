@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import http.client
 import json
 import logging
 import time
@@ -33,7 +32,7 @@ from django_bearer_guard.jose.algorithms import ASYMMETRIC_ALGORITHMS
 from django_bearer_guard.testing import Clock, LocalIssuer, use_clock
 from django_bearer_guard.testing.certificates import WorkloadCA
 from django_bearer_guard.testing.dpop import DPoPKey
-from tests.support.binding import URL, XFCC, call, dpop_refused, refused, via_proxy
+from tests.support.binding import URL, XFCC, call, dpop_refused, refused, send, via_proxy
 from tests.support.live import Address
 
 pytestmark = pytest.mark.urls("tests.testapp.binding_urls")
@@ -396,18 +395,10 @@ def test_two_dpop_headers_are_refused(token: str, joiner: str) -> None:
 
 def test_two_dpop_header_lines_through_a_real_server_are_refused(token: str, runserver: Address) -> None:
     good = VICTIM.proof("GET", URL.replace("testserver", "api.example.test"), access_token=token)
-    conn = http.client.HTTPConnection(*runserver, timeout=10)
-    try:
-        conn.putrequest("GET", "/bound/", skip_host=True)
-        for name, value in (("Host", "api.example.test"), ("Authorization", f"DPoP {token}"), ("DPoP", good),
-                            ("DPoP", good)):
-            conn.putheader(name, value)
-        conn.endheaders()
-        response = conn.getresponse()
-        body = json.loads(response.read())
-    finally:
-        conn.close()
-    assert (response.status, body["error"]) == (401, "invalid_dpop_proof")
+    answer = send(runserver, "/bound/", [("Authorization", f"DPoP {token}"), ("DPoP", good), ("DPoP", good)],
+                  host="api.example.test")
+    body = answer.body
+    assert (answer.status, body["error"]) == (401, "invalid_dpop_proof")
     assert body["error_description"] == "The request must carry exactly one DPoP proof."
 
 

@@ -102,13 +102,18 @@ class Answer:
     body: Any
 
 
-def send(address: Address, path: str, headers: Mapping[str, str], *, host: str) -> Answer:
-    """GET ``path`` from ``address`` with ``Host: host`` and ``headers``, exactly as given."""
+def send(
+    address: Address, path: str, headers: Mapping[str, str] | Sequence[tuple[str, str]], *, host: str
+) -> Answer:
+    """GET ``path`` from ``address`` with ``Host: host`` and ``headers``, exactly as given.
+
+    ``headers`` may be a list of ``(name, value)`` lines, to send one header name several times.
+    """
     conn = http.client.HTTPConnection(*address, timeout=10)
     try:
         conn.putrequest("GET", path, skip_host=True)
         conn.putheader("Host", host)
-        for name, value in headers.items():
+        for name, value in headers.items() if isinstance(headers, Mapping) else headers:
             conn.putheader(name, value)
         conn.putheader("Connection", "close")
         conn.endheaders()
