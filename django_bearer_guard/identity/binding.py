@@ -81,7 +81,6 @@ class RequestBinder:
         """The binding ``raw`` (with ``claims``, of ``issuer``) proves, or raise an ``InvalidToken``."""
         self.issuer = issuer
         presentation, mode = self.presentation, issuer.binding
-        now = _clock.now()
         x5t, jkt = _confirmation(claims)
         if mode == "cnf" and x5t is None:
             raise UnverifiedBinding(
@@ -106,6 +105,7 @@ class RequestBinder:
             )
         if x5t is None and jkt is None and mode is None:
             return None
+        now = _clock.now()
 
         methods: set[str] = set()
         certificate: ClientCertificate | None = None
