@@ -16,6 +16,7 @@ detailed cause, for logs and the ``token_rejected`` signal only::
     │       └── RootUnavailable
     ├── KeySetError                 a key set cannot be parsed, trusted or fetched
     │   └── MalformedKeySet, WeakKey, … KeyFetchError
+    ├── MalformedXfcc               an X-Forwarded-Client-Cert header breaks Envoy's grammar (no identity)
     ├── FileMissing                 the file view has nothing to serve (404)
     └── RangeNotSatisfiable         the one requested byte range is beyond the file (416)
 
@@ -50,6 +51,7 @@ __all__ = [
     "MalformedCredentials",
     "MalformedKeySet",
     "MalformedToken",
+    "MalformedXfcc",
     "MissingClaim",
     "MixedKeySet",
     "NoSigningKeys",
@@ -287,6 +289,10 @@ class NoSigningKeys(KeySetError):
 
 class KeyFetchError(KeySetError):
     """Fetching a JWKS or discovery document failed."""
+
+
+class MalformedXfcc(GuardError, ValueError):
+    """The X-Forwarded-Client-Cert header breaks Envoy's grammar; it identifies no one."""
 
 
 class FileMissing(GuardError):

@@ -23,6 +23,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from django_bearer_guard.conf import Network, TransportIdentity
+from django_bearer_guard.exceptions import MalformedXfcc
 from django_bearer_guard.tokens.workloads import spiffe_trust_domain
 
 __all__ = [
@@ -63,10 +64,6 @@ _PEER_TEXT = re.compile(r"[0-9A-Za-z.:%_-]{1,64}")
 _MAX_ADDRESS_LENGTH = 128
 # Header values up to this length are memoised (256 of them at most, a few MiB).
 _MEMO_MAX_LENGTH = 16 * 1024
-
-
-class MalformedXfcc(ValueError):
-    """The X-Forwarded-Client-Cert header breaks Envoy's grammar."""
 
 
 @dataclass(frozen=True, slots=True)
