@@ -1,0 +1,1 @@
+"""Coverage-guided fuzz harnesses for the parsers that read attacker input (see README.md)."""
