@@ -24,10 +24,6 @@ with library_imports(__name__):
 _FIXED = {"issuer": "https://idp.example.test/", "audiences": ["api"], "algorithms": ["ES256"],
           "jwks_uri": "https://idp.example.test/jwks"}
 _FIELDS = ("scope_claim", "scope_prefixes", "allowed_scopes")
-# Dropped scopes are logged: each record is made, and thrown away here.
-_logger = logging.getLogger("django_bearer_guard")
-_logger.addHandler(logging.NullHandler())
-_logger.propagate = False
 
 
 def _granted_by(claim: Any) -> set[str]:
@@ -63,4 +59,8 @@ def test_one_input(data: bytes) -> None:
 
 
 if __name__ == "__main__":
+    # Dropped scopes are logged: in a campaign each record is made, and thrown away.
+    logger = logging.getLogger("django_bearer_guard")
+    logger.addHandler(logging.NullHandler())
+    logger.propagate = False
     fuzz(test_one_input)
