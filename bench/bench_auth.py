@@ -1,36 +1,46 @@
 """Benchmark: BearerTokenAuthentication against raw PyJWT and simplejwt, interleaved, medians.
 
-    python bench/bench_auth.py [--rounds 15] [--calls 300]
+    python bench/bench_auth.py [--quick] [--rounds 15] [--calls 300] [--skip-binding] [--json FILE]
 
-Prints µs per authenticate() for RS256, ES256 and EdDSA, the same token decoded by
-``jwt.decode`` with a preloaded key and (RS256, ES256) authenticated by simplejwt's
-stateless authentication, then requests/s through a DRF view with and without
-authentication. Then the sender-constrained tokens, beside plain Bearer in the same rounds:
+Prints µs per authenticate() for RS256, ES256 and EdDSA: the same token again and again (the
+token cache answers), a token not seen before on each call, and the same token with
+``TOKEN_CACHE_SIZE: 0``; beside them the same token decoded by ``jwt.decode`` with a preloaded
+key and authenticated by simplejwt's stateless authentication (bench.views), all in the same
+rounds. Then the sender-constrained tokens, beside plain Bearer in the same rounds:
 ``binding: "workload"`` and ``"cnf"`` with an ``X-Forwarded-Client-Cert`` from a trusted
 proxy (a certificate already seen, and a new certificate each call), and ``binding: "dpop"``
 with a fresh ES256 or EdDSA proof per request (minted before the rounds), against one
 signature verification of each kind. The machine is shared: read the ratios, not the
-absolute numbers.
+absolute numbers. Requests through views are bench_inprocess.py's and bench_gunicorn.py's.
 """
 
 from __future__ import annotations
 
-import argparse
 import functools
 import itertools
-import statistics
 import sys
-import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import django
-from django.conf import settings
+from bench.common import (
+    ALGORITHMS,
+    AUDIENCE,
+    GuardGroups,
+    arguments,
+    environment,
+    interleave,
+    make_issuer,
+    parse,
+    project_config,
+    save,
+    setting_accepted,
+    setup_django,
+    token_cache_size,
+)
 
-AUDIENCE = "https://api.bench"
 BINDING_MODES = ("workload", "cnf", "dpop")
 PROXY = "10.1.2.3"
 WORKLOAD = "spiffe://bench.test/ns/bench/sa/client"
@@ -42,43 +52,8 @@ BINDING_SETTINGS: dict[str, object] = {
     # The proofs are minted before the rounds: an hour keeps the last one fresh on a slow machine.
     "DPOP_PROOF_MAX_AGE": 3600,
 }
-
-
-def configure(issuer_entries: list[dict[str, object]], simple_jwt: dict[str, object], cache_entries: int) -> None:
-    settings.configure(
-        SECRET_KEY="bench",
-        DEBUG=False,
-        ALLOWED_HOSTS=["*"],
-        ROOT_URLCONF=__name__,
-        INSTALLED_APPS=["django.contrib.auth", "django.contrib.contenttypes", "rest_framework",
-                        "django_bearer_guard"],
-        DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
-        MIDDLEWARE=[],
-        REST_FRAMEWORK={"UNAUTHENTICATED_USER": None},
-        # The DPoP replay store: room for every proof of the run, so no add() pays for a cull.
-        CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-                            "OPTIONS": {"MAX_ENTRIES": cache_entries}}},
-        BEARER_GUARD={"ISSUERS": issuer_entries, **BINDING_SETTINGS},
-        SIMPLE_JWT=simple_jwt,
-    )
-    django.setup()
-
-
-def per_call_us(fn: Callable[[], object], calls: int) -> float:
-    start = time.perf_counter_ns()
-    for _ in range(calls):
-        fn()
-    return (time.perf_counter_ns() - start) / calls / 1000
-
-
-def interleave(variants: dict[str, Callable[[], object]], rounds: int, calls: int) -> dict[str, float]:
-    samples: dict[str, list[float]] = {name: [] for name in variants}
-    for fn in variants.values():
-        fn()  # warm up: keys parsed, caches filled
-    for _ in range(rounds):
-        for name, fn in variants.items():
-            samples[name].append(per_call_us(fn, calls))
-    return {name: statistics.median(values) for name, values in samples.items()}
+SAME, DISTINCT, CACHE_OFF = "authenticate(), same token", "authenticate(), distinct tokens", "authenticate(), cache off"
+DECODE, SIMPLEJWT = "jwt.decode (preloaded key)", "simplejwt stateless"
 
 
 def each(authenticate: Callable[[Any], object], requests: Iterable[object]) -> Callable[[], object]:
@@ -202,108 +177,83 @@ def print_binding(row: dict[str, float], references: dict[str, float], parses: d
               f"one {alg} proof verification")
 
 
-urlpatterns: list[object] = []
-
-
-def main() -> None:  # noqa: PLR0915 - every comparison, measured first, then printed in order
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--calls", type=int, default=300)
-    args = parser.parse_args()
-
-    from cryptography.hazmat.primitives import serialization
-
-    from django_bearer_guard.testing import LocalIssuer
-
-    idp = LocalIssuer(algorithms=("RS256", "ES256", "EdDSA"), audience=AUDIENCE)
-    pem = {
-        key.alg: (
-            key.private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                          serialization.NoEncryption()).decode(),
-            key.private_key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                      serialization.PublicFormat.SubjectPublicKeyInfo).decode(),
-        )
-        for key in idp.keys
-    }
-    configure([idp.issuer_settings(jwks=idp.jwks()), *bound_issuers(idp)], {
-        "ALGORITHM": "RS256", "SIGNING_KEY": pem["RS256"][0], "VERIFYING_KEY": pem["RS256"][1],
-        "AUDIENCE": AUDIENCE, "ISSUER": idp.issuer, "USER_ID_CLAIM": "sub", "LEEWAY": 30,
-    }, cache_entries=2 * proofs_per_case(args.rounds, args.calls) + 1000)
-
+def plain_cases(idp: Any, rounds: int, calls: int, cache_off: bool) -> dict[str, Callable[[], object]]:
+    """The authenticate() variants of each algorithm, named "alg|variant"; the cache-off ones last."""
     import jwt
-    from django.test import Client
-    from django.urls import path
-    from rest_framework.permissions import AllowAny, IsAuthenticated
     from rest_framework.request import Request
-    from rest_framework.response import Response
     from rest_framework.test import APIRequestFactory
-    from rest_framework.views import APIView
-    from rest_framework_simplejwt.authentication import JWTStatelessUserAuthentication
 
+    from bench.views import public_key, simplejwt_authentication
     from django_bearer_guard.authentication import BearerTokenAuthentication
 
     factory = APIRequestFactory()
     ours = BearerTokenAuthentication()
-    theirs = JWTStatelessUserAuthentication()
-    public_keys = {alg: jwt.PyJWK(key.public_jwk()).key for alg in ("RS256", "ES256", "EdDSA")
-                   for key in [idp.signing_key(alg)]}
 
-    results: dict[str, dict[str, float]] = {}
-    for alg in ("RS256", "ES256", "EdDSA"):
-        token = idp.mint(alg=alg, scope="read write", token_type="access", user_id="test-user")
-        request = Request(factory.get("/", HTTP_AUTHORIZATION=f"Bearer {token}"))
-        variants: dict[str, Callable[[], object]] = {
-            "bearer_guard authenticate()": lambda r=request: ours.authenticate(r),
-            "jwt.decode (preloaded key)": lambda t=token, a=alg: jwt.decode(
-                t, public_keys[a], algorithms=[a], audience=AUDIENCE, issuer=idp.issuer),
-        }
-        if alg in ("RS256", "ES256"):
-            from rest_framework_simplejwt.backends import TokenBackend
-            from rest_framework_simplejwt.tokens import Token
+    def request(token: str) -> Request:
+        return Request(factory.get("/", HTTP_AUTHORIZATION=f"Bearer {token}"))
 
-            Token._token_backend = TokenBackend(alg, pem[alg][0], pem[alg][1], AUDIENCE, idp.issuer, None, 30)
-            assert theirs.authenticate(request) is not None
-            variants["simplejwt stateless"] = lambda r=request: theirs.authenticate(r)
-        assert ours.authenticate(request) is not None
-        results[alg] = interleave(variants, args.rounds, args.calls)
+    def mint(alg: str) -> str:
+        return str(idp.mint(alg=alg, scope="read write", token_type="access", lifetime=3600))
 
-    class Protected(APIView):
-        authentication_classes = [BearerTokenAuthentication]
-        permission_classes = [IsAuthenticated]
+    distinct = max(token_cache_size() + 1, (rounds + 1) * calls + 1)
+    cases: dict[str, Callable[[], object]] = {}
+    later: dict[str, Callable[[], object]] = {}
+    for alg in ALGORITHMS:
+        token = mint(alg)
+        same = request(token)
+        theirs: Any = simplejwt_authentication(alg)()  # simplejwt's annotations do not take DRF's Request
+        assert ours.authenticate(same) is not None and theirs.authenticate(same) is not None
+        cases[f"{alg}|{SAME}"] = functools.partial(ours.authenticate, same)
+        # Each call a token never seen before: minted ahead, one request each, never repeated.
+        cases[f"{alg}|{DISTINCT}"] = each(ours.authenticate, [request(mint(alg)) for _ in range(distinct)])
+        cases[f"{alg}|{DECODE}"] = functools.partial(
+            jwt.decode, token, public_key(alg), algorithms=[alg], audience=AUDIENCE, issuer=idp.issuer)
+        cases[f"{alg}|{SIMPLEJWT}"] = functools.partial(theirs.authenticate, same)
+        if cache_off:
+            later[f"{alg}|{CACHE_OFF}"] = functools.partial(ours.authenticate, same)
+    return {**cases, **later}
 
-        def get(self, request: Request) -> Response:
-            return Response({"ok": True})
 
-    class Open(APIView):
-        authentication_classes: list[type] = []
-        permission_classes = [AllowAny]
+def print_plain(medians: dict[str, float], rounds: int, calls: int) -> dict[str, dict[str, float]]:
+    """The per-algorithm table; returns it as {alg: {variant: µs}}."""
+    table: dict[str, dict[str, float]] = {}
+    for name, value in medians.items():
+        alg, variant = name.split("|")
+        table.setdefault(alg, {})[variant] = value
+    print(f"medians of {rounds} interleaved rounds of {calls} calls, µs per call\n")
+    for alg, row in table.items():
+        print(alg)
+        for variant, value in row.items():
+            print(f"  {variant:34s} {value:8.1f} µs   /jwt.decode = {value / row[DECODE]:5.2f}x")
+        print(f"  distinct tokens against simplejwt: {row[SIMPLEJWT] / row[DISTINCT]:5.2f}x as fast")
+    return table
 
-        def get(self, request: Request) -> Response:
-            return Response({"ok": True})
 
-    urlpatterns[:] = [path("protected/", Protected.as_view()), path("open/", Open.as_view())]
-    client = Client()
-    token = idp.mint(alg="RS256")
-    assert client.get("/protected/", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200
-    view_us = interleave({
-        "DRF view, no authentication": lambda: client.get("/open/"),
-        "DRF view, RS256 bearer_guard": lambda: client.get("/protected/", HTTP_AUTHORIZATION=f"Bearer {token}"),
-    }, args.rounds, max(50, args.calls // 5))
-    binding = measure_binding(idp, ours.authenticate, args.rounds, args.calls)
+def main() -> None:
+    parser = arguments(__doc__.splitlines()[0], rounds=(15, 3), calls=(300, 100))
+    parser.add_argument("--skip-binding", action="store_true", help="only the plain Bearer comparisons")
+    args = parse(parser)
+    idp = make_issuer(start=False)
+    guard = {"ISSUERS": [idp.issuer_settings(jwks=idp.jwks()), *bound_issuers(idp)], **BINDING_SETTINGS}
+    setup_django(project_config(idp, guard=guard, cache_entries=2 * proofs_per_case(args.rounds, args.calls) + 1000))
+    cache_off = setting_accepted("TOKEN_CACHE_SIZE", 0)
+    cases = plain_cases(idp, args.rounds, args.calls, cache_off)
+    groups = GuardGroups({name: {"TOKEN_CACHE_SIZE": 0} for name in cases if name.endswith(CACHE_OFF)})
+    table = print_plain(interleave(cases, args.rounds, args.calls, before=groups), args.rounds, args.calls)
+    if not cache_off:
+        print("TOKEN_CACHE_SIZE is refused by the system checks: cache off is n/a")
+    results: dict[str, Any] = {"environment": environment(), "rounds": args.rounds, "calls": args.calls,
+                               "authenticate_us": table}
+    if not args.skip_binding:
+        from django_bearer_guard.authentication import BearerTokenAuthentication
 
-    print(f"medians of {args.rounds} interleaved rounds of {args.calls} calls, µs per call\n")
-    for alg, row in results.items():
-        ours_us = row["bearer_guard authenticate()"]
-        print(f"{alg}")
-        for name, value in row.items():
-            print(f"  {name:32s} {value:8.1f} µs   ours/this = {ours_us / value:5.2f}x")
-    print("\nthrough Django's test client (requests/s)")
-    base = view_us["DRF view, no authentication"]
-    for name, value in view_us.items():
-        print(f"  {name:32s} {1e6 / value:8.0f} req/s   relative = {base / value:5.2f}x")
-    print_binding(*binding)
-    print("\ntargets: RS256 authenticate() <= 0.6x jwt.decode; >= 1.5x faster than simplejwt;\n"
-          "         XFCC on a memo hit adds <= 50 µs; DPoP adds <= 2.5x one proof verification")
+        binding = measure_binding(idp, BearerTokenAuthentication().authenticate, args.rounds, args.calls)
+        print_binding(*binding)
+        results["binding_us"], results["signature_us"], results["certificate_parses"] = binding
+    print("\ntargets: RS256 authenticate(), same token <= 0.15x jwt.decode; distinct tokens <= 0.6x jwt.decode and\n"
+          "         >= 1.5x as fast as simplejwt; XFCC on a memo hit adds <= 50 µs; DPoP adds <= 2.5x one proof\n"
+          "         verification")
+    save(args.json, results)
 
 
 if __name__ == "__main__":

@@ -1,120 +1,133 @@
-"""Benchmark ProtectedFileView against a bare Django FileResponse view under gunicorn.
+"""Benchmark: ProtectedFileView against a bare Django FileResponse view under gunicorn (2 sync workers).
 
-Run: .venv/bin/python bench/bench_files.py [--rounds 7] [--small 300]
+    python bench/bench_files.py [--quick] [--rounds 5] [--small 200] [--json FILE]
 
-Starts gunicorn (one sync worker) on 127.0.0.1 serving tests/files_urls.py, then, in
-interleaved rounds, downloads a 256 MiB file through the view and through the bare view
-(files with a real fileno: sendfile; and files without one: streamed in blocks), and times
-1 KiB requests. Prints medians and ratios. Tokens come from a LocalIssuer whose keys are
-given inline (no key server is needed).
+The bench project (bench.urls) serves a 256 MiB file through the view and through the bare
+view, from a FileSystemStorage (the file has a ``fileno``: gunicorn sends it with sendfile) and
+from a storage whose files have none (tests.files.storages.StreamingFileStorage: the view
+streams it in blocks, FileResponse in its default 4 KiB). The downloads, and 1 KiB requests,
+run in interleaved rounds; a client on 127.0.0.1 reads each whole body. Prints medians and
+ratios. Then, on a fresh server, the workers' peak RSS (VmHWM) after a few small requests and
+after 1 GiB more has gone through the view. Tokens come from a LocalIssuer in this process.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
-import socket
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import django  # noqa: E402
+from bench.common import (
+    MIB,
+    Gunicorn,
+    arguments,
+    environment,
+    http_get,
+    make_issuer,
+    parse,
+    project_config,
+    save,
+)
 
-django.setup()
-
-from django_bearer_guard.testing import LocalIssuer  # noqa: E402
-from tests.files.gunicorn_server import GunicornServer  # noqa: E402
-
-MIB = 1024 * 1024
-
-
-def fetch(address: tuple[str, int], target: str, token: str | None) -> int:
-    """GET ``target`` and return the number of body bytes (headers skipped)."""
-    auth = f"Authorization: Bearer {token}\r\n" if token else ""
-    request = f"GET {target} HTTP/1.1\r\nHost: bench\r\n{auth}Connection: close\r\n\r\n".encode()
-    buffer = bytearray(4 * MIB)
-    total, header_end = 0, -1
-    head = b""
-    with socket.create_connection(address) as sock:
-        sock.sendall(request)
-        while count := sock.recv_into(buffer):
-            if header_end < 0:
-                head += bytes(buffer[:count])
-                header_end = head.find(b"\r\n\r\n")
-                if header_end >= 0:
-                    total += len(head) - header_end - 4
-                    if not head.startswith(b"HTTP/1.1 200"):
-                        raise RuntimeError(head[:200])
-            else:
-                total += count
-    return total
+SIZE = 256 * MIB
+LARGE = {
+    "view, sendfile": "/files/big.bin",
+    "bare, sendfile": "/bare/big.bin",
+    "view, no fileno": "/stream/big.bin",
+    "bare, no fileno": "/bare-stream/big.bin",
+}
+SMALL = {
+    "view, 1 KiB": "/files/small.bin",
+    "view without authentication, 1 KiB": "/open/small.bin",
+    "bare, 1 KiB": "/bare/small.bin",
+}
 
 
-def timed(address: tuple[str, int], target: str, token: str | None, expected: int) -> float:
+def timed(server: Gunicorn, target: str, headers: dict[str, str], expected: int) -> float:
     started = time.perf_counter()
-    size = fetch(address, target, token)
+    status, size = http_get(server.address, target, headers)
     elapsed = time.perf_counter() - started
-    if size != expected:
-        raise RuntimeError(f"{target}: got {size} bytes, expected {expected}")
+    if status != 200 or size != expected:
+        raise RuntimeError(f"{target}: HTTP {status}, {size} bytes, expected {expected}")
     return elapsed
 
 
+def peak_growth(project: dict[str, Any], directory: Path, headers: dict[str, str]) -> dict[str, Any]:
+    """Peak RSS of each worker of a fresh server, warmed by small requests, before and after 1 GiB through the view."""
+    server = Gunicorn(project, directory)
+    try:
+        for _ in range(20):
+            for target in ("/files/small.bin", "/stream/small.bin"):
+                timed(server, target, headers, 1024)
+        before = server.peak_rss_kib()
+        for _ in range(2):
+            for target in ("/files/big.bin", "/stream/big.bin"):
+                timed(server, target, headers, SIZE)
+        after = server.peak_rss_kib()
+    finally:
+        server.stop()
+    growth = {pid: (after[pid] - before[pid]) / 1024 for pid in before}
+    return {"before_mib": {str(pid): kib / 1024 for pid, kib in before.items()},
+            "growth_mib": {str(pid): mib for pid, mib in growth.items()}, "max_growth_mib": max(growth.values())}
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--small", type=int, default=300, help="1 KiB requests per variant and round")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, LocalIssuer() as idp:
-        public = Path(tmp) / "public"
-        public.mkdir()
+    parser = arguments(__doc__.splitlines()[0], rounds=(5, 2), small=(200, 50))
+    args = parse(parser)
+    idp = make_issuer()
+    token = idp.mint(alg="RS256", scope="files:read", lifetime=3600)
+    headers = {"Authorization": f"Bearer {token}"}
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        public = directory / "files" / "public"
+        public.mkdir(parents=True)
         with open(public / "big.bin", "wb") as big:
-            for _ in range(256):
+            for _ in range(SIZE // MIB):
                 big.write(os.urandom(MIB))
         (public / "small.bin").write_bytes(os.urandom(1024))
-        guard = {"ALLOW_HTTP_LOOPBACK": True, "ISSUERS": [idp.issuer_settings(jwks=idp.jwks())]}
-        token = idp.mint(scope="files:read", lifetime=3600)
-        server = GunicornServer(Path(tmp), guard)
+        project = project_config(idp, files=str(directory / "files"))
+        server = Gunicorn(project, directory)
         try:
-            large = {
-                "view, fileno": ("/files/big.bin", token),
-                "bare, fileno": ("/bare/big.bin", None),
-                "view, no fileno": ("/stream/big.bin", token),
-                "bare, no fileno": ("/bare-stream/big.bin", None),
-            }
-            small = {
-                "view, 1 KiB": ("/files/small.bin", token),
-                "view no auth, 1 KiB": ("/open/small.bin", None),
-                "bare, 1 KiB": ("/bare/small.bin", None),
-            }
-            for target, auth in [*large.values(), *small.values()]:  # warm up
-                fetch(server.address, target, auth)
-            seconds: dict[str, list[float]] = {name: [] for name in [*large, *small]}
+            for target in [*LARGE.values(), *SMALL.values()]:  # warm up both workers and the page cache
+                for _ in range(2):
+                    timed(server, target, headers, SIZE if target.endswith("big.bin") else 1024)
+            seconds: dict[str, list[float]] = {name: [] for name in [*LARGE, *SMALL]}
             for _ in range(args.rounds):
-                for name, (target, auth) in large.items():
-                    seconds[name].append(timed(server.address, target, auth, 256 * MIB))
+                for name, target in LARGE.items():
+                    seconds[name].append(timed(server, target, headers, SIZE))
                 for _ in range(args.small):
-                    for name, (target, auth) in small.items():
-                        seconds[name].append(timed(server.address, target, auth, 1024))
+                    for name, target in SMALL.items():
+                        seconds[name].append(timed(server, target, headers, 1024))
         finally:
             server.stop()
+        memory = peak_growth(project, directory, headers)
+    idp.stop()
+
     median = {name: statistics.median(values) for name, values in seconds.items()}
-    for name in large:
-        print(f"{name:18} {256 / median[name]:8.0f} MiB/s")
-    for name in small:
-        print(f"{name:18} {median[name] * 1e6:8.0f} µs/request")
-    print(f"ratio view/bare, fileno:    {median['bare, fileno'] / median['view, fileno']:.2f}x")
-    print(f"ratio view/bare, no fileno: {median['bare, no fileno'] / median['view, no fileno']:.2f}x")
-    print(f"ratio view no fileno / bare sendfile: {median['bare, fileno'] / median['view, no fileno']:.2f}x")
-    overhead = median["view, 1 KiB"] - median["bare, 1 KiB"]
-    print(f"1 KiB overhead: {overhead * 1e6:.0f} µs/request ({median['bare, 1 KiB'] / median['view, 1 KiB']:.2f}x)")
-    unauthenticated = median["view no auth, 1 KiB"] - median["bare, 1 KiB"]
-    print(f"1 KiB overhead without token validation: {unauthenticated * 1e6:.0f} µs/request")
+    throughput = {name: SIZE / MIB / median[name] for name in LARGE}
+    ratios = {"sendfile": throughput["view, sendfile"] / throughput["bare, sendfile"],
+              "no fileno": throughput["view, no fileno"] / throughput["bare, no fileno"]}
+    print(f"\nfile view under gunicorn (2 sync workers), 256 MiB downloads, medians of {args.rounds} "
+          f"interleaved rounds, {environment()['cores']} cores")
+    for name, value in throughput.items():
+        print(f"  {name:36s} {value:8.0f} MiB/s")
+    for name in SMALL:
+        print(f"  {name:36s} {median[name] * 1e6:8.0f} µs/request")
+    for name, value in ratios.items():
+        print(f"  view/bare, {name:25s} {value:8.2f}x")
+    print(f"  1 KiB: the view adds {(median['view, 1 KiB'] - median['bare, 1 KiB']) * 1e6:.0f} µs/request, "
+          f"{(median['view without authentication, 1 KiB'] - median['bare, 1 KiB']) * 1e6:.0f} µs without "
+          "token validation")
+    print("  worker peak RSS growth over 1 GiB through the view: "
+          + ", ".join(f"{mib:.1f} MiB" for mib in memory["growth_mib"].values()))
+    save(args.json, {"environment": environment(), "rounds": args.rounds, "throughput_mib_s": throughput,
+                     "small_us": {name: median[name] * 1e6 for name in SMALL}, "ratios": ratios, "memory": memory})
 
 
 if __name__ == "__main__":

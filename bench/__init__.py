@@ -1,0 +1,1 @@
+"""Benchmarks of django-bearer-guard, and the Django project they measure (``bench.settings``)."""

@@ -1,0 +1,111 @@
+"""Benchmark: the bench project under gunicorn (2 sync workers), loaded by wrk on 127.0.0.1.
+
+    python bench/bench_gunicorn.py [--quick] [--rounds 3] [--seconds 4] [--json FILE]
+
+One wrk run (``-t2 -c8``) per variant of bench.common.variants() and round, the variants in
+round-robin order. Distinct tokens come from a file of pre-minted tokens that bench/tokens.lua
+cycles through; the file holds 2.5 times TOKEN_CACHE_SIZE, so that neither worker sees a token
+again before it has left its cache. The variants with the token cache off are served by a
+second gunicorn whose settings say ``TOKEN_CACHE_SIZE: 0``. Keys come from a LocalIssuer in
+this process, fetched by each worker over HTTP. Prints requests/s (medians) and ratios.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import (
+    Gunicorn,
+    Tokens,
+    Variant,
+    arguments,
+    environment,
+    guard_settings,
+    http_get,
+    make_issuer,
+    parse,
+    project_config,
+    save,
+    setting_accepted,
+    setup_django,
+    token_cache_size,
+    variants,
+    wrk,
+)
+
+
+def main() -> None:
+    parser = arguments(__doc__.splitlines()[0], rounds=(3, 1), seconds=(4, 1))
+    args = parse(parser)
+    idp = make_issuer()
+    project = project_config(idp)
+    setup_django(project)  # for the system checks: is TOKEN_CACHE_SIZE known?
+    cache_off = setting_accepted("TOKEN_CACHE_SIZE", 0)
+    chosen = variants(cache_off=cache_off)
+    pool = int(token_cache_size() * 2.5) // 2 * 2  # even: each of the 2 wrk threads takes every other token
+    tokens = Tokens(idp, pool)
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        files = {}
+        for alg, minted in tokens.pools.items():
+            files[alg] = directory / f"tokens-{alg}.txt"
+            files[alg].write_text("\n".join(minted) + "\n")
+        servers = {False: Gunicorn(project, directory)}
+        try:
+            if cache_off:
+                uncached = project_config(idp, guard=guard_settings(idp, TOKEN_CACHE_SIZE=0))
+                servers[True] = Gunicorn(uncached, directory)
+            samples = measure(chosen, servers, tokens, files, rounds=args.rounds, seconds=args.seconds)
+        finally:
+            for server in servers.values():
+                server.stop()
+    idp.stop()
+
+    per_second = {key: statistics.median(values) for key, values in samples.items()}
+    base = per_second["noauth"]
+    results: dict[str, Any] = {"environment": environment(), "rounds": args.rounds, "seconds": args.seconds,
+                               "cache_off_supported": cache_off, "per_second": per_second,
+                               "labels": {v.key: v.label for v in chosen}}
+    print(f"\ngunicorn, 2 sync workers, wrk -t2 -c8 -d{args.seconds}s on 127.0.0.1, "
+          f"medians of {args.rounds} interleaved rounds, {environment()['cores']} cores (shared with wrk)")
+    for variant in chosen:
+        value = per_second[variant.key]
+        print(f"  {variant.label:42s} {value:8.0f} req/s   /no auth = {value / base:5.2f}x")
+    if not cache_off:
+        print("TOKEN_CACHE_SIZE is refused by the system checks: the cache-off variants are n/a")
+    save(args.json, results)
+
+
+def measure(chosen: list[Variant], servers: dict[bool, Gunicorn], tokens: Tokens, files: dict[str, Path], *,
+            rounds: int, seconds: int) -> dict[str, list[float]]:
+    """Requests/s of each wrk run, per variant, the variants round-robin in each round."""
+    for variant in chosen:
+        server = servers[variant.cache_off]
+        for _ in range(4 * server.workers):  # both workers: Django loaded, keys fetched
+            header = {"Authorization": f"Bearer {tokens.same[variant.alg]}"}
+            status, _ = http_get(server.address, variant.path, header)
+            if status != 200:
+                raise RuntimeError(f"{variant.key}: {status}")
+    samples: dict[str, list[float]] = {variant.key: [] for variant in chosen}
+    start = dict.fromkeys(files, 0)
+    for _ in range(rounds):
+        for variant in chosen:
+            url = servers[variant.cache_off].url(variant.path)
+            if variant.distinct:
+                run = wrk(url, seconds=seconds, tokens=files[variant.alg], start=start[variant.alg])
+                # The next run starts after this run's tokens, which the workers may still hold.
+                start[variant.alg] = (start[variant.alg] + run.requests + 16) % len(tokens.pools[variant.alg])
+            else:
+                run = wrk(url, seconds=seconds, header=f"Authorization: Bearer {tokens.same[variant.alg]}")
+            samples[variant.key].append(run.per_second)
+    return samples
+
+
+if __name__ == "__main__":
+    main()

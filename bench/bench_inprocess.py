@@ -1,0 +1,125 @@
+"""Benchmark: the bench project's DRF views in process, through Django's test client and a bare WSGI call.
+
+    python bench/bench_inprocess.py [--quick] [--rounds 7] [--calls 200] [--json FILE]
+
+Every variant of bench.common.variants() (no authentication, a no-op authenticator, this
+library with the same token, with distinct tokens and with its token cache off, simplejwt's
+stateless authentication, a ``jwt.decode`` wrapper; RS256, ES256 and EdDSA), interleaved in
+round-robin rounds, through ``django.test.Client`` and through ``WSGIHandler`` called with a
+prepared environ. Prints requests/s (medians) and the ratio to the view without authentication.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import (
+    GuardGroups,
+    Tokens,
+    Variant,
+    arguments,
+    environment,
+    interleave,
+    make_issuer,
+    parse,
+    project_config,
+    save,
+    setting_accepted,
+    setup_django,
+    token_cache_size,
+    variants,
+)
+
+MODES = ("test client", "WSGI")
+
+
+def through_client(variant: Variant, tokens: Iterator[str]) -> Callable[[], object]:
+    from django.test import Client
+
+    client = Client()
+
+    def call() -> None:
+        response = client.get(variant.path, headers={"Authorization": f"Bearer {next(tokens)}"})
+        if response.status_code != 200:
+            raise RuntimeError(f"{variant.key}: {response.status_code} {response.content[:300]!r}")
+
+    return call
+
+
+def through_wsgi(variant: Variant, tokens: Iterator[str]) -> Callable[[], object]:
+    from django.core.handlers.wsgi import WSGIHandler
+
+    handler = WSGIHandler()
+    base = {
+        "REQUEST_METHOD": "GET", "PATH_INFO": variant.path, "SCRIPT_NAME": "", "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000", "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": "127.0.0.1:8000", "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "http", "wsgi.errors": sys.stderr, "wsgi.multithread": False,
+        "wsgi.multiprocess": True, "wsgi.run_once": False,
+    }
+    statuses: list[str] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+        statuses.append(status)
+        return lambda data: None
+
+    def call() -> None:
+        environ = {**base, "wsgi.input": io.BytesIO(), "HTTP_AUTHORIZATION": f"Bearer {next(tokens)}"}
+        response = handler(environ, start_response)
+        body = b"".join(response)
+        response.close()  # request_finished is sent, as by a WSGI server
+        status = statuses.pop()
+        if not status.startswith("200"):
+            raise RuntimeError(f"{variant.key}: {status} {body[:300]!r}")
+
+    return call
+
+
+def main() -> None:
+    parser = arguments(__doc__.splitlines()[0], rounds=(7, 3), calls=(200, 60))
+    args = parse(parser)
+    idp = make_issuer()
+    project = project_config(idp)
+
+    setup_django(project)
+    cache_off = setting_accepted("TOKEN_CACHE_SIZE", 0)
+    chosen = variants(cache_off=cache_off)
+    # Distinct tokens come from one pool per algorithm, shared by both modes: none is sent twice.
+    needed = len(MODES) * (args.rounds + 1) * args.calls + 2 * len(MODES)
+    tokens = Tokens(idp, max(token_cache_size() + 1, needed))
+    calls: dict[str, Callable[[], object]] = {}
+    overrides: dict[str, dict[str, Any]] = {}
+    for variant in chosen:
+        for mode, make in zip(MODES, (through_client, through_wsgi), strict=True):
+            name = f"{mode}|{variant.key}"
+            calls[name] = make(variant, tokens.stream(variant))
+            if variant.cache_off:
+                overrides[name] = {"TOKEN_CACHE_SIZE": 0}
+    medians = interleave(calls, args.rounds, args.calls, before=GuardGroups(overrides))
+    idp.stop()
+
+    results: dict[str, Any] = {"environment": environment(), "rounds": args.rounds, "calls": args.calls,
+                               "cache_off_supported": cache_off, "labels": {v.key: v.label for v in chosen}}
+    print(f"\nin process: medians of {args.rounds} interleaved rounds of {args.calls} requests, "
+          f"{environment()['cores']} cores")
+    for mode in MODES:
+        per_second = {v.key: 1e6 / medians[f"{mode}|{v.key}"] for v in chosen}
+        results[mode] = per_second
+        base = per_second["noauth"]
+        print(f"\n{mode}")
+        for variant in chosen:
+            value = per_second[variant.key]
+            print(f"  {variant.label:42s} {value:8.0f} req/s   /no auth = {value / base:5.2f}x")
+    if not cache_off:
+        print("\nTOKEN_CACHE_SIZE is refused by the system checks: the cache-off variants are n/a")
+    save(args.json, results)
+
+
+if __name__ == "__main__":
+    main()
