@@ -7,13 +7,18 @@ finding has a test named after the contract it breaks, ``xfail(strict=True)`` un
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import importlib
+import logging
 import random
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from django.test import Client
 
+from django_bearer_guard._json import JSONError, loads_object
 from django_bearer_guard.files.paths import MAX_PATH_BYTES, PathRefused, contain
 from django_bearer_guard.tokens.workloads import spiffe_trust_domain
 
@@ -73,8 +78,60 @@ def test_every_harness_has_a_seed_corpus_a_dictionary_and_a_test() -> None:
         assert (FUZZ / "dicts" / f"{name}.dict").is_file()
 
 
-# Found while writing the harnesses (both are outside what the harnesses assert, so that the
-# campaigns could run on; see docs/fuzzing.rst).
+# Found while writing the harnesses (see docs/fuzzing.rst).
+
+
+def _nested(depth: int, *, escaped: bool) -> bytes:
+    # An object holding `depth` nested arrays around one string, written with an escape or not.
+    inner = b'"\\u00e9"' if escaped else b'"e"'
+    return b'{"a":' + b"[" * depth + inner + b"]" * depth + b"}"
+
+
+def _deepest_parsed() -> int:
+    # The deepest nesting the decoder itself reads at this stack depth (it refuses deeper ones).
+    depth = 0
+    while True:
+        try:
+            loads_object(_nested(depth + 1, escaped=False))
+        except JSONError:
+            return depth
+        depth += 1
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=RecursionError,
+    reason="loads_object writes a value holding an escape back (json.dumps, for the lone-surrogate check) "
+    "outside its try: one level deeper than the decoder, a nesting it just read raises RecursionError",
+)
+def test_loads_object_refuses_the_deepest_readable_nesting_with_an_escape() -> None:
+    depth = _deepest_parsed()
+    assert depth > 100
+    # The decoder and the writer run a frame or two apart: the depths around the limit.
+    for candidate in range(depth + 8, depth - 8, -1):
+        with contextlib.suppress(JSONError):
+            loads_object(_nested(candidate, escaped=True))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="the token header is read with loads_object before any signature check: a deeply nested header "
+    "with an escape raises RecursionError, which only the authenticator's catch-all turns into a 401, "
+    "logging an unexpected failure with its traceback for each such request",
+)
+def test_deeply_nested_token_header_with_an_escape_is_an_ordinary_refusal(
+    client: Client, guard: Callable[..., None], caplog: pytest.LogCaptureFixture
+) -> None:
+    signature = base64.urlsafe_b64encode(b"x" * 64).rstrip(b"=").decode()
+    # The one depth that breaks depends on the stack, so every depth a header can reach is sent.
+    for depth in range(1000, 500, -1):
+        header = base64.urlsafe_b64encode(_nested(depth, escaped=True)[:-1] + b',"alg":"RS256"}')
+        token = f"{header.rstrip(b'=').decode()}.e30.{signature}"
+        response = client.get("/whoami/", HTTP_AUTHORIZATION=f"Bearer {token}")
+        assert response.status_code == 401, depth
+    unexpected = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert not unexpected, unexpected[0].getMessage()
 
 
 @pytest.mark.xfail(
