@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import statistics
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -33,8 +34,10 @@ from bench.common import (
     environment,
     interleave,
     make_issuer,
+    paired_ratio,
     parse,
     project_config,
+    rounds_of,
     save,
     setting_accepted,
     setup_django,
@@ -214,19 +217,23 @@ def plain_cases(idp: Any, rounds: int, calls: int, cache_off: bool) -> dict[str,
     return {**cases, **later}
 
 
-def print_plain(medians: dict[str, float], rounds: int, calls: int) -> dict[str, dict[str, float]]:
-    """The per-algorithm table; returns it as {alg: {variant: µs}}."""
-    table: dict[str, dict[str, float]] = {}
-    for name, value in medians.items():
+def print_plain(samples: dict[str, list[float]], rounds: int, calls: int) -> dict[str, Any]:
+    """The per-algorithm table: medians {alg: {variant: µs}}, ratios to jwt.decode within each round."""
+    table: dict[str, dict[str, list[float]]] = {}
+    for name, values in samples.items():
         alg, variant = name.split("|")
-        table.setdefault(alg, {})[variant] = value
-    print(f"medians of {rounds} interleaved rounds of {calls} calls, µs per call\n")
-    for alg, row in table.items():
+        table.setdefault(alg, {})[variant] = values
+    medians = {alg: {variant: statistics.median(values) for variant, values in row.items()}
+               for alg, row in table.items()}
+    ratios = {alg: {variant: paired_ratio(row, variant, DECODE) for variant in row} for alg, row in table.items()}
+    print(f"medians of {rounds} interleaved rounds of {calls} calls, µs per call; ratios within each round, "
+          "then their median\n")
+    for alg, row in medians.items():
         print(alg)
         for variant, value in row.items():
-            print(f"  {variant:34s} {value:8.1f} µs   /jwt.decode = {value / row[DECODE]:5.2f}x")
-        print(f"  distinct tokens against simplejwt: {row[SIMPLEJWT] / row[DISTINCT]:5.2f}x as fast")
-    return table
+            print(f"  {variant:34s} {value:8.1f} µs   /jwt.decode = {ratios[alg][variant]:5.2f}x")
+        print(f"  distinct tokens against simplejwt: {paired_ratio(table[alg], SIMPLEJWT, DISTINCT):5.2f}x as fast")
+    return {"authenticate_us": medians, "ratio_decode": ratios, "samples_us": table}
 
 
 def main() -> None:
@@ -239,11 +246,10 @@ def main() -> None:
     cache_off = setting_accepted("TOKEN_CACHE_SIZE", 0)
     cases = plain_cases(idp, args.rounds, args.calls, cache_off)
     groups = GuardGroups({name: {"TOKEN_CACHE_SIZE": 0} for name in cases if name.endswith(CACHE_OFF)})
-    table = print_plain(interleave(cases, args.rounds, args.calls, before=groups), args.rounds, args.calls)
+    table = print_plain(rounds_of(cases, args.rounds, args.calls, before=groups), args.rounds, args.calls)
     if not cache_off:
         print("TOKEN_CACHE_SIZE is refused by the system checks: cache off is n/a")
-    results: dict[str, Any] = {"environment": environment(), "rounds": args.rounds, "calls": args.calls,
-                               "authenticate_us": table}
+    results: dict[str, Any] = {"environment": environment(), "rounds": args.rounds, "calls": args.calls, **table}
     if not args.skip_binding:
         from django_bearer_guard.authentication import BearerTokenAuthentication
 

@@ -1,8 +1,8 @@
 """Benchmark: the bench project under gunicorn (2 sync workers), loaded by wrk on 127.0.0.1.
 
-    python bench/bench_gunicorn.py [--quick] [--rounds 3] [--seconds 4] [--json FILE]
+    python bench/bench_gunicorn.py [--quick] [--rounds 6] [--seconds 2] [--json FILE]
 
-One wrk run (``-t2 -c8``) per variant of bench.common.variants() and round, the variants in
+One short wrk run (``-t2 -c8``) per variant of bench.common.variants() and round, the variants in
 round-robin order. Distinct tokens come from a file of pre-minted tokens that bench/tokens.lua
 cycles through; the file holds 2.5 times TOKEN_CACHE_SIZE, so that neither worker sees a token
 again before it has left its cache. The variants with the token cache off are served by a
@@ -29,6 +29,7 @@ from bench.common import (
     guard_settings,
     http_get,
     make_issuer,
+    paired_ratio,
     parse,
     project_config,
     save,
@@ -41,7 +42,7 @@ from bench.common import (
 
 
 def main() -> None:
-    parser = arguments(__doc__.splitlines()[0], rounds=(3, 1), seconds=(4, 1))
+    parser = arguments(__doc__.splitlines()[0], rounds=(6, 1), seconds=(2, 1))
     args = parse(parser)
     idp = make_issuer()
     project = project_config(idp)
@@ -68,15 +69,19 @@ def main() -> None:
     idp.stop()
 
     per_second = {key: statistics.median(values) for key, values in samples.items()}
-    base = per_second["noauth"]
-    results: dict[str, Any] = {"environment": environment(), "rounds": args.rounds, "seconds": args.seconds,
-                               "cache_off_supported": cache_off, "per_second": per_second,
-                               "labels": {v.key: v.label for v in chosen}}
-    print(f"\ngunicorn, 2 sync workers, wrk -t2 -c8 -d{args.seconds}s on 127.0.0.1, "
-          f"medians of {args.rounds} interleaved rounds, {environment()['cores']} cores (shared with wrk)")
+    results: dict[str, Any] = {
+        "environment": environment(), "rounds": args.rounds, "seconds": args.seconds,
+        "cache_off_supported": cache_off, "per_second": per_second, "samples": samples,
+        "labels": {v.key: v.label for v in chosen},
+        "ratio": {base: {key: paired_ratio(samples, key, base) for key in samples} for base in ("noauth", "noop")},
+    }
+    print(f"\ngunicorn, 2 sync workers, wrk -t2 -c8 -d{args.seconds}s on 127.0.0.1, medians of {args.rounds} "
+          f"interleaved rounds, {environment()['cores']} cores (shared with wrk); ratios within each round, "
+          "then their median")
     for variant in chosen:
-        value = per_second[variant.key]
-        print(f"  {variant.label:42s} {value:8.0f} req/s   /no auth = {value / base:5.2f}x")
+        print(f"  {variant.label:42s} {per_second[variant.key]:8.0f} req/s   "
+              f"/no auth = {results['ratio']['noauth'][variant.key]:5.2f}x   "
+              f"/no-op = {results['ratio']['noop'][variant.key]:5.2f}x")
     if not cache_off:
         print("TOKEN_CACHE_SIZE is refused by the system checks: the cache-off variants are n/a")
     save(args.json, results)

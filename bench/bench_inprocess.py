@@ -1,17 +1,21 @@
 """Benchmark: the bench project's DRF views in process, through Django's test client and a bare WSGI call.
 
     python bench/bench_inprocess.py [--quick] [--rounds 7] [--calls 200] [--json FILE]
+    python bench/bench_inprocess.py --profile guard-RS256-distinct   # cProfile of one variant
 
 Every variant of bench.common.variants() (no authentication, a no-op authenticator, this
 library with the same token, with distinct tokens and with its token cache off, simplejwt's
 stateless authentication, a ``jwt.decode`` wrapper; RS256, ES256 and EdDSA), interleaved in
 round-robin rounds, through ``django.test.Client`` and through ``WSGIHandler`` called with a
 prepared environ. Prints requests/s (medians) and the ratio to the view without authentication.
+``--profile KEY`` instead runs one variant (a key as in the JSON results) through WSGI under
+cProfile and prints where its time goes.
 """
 
 from __future__ import annotations
 
 import io
+import statistics
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,10 +29,11 @@ from bench.common import (
     Variant,
     arguments,
     environment,
-    interleave,
     make_issuer,
+    paired_ratio,
     parse,
     project_config,
+    rounds_of,
     save,
     setting_accepted,
     setup_django,
@@ -81,8 +86,21 @@ def through_wsgi(variant: Variant, tokens: Iterator[str]) -> Callable[[], object
     return call
 
 
+def profile(variant: Variant, tokens: Tokens, calls: int) -> None:
+    """Where the time of ``calls`` WSGI requests of ``variant`` goes, by own time."""
+    import cProfile
+    import pstats
+
+    call = through_wsgi(variant, tokens.stream(variant))
+    GuardGroups({variant.key: {"TOKEN_CACHE_SIZE": 0}} if variant.cache_off else {})(variant.key, call)
+    profiler = cProfile.Profile()
+    profiler.runcall(lambda: [call() for _ in range(calls)])
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
+
+
 def main() -> None:
     parser = arguments(__doc__.splitlines()[0], rounds=(7, 3), calls=(200, 60))
+    parser.add_argument("--profile", metavar="KEY", help="profile this variant instead (e.g. guard-RS256-distinct)")
     args = parse(parser)
     idp = make_issuer()
     project = project_config(idp)
@@ -90,6 +108,10 @@ def main() -> None:
     setup_django(project)
     cache_off = setting_accepted("TOKEN_CACHE_SIZE", 0)
     chosen = variants(cache_off=cache_off)
+    if args.profile:
+        count = 20 * args.calls
+        profile(next(v for v in chosen if v.key == args.profile), Tokens(idp, count + 2), count)
+        return
     # Distinct tokens come from one pool per algorithm, shared by both modes: none is sent twice.
     needed = len(MODES) * (args.rounds + 1) * args.calls + 2 * len(MODES)
     tokens = Tokens(idp, max(token_cache_size() + 1, needed))
@@ -101,21 +123,23 @@ def main() -> None:
             calls[name] = make(variant, tokens.stream(variant))
             if variant.cache_off:
                 overrides[name] = {"TOKEN_CACHE_SIZE": 0}
-    medians = interleave(calls, args.rounds, args.calls, before=GuardGroups(overrides))
+    samples = rounds_of(calls, args.rounds, args.calls, before=GuardGroups(overrides))
     idp.stop()
 
     results: dict[str, Any] = {"environment": environment(), "rounds": args.rounds, "calls": args.calls,
-                               "cache_off_supported": cache_off, "labels": {v.key: v.label for v in chosen}}
+                               "cache_off_supported": cache_off, "labels": {v.key: v.label for v in chosen},
+                               "ratio": {}, "samples_us": {}}
     print(f"\nin process: medians of {args.rounds} interleaved rounds of {args.calls} requests, "
-          f"{environment()['cores']} cores")
+          f"{environment()['cores']} cores; ratios to no authentication within each round, then their median")
     for mode in MODES:
-        per_second = {v.key: 1e6 / medians[f"{mode}|{v.key}"] for v in chosen}
-        results[mode] = per_second
-        base = per_second["noauth"]
+        us = {v.key: samples[f"{mode}|{v.key}"] for v in chosen}
+        results[mode] = {key: 1e6 / statistics.median(values) for key, values in us.items()}
+        results["ratio"][mode] = {key: paired_ratio(us, key, "noauth", times=True) for key in us}
+        results["samples_us"][mode] = us
         print(f"\n{mode}")
         for variant in chosen:
-            value = per_second[variant.key]
-            print(f"  {variant.label:42s} {value:8.0f} req/s   /no auth = {value / base:5.2f}x")
+            print(f"  {variant.label:42s} {results[mode][variant.key]:8.0f} req/s   "
+                  f"/no auth = {results['ratio'][mode][variant.key]:5.2f}x")
     if not cache_off:
         print("\nTOKEN_CACHE_SIZE is refused by the system checks: the cache-off variants are n/a")
     save(args.json, results)

@@ -11,6 +11,7 @@ import argparse
 import atexit
 import datetime as dt
 import functools
+import gc
 import itertools
 import json
 import os
@@ -23,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -201,12 +202,24 @@ def interleave(
     variants: Mapping[str, Callable[[], object]], rounds: int, calls: int, *, before: Before | None = None,
     timer: Callable[[], int] = time.perf_counter_ns,
 ) -> dict[str, float]:
-    """Median µs per call of each variant over ``rounds`` round-robin rounds of ``calls`` calls.
+    """Median µs per call of each variant over the rounds of :func:`rounds_of`."""
+    samples = rounds_of(variants, rounds, calls, before=before, timer=timer)
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def rounds_of(
+    variants: Mapping[str, Callable[[], object]], rounds: int, calls: int, *, before: Before | None = None,
+    timer: Callable[[], int] = time.perf_counter_ns,
+) -> dict[str, list[float]]:
+    """µs per call of each variant in each of ``rounds`` round-robin rounds of ``calls`` calls.
 
     ``before(name, fn)`` runs ahead of each batch (see :class:`GuardGroups`); it is not timed.
     ``timer`` counts nanoseconds: wall time, or ``time.process_time_ns`` for CPU time.
     """
     samples: dict[str, list[float]] = {name: [] for name in variants}
+    # The benchmark's own objects (pre-minted tokens, requests) out of the collector's way.
+    gc.collect()
+    gc.freeze()
     for name, fn in variants.items():
         if before is not None:
             before(name, fn)
@@ -216,7 +229,17 @@ def interleave(
             if before is not None:
                 before(name, fn)
             samples[name].append(per_call_us(fn, calls, timer))
-    return {name: statistics.median(values) for name, values in samples.items()}
+    return samples
+
+
+def paired_ratio(samples: Mapping[str, Sequence[float]], key: str, base: str, *, times: bool = False) -> float:
+    """The median over rounds of ``key``/``base`` within each round; ``times``: base/key, so faster is higher.
+
+    A ratio taken inside a round, then the median of the rounds, holds better on a shared
+    machine than the ratio of two medians: a busy moment slows both sides of the same round.
+    """
+    pairs = [(b / k if times else k / b) for k, b in zip(samples[key], samples[base], strict=True)]
+    return statistics.median(pairs)
 
 
 class GuardGroups:

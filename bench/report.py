@@ -32,12 +32,6 @@ def _number(value: float | None) -> float:
     return float("nan") if value is None else value
 
 
-def _ratio(values: Mapping[str, float] | None, key: str, base: str) -> float | None:
-    if not values or key not in values or base not in values or not values[base]:
-        return None
-    return values[key] / values[base]
-
-
 @dataclass(frozen=True)
 class Target:
     """A value measured in the run, its limit, the side of the limit that passes, and a baseline to read beside it."""
@@ -72,22 +66,21 @@ class Target:
 
 def targets(results: Results) -> list[Target]:
     """The targets of the issue, RS256 where an algorithm matters, each from this run's numbers."""
-    served = _get(results, "gunicorn", "per_second")
-    client = _get(results, "inprocess", "test client")
-    auth = _get(results, "authenticate", "authenticate_us", "RS256") or {}
+    noauth = _get(results, "gunicorn", "ratio", "noauth") or {}
+    noop = _get(results, "gunicorn", "ratio", "noop") or {}
+    client = _get(results, "inprocess", "ratio", "test client") or {}
+    auth = _get(results, "authenticate", "ratio_decode", "RS256") or {}
     cpu = _get(results, "jwks", "cpu_ms") or {}
     ratios = _get(results, "files", "ratios") or {}
-    same, decode = auth.get("authenticate(), same token"), auth.get("jwt.decode (preloaded key)")
-    cache_off = auth.get("authenticate(), cache off")
     return [
-        Target("gunicorn, distinct tokens / no authentication", _ratio(served, "guard-RS256-distinct", "noauth"),
-               0.78, True, "x", "simplejwt", _ratio(served, "simplejwt-RS256", "noauth")),
-        Target("gunicorn, same token / no-op authenticator", _ratio(served, "guard-RS256", "noop"),
-               0.95, True, "x", "simplejwt", _ratio(served, "simplejwt-RS256", "noop")),
-        Target("test client, distinct tokens / no authentication", _ratio(client, "guard-RS256-distinct", "noauth"),
-               0.65, True, "x", "simplejwt", _ratio(client, "simplejwt-RS256", "noauth")),
-        Target("authenticate(), same token / jwt.decode", same / decode if same and decode else None,
-               0.15, False, "x", "cache off", cache_off / decode if cache_off and decode else None),
+        Target("gunicorn, distinct tokens / no authentication", noauth.get("guard-RS256-distinct"),
+               0.78, True, "x", "simplejwt", noauth.get("simplejwt-RS256")),
+        Target("gunicorn, same token / no-op authenticator", noop.get("guard-RS256"),
+               0.95, True, "x", "simplejwt", noop.get("simplejwt-RS256")),
+        Target("test client, distinct tokens / no authentication", client.get("guard-RS256-distinct"),
+               0.65, True, "x", "simplejwt", client.get("simplejwt-RS256")),
+        Target("authenticate(), same token / jwt.decode", auth.get("authenticate(), same token"),
+               0.15, False, "x", "cache off", auth.get("authenticate(), cache off")),
         Target("JWKS fetch, CPU per fetch over http", cpu.get("bearer_guard http"), 2, False, "ms",
                "PyJWKClient", cpu.get("PyJWKClient http")),
         Target("JWKS fetch, CPU per fetch over https", cpu.get("bearer_guard https"), 2, False, "ms",
@@ -99,29 +92,33 @@ def targets(results: Results) -> list[Target]:
     ]
 
 
-def _cell(value: float | None, base: float | None, digits: int = 0) -> str:
+def _cell(value: float | None, ratio: float | None, digits: int = 0) -> str:
     if value is None:
         return "n/a"
     shown = f"{value:.{digits}f}"
-    return f"{shown} ({value / base:.2f}x)" if base else shown
+    return shown if ratio is None else f"{shown} ({ratio:.2f}x)"
 
 
 def tables(results: Results) -> list[Table]:
     """The tables of the run: targets, requests/s per variant and mode, authenticate(), JWKS, files."""
     found: list[Table] = [("Targets", ["target", "measured", "limit", "beside it", "result"],
                            [[t.name, t.show(t.value), t.rule, t.beside, t.status] for t in targets(results)])]
-    modes = {"test client": _get(results, "inprocess", "test client"), "WSGI": _get(results, "inprocess", "WSGI"),
-             "gunicorn + wrk": _get(results, "gunicorn", "per_second")}
+    modes = {"test client": ("inprocess", "test client", ("ratio", "test client")),
+             "WSGI": ("inprocess", "WSGI", ("ratio", "WSGI")),
+             "gunicorn + wrk": ("gunicorn", "per_second", ("ratio", "noauth"))}
     rows = []
     for variant in variants():
         rows.append([variant.label] + [
-            _cell((values or {}).get(variant.key), (values or {}).get("noauth")) for values in modes.values()])
+            _cell((_get(results, section, values) or {}).get(variant.key),
+                  (_get(results, section, *ratio) or {}).get(variant.key))
+            for section, values, ratio in modes.values()])
     found.append(("Requests/s (x no authentication)", ["variant", *modes], rows))
     auth = _get(results, "authenticate", "authenticate_us") or {}
+    ratio = _get(results, "authenticate", "ratio_decode") or {}
     names = list(next(iter(auth.values()), {}))
     found.append(("authenticate(), µs per call (x jwt.decode)", ["", *ALGORITHMS], [
-        [name] + [_cell(auth.get(alg, {}).get(name), auth.get(alg, {}).get("jwt.decode (preloaded key)"), 1)
-                  for alg in ALGORITHMS] for name in names]))
+        [name] + [_cell(auth.get(alg, {}).get(name), ratio.get(alg, {}).get(name), 1) for alg in ALGORITHMS]
+        for name in names]))
     cpu = _get(results, "jwks", "cpu_ms") or {}
     jwks = [[f"{name}, CPU ms per fetch", f"{value:.2f}"] for name, value in cpu.items()]
     for setting, key in (("JWKS_REFRESH_AHEAD 0", "off"), ("JWKS_REFRESH_AHEAD 15", "ahead")):
@@ -135,6 +132,8 @@ def tables(results: Results) -> list[Table]:
     files = results.get("files") or {}
     rows = [[f"{name}, MiB/s", f"{value:.0f}"] for name, value in (files.get("throughput_mib_s") or {}).items()]
     rows += [[f"{name}, µs per request", f"{value:.0f}"] for name, value in (files.get("small_us") or {}).items()]
+    before = _get(results, "files", "memory", "before_mib") or {}
+    rows.append(["worker peak RSS before, MiB", ", ".join(f"{mib:.1f}" for mib in before.values())])
     growth = _get(results, "files", "memory", "growth_mib") or {}
     rows.append(["worker peak RSS growth over 1 GiB, MiB", ", ".join(f"{mib:.1f}" for mib in growth.values())])
     found.append(("Files (256 MiB downloads, 1 KiB requests)", ["measurement", "value"], rows))
@@ -218,7 +217,8 @@ def chart(results: Results, environment: Mapping[str, str], path: Path = CHART) 
         for row, target, value in zip(rows, chosen, values, strict=True):
             if not share:
                 axis.plot([target.limit, target.limit], [row - 0.45, row + 0.45], color="black", linewidth=2)
-            axis.text(value, row - 0.18, f" {target.show(target.value)}", va="center", fontsize=8)
+            axis.text(value, row - 0.18, f" {target.show(target.value)}", va="center", fontsize=8,
+                      bbox={"facecolor": "white", "edgecolor": "none", "pad": 1, "alpha": 0.8})
         axis.set_xlim(*bounds)
         axis.set_yticks(list(rows), [t.name for t in chosen], fontsize=8)
         axis.invert_yaxis()
