@@ -43,6 +43,10 @@ DEFAULTS: dict[str, Any] = {
     "DPOP_PROOF_MAX_AGE": 60,
     "DPOP_NONCE": False,
     "DPOP_NONCE_LIFETIME": 300,
+    "TOKEN_CACHE_SIZE": 4096,
+    "PREFETCH_KEYS": True,
+    "JWKS_REFRESH_AHEAD": 30,
+    "CACHE_TIMEOUT": 0.5,
 }
 
 _YEAR = 366 * 86400
@@ -58,6 +62,9 @@ _NUMBERS: dict[str, tuple[tuple[type, ...], float, float]] = {
     "JWKS_STALE_WINDOW": ((int,), 0, _YEAR),
     "DPOP_PROOF_MAX_AGE": ((int,), 1, 3600),
     "DPOP_NONCE_LIFETIME": ((int,), 10, 86400),
+    "TOKEN_CACHE_SIZE": ((int,), 0, 1_000_000),
+    "JWKS_REFRESH_AHEAD": ((int, float), 0, 3600),
+    "CACHE_TIMEOUT": ((int, float), 0.01, 10),
 }
 _TRANSPORT_SOURCES = (None, "environ", "xfcc", "pem_header")
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -118,6 +125,10 @@ class GuardSettings:
     dpop_proof_max_age: int = 60
     dpop_nonce: bool = False
     dpop_nonce_lifetime: int = 300
+    token_cache_size: int = 4096
+    prefetch_keys: bool = True
+    jwks_refresh_ahead: float = 30
+    cache_timeout: float = 0.5
     problems: tuple[Problem, ...] = ()
 
 
@@ -157,9 +168,10 @@ def _parse(raw: Any) -> GuardSettings:  # noqa: C901, PLR0912 - one flat list of
     if '"' in values["REALM"] or "\\" in values["REALM"] or not values["REALM"].isprintable():
         bad("bearer_guard.E002", "REALM must be printable and hold no quote or backslash.", "Fix REALM.")
         values["REALM"] = DEFAULTS["REALM"]
-    if not isinstance(values["ALLOW_HTTP_LOOPBACK"], bool):
-        bad("bearer_guard.E002", "ALLOW_HTTP_LOOPBACK must be True or False.", "Fix ALLOW_HTTP_LOOPBACK.")
-        values["ALLOW_HTTP_LOOPBACK"] = False
+    for name in ("ALLOW_HTTP_LOOPBACK", "PREFETCH_KEYS"):
+        if not isinstance(values[name], bool):
+            bad("bearer_guard.E002", f"{name} must be True or False.", f"Fix {name}.")
+            values[name] = DEFAULTS[name]
 
     transport = _transport_identity(values["TRANSPORT_IDENTITY"], problems)
     if not isinstance(values["DPOP_NONCE"], bool):
@@ -219,6 +231,10 @@ def _parse(raw: Any) -> GuardSettings:  # noqa: C901, PLR0912 - one flat list of
         dpop_proof_max_age=values["DPOP_PROOF_MAX_AGE"],
         dpop_nonce=values["DPOP_NONCE"],
         dpop_nonce_lifetime=values["DPOP_NONCE_LIFETIME"],
+        token_cache_size=values["TOKEN_CACHE_SIZE"],
+        prefetch_keys=values["PREFETCH_KEYS"],
+        jwks_refresh_ahead=float(values["JWKS_REFRESH_AHEAD"]),
+        cache_timeout=float(values["CACHE_TIMEOUT"]),
         problems=tuple(problems),
     )
 

@@ -26,6 +26,7 @@ from django.core.cache import caches
 from django.core.cache.backends.dummy import DummyCache
 from django.utils.crypto import salted_hmac
 
+from django_bearer_guard import _shared
 from django_bearer_guard.conf import GuardSettings
 from django_bearer_guard.exceptions import InvalidDPoPProof, InvalidToken, KeySetError, UseDPoPNonce
 from django_bearer_guard.jose.algorithms import ASYMMETRIC_ALGORITHMS
@@ -317,12 +318,15 @@ def _remember(jkt: str, jti: str, settings: GuardSettings) -> None:
     # Long enough to outlive the proof: iat may be LEEWAY ahead, and is accepted MAX_AGE + LEEWAY after.
     timeout = math.ceil(settings.dpop_proof_max_age + 2 * settings.leeway) + 1
     try:
-        cache = caches[settings.cache_alias]
-        if isinstance(cache, DummyCache):
+        if isinstance(caches[settings.cache_alias], DummyCache):
             # A cache that stores nothing would accept every replay.
             raise TypeError("a DummyCache remembers nothing")
-        added = cache.add(key, 1, timeout)
-    except Exception as exc:  # fail closed: without the replay store a captured proof could be replayed
+        added = _shared.call(settings.cache_alias, settings.cache_timeout, lambda cache: cache.add(key, 1, timeout))
+    except _shared.SharedCacheUnavailable:
+        # Fail closed: without the replay store a captured proof could be replayed. The outage
+        # itself is logged once, when it starts; the refusal's reason says why.
+        raise InvalidDPoPProof("the DPoP replay store is unusable") from None
+    except Exception as exc:
         logger.error("bearer_guard: DPoP proof refused, the replay store (cache %r) is unusable: %s: %s",
                      settings.cache_alias, type(exc).__name__, exc)
         raise InvalidDPoPProof("the DPoP replay store is unusable") from None

@@ -20,6 +20,7 @@ down, locked, not migrated yet) is logged and tried again no sooner than the nex
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import threading
@@ -28,11 +29,11 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from django.core.cache import caches
+from django.core.cache import BaseCache
 from django.db import DatabaseError, connections, router, transaction
 from django.db.models.signals import post_delete, post_save
 
-from django_bearer_guard import _clock
+from django_bearer_guard import _clock, _shared
 from django_bearer_guard.conf import GuardSettings
 from django_bearer_guard.issuers.config import IssuerConfig
 
@@ -183,16 +184,18 @@ class DatabaseIssuers:
 
     def _read_stamp(self) -> str | None:
         """The shared stamp; ``None`` when the cache is unusable (the rows are then re-read each time)."""
-        try:
-            cache = caches[self.settings.cache_alias]
+
+        def read(cache: BaseCache) -> object:
             stamp = cache.get(STAMP_KEY)
             if not isinstance(stamp, str):
                 # No stamp yet, or evicted: start one, so that every later change is seen.
                 cache.add(STAMP_KEY, uuid.uuid4().hex, None)
                 stamp = cache.get(STAMP_KEY)
-        except Exception as exc:  # a broken cache only costs a database read
-            logger.warning("bearer_guard: shared cache unusable while reading the issuers' stamp: %s: %s",
-                           type(exc).__name__, exc)
+            return stamp
+
+        try:
+            stamp = _shared.call(self.settings.cache_alias, self.settings.cache_timeout, read)
+        except _shared.SharedCacheUnavailable:  # logged once per outage; it only costs a database read
             return None
         return stamp if isinstance(stamp, str) else None
 
@@ -202,11 +205,11 @@ class DatabaseIssuers:
             if self._snapshot is not None:
                 # This process re-reads whatever the shared stamp says by the time it looks.
                 self._snapshot = replace(self._snapshot, stamp=None)
-        try:
-            caches[self.settings.cache_alias].set(STAMP_KEY, uuid.uuid4().hex, None)
-        except Exception as exc:  # other processes then see the change when the cache returns
-            logger.warning("bearer_guard: shared cache unusable while announcing changed issuers: %s: %s",
-                           type(exc).__name__, exc)
+        stamp = uuid.uuid4().hex
+        # An outage is logged once; processes without the stamp re-read the rows at every look.
+        with contextlib.suppress(_shared.SharedCacheUnavailable):
+            _shared.call(self.settings.cache_alias, self.settings.cache_timeout,
+                         lambda cache: cache.set(STAMP_KEY, stamp, None))
         self._checked_at = -math.inf
 
 

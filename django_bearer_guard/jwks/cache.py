@@ -20,20 +20,22 @@ import logging
 import math
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from django.core.cache import BaseCache, caches
+from django.core.cache import BaseCache
 from django.core.signing import BadSignature, Signer
 
-from django_bearer_guard import _clock
+from django_bearer_guard import _clock, _shared
 from django_bearer_guard.conf import GuardSettings
 from django_bearer_guard.jwks.fetch import clamp_ttl
 
 __all__ = ["CLOCK_SKEW", "HISTORY_LENGTH", "Attempt", "CachedJwks", "SharedKeyCache", "cache_keys", "history_key"]
 
 logger = logging.getLogger("django_bearer_guard")
+
+T = TypeVar("T")
 
 # Seconds an abandoned lock (a process that died mid-fetch) outlives the fetch deadline.
 LOCK_MARGIN = 5
@@ -75,7 +77,9 @@ def _signer() -> Signer:
 
 
 def _broken(action: str, exc: Exception) -> None:
-    logger.warning("bearer_guard: shared cache unusable while %s: %s: %s", action, type(exc).__name__, exc)
+    # An unusable cache was logged once for its outage by _shared; anything else is logged here.
+    if not isinstance(exc, _shared.SharedCacheUnavailable):
+        logger.warning("bearer_guard: shared cache unusable while %s: %s: %s", action, type(exc).__name__, exc)
 
 
 def _seal(signer: Signer, key: str, data: dict[str, Any]) -> dict[str, str]:
@@ -114,8 +118,8 @@ class SharedKeyCache:
         self._bounds: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def _cache(self) -> BaseCache:
-        return caches[self.settings.cache_alias]
+    def _call(self, action: Callable[[BaseCache], T]) -> T:
+        return _shared.call(self.settings.cache_alias, self.settings.cache_timeout, action)
 
     def _reject(self, key: str, fingerprint: str, reason: str) -> None:
         # Once per distinct entry, not at every look; never its content, which may hold keys.
@@ -187,7 +191,7 @@ class SharedKeyCache:
         keys_key, attempt_key, _ = cache_keys(source_id)
         try:
             signer = _signer()
-            values = self._cache().get_many([keys_key, attempt_key])
+            values = self._call(lambda cache: cache.get_many([keys_key, attempt_key]))
         except Exception as exc:  # any backend failure (or no SECRET_KEY) means "nothing shared"
             _broken("reading keys", exc)
             return None, None
@@ -202,8 +206,8 @@ class SharedKeyCache:
         key = cache_keys(source_id)[0]
         data = {"jwks": jwks, "fetched_at": fetched_at, "ttl": ttl, "version": entry.version}
         try:
-            self._cache().set(key, _seal(_signer(), key, data),
-                              timeout=ttl + self.settings.jwks_stale_window + EXPIRY_MARGIN)
+            sealed, timeout = _seal(_signer(), key, data), ttl + self.settings.jwks_stale_window + EXPIRY_MARGIN
+            self._call(lambda cache: cache.set(key, sealed, timeout=timeout))
         except Exception as exc:
             _broken("storing keys", exc)
         return entry
@@ -213,7 +217,8 @@ class SharedKeyCache:
         timeout = self.settings.jwks_max_ttl + self.settings.jwks_stale_window + EXPIRY_MARGIN
         key = cache_keys(source_id)[1]
         try:
-            self._cache().set(key, _seal(_signer(), key, {"at": at, "error": error}), timeout=timeout)
+            sealed = _seal(_signer(), key, {"at": at, "error": error})
+            self._call(lambda cache: cache.set(key, sealed, timeout=timeout))
         except Exception as exc:
             _broken("recording a fetch", exc)
 
@@ -225,7 +230,8 @@ class SharedKeyCache:
         token = uuid.uuid4().hex
         timeout = math.ceil(self.settings.jwks_timeout) + LOCK_MARGIN
         try:
-            return token if self._cache().add(cache_keys(source_id)[2], token, timeout=timeout) else None
+            key = cache_keys(source_id)[2]
+            return token if self._call(lambda cache: cache.add(key, token, timeout=timeout)) else None
         except Exception as exc:
             _broken("taking the fetch lock", exc)
             return token
@@ -233,10 +239,12 @@ class SharedKeyCache:
     def release_lock(self, source_id: str, token: str) -> None:
         """Release the fetch lock if it is still ``token``'s (it may have expired and been retaken)."""
         key = cache_keys(source_id)[2]
-        try:
-            cache = self._cache()
+        def release(cache: BaseCache) -> None:
             if cache.get(key) == token:
                 cache.delete(key)
+
+        try:
+            self._call(release)
         except Exception as exc:
             _broken("releasing the fetch lock", exc)
 
@@ -247,7 +255,7 @@ class SharedKeyCache:
         """
         key = history_key(source_id)
         try:
-            opened = self._open(_signer(), key, self._cache().get(key))
+            opened = self._open(_signer(), key, self._call(lambda cache: cache.get(key)))
         except Exception as exc:
             _broken("reading the fetch history", exc)
             return [], None
@@ -271,6 +279,7 @@ class SharedKeyCache:
         key = history_key(source_id)
         timeout = self.settings.jwks_max_ttl + self.settings.jwks_stale_window + EXPIRY_MARGIN
         try:
-            self._cache().set(key, _seal(_signer(), key, data), timeout=timeout)
+            sealed = _seal(_signer(), key, data)
+            self._call(lambda cache: cache.set(key, sealed, timeout=timeout))
         except Exception as exc:
             _broken("recording the fetch history", exc)

@@ -196,8 +196,9 @@ def test_broken_cache_reads_empty_grants_lock_and_logs(caplog: pytest.LogCapture
         cache.SharedKeyCache(settings).release_lock("src", token or "")
     assert entry.ttl == 300
     assert token
-    assert len(caplog.records) == 5
-    assert all("cache server unreachable" in record.getMessage() for record in caplog.records)
+    # One warning for the outage, not one per call: the calls after the first failure wait out a pause.
+    [record] = caplog.records
+    assert "'broken'" in record.getMessage() and "cache server unreachable" in record.getMessage()
 
 
 def test_read_ignores_a_tagged_entry_whose_payload_is_not_an_object(

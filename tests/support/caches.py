@@ -1,7 +1,8 @@
-"""A cache backend whose server is unreachable, and CACHES that name it as the "broken" alias."""
+"""Cache backends whose server is unreachable or hangs, and CACHES that name them ("broken", "hanging")."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from django.core.cache import BaseCache
@@ -22,4 +23,28 @@ class BrokenCache(BaseCache):
 BROKEN_CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "broken": {"BACKEND": "tests.support.caches.BrokenCache"},
+}
+
+
+class HangingCache(BaseCache):
+    """A cache backend whose server accepted the connection and stopped answering (a stopped Redis).
+
+    Every call blocks until :data:`RELEASE` is set; then it fails, as a server that timed out would.
+    """
+
+    def __init__(self, location: str, params: dict[str, Any]) -> None:
+        super().__init__(params)
+
+    def _hang(self, *args: Any, **kwargs: Any) -> Any:
+        RELEASE.wait(30)
+        raise TimeoutError("cache server stopped answering")
+
+    add = get = set = delete = get_many = _hang
+
+
+RELEASE = threading.Event()
+
+HANGING_CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "hanging": {"BACKEND": "tests.support.caches.HangingCache"},
 }
