@@ -20,11 +20,14 @@ from tests.support.services import services_required
 @pytest.fixture(autouse=True)
 def _clear_caches() -> Iterator[None]:
     from django_bearer_guard import conf
+    from django_bearer_guard.jwks.refresh import join_background
 
     conf.reload()
     for alias in caches:
         caches[alias].clear()
     yield
+    # A refresh or prefetch a test started must not write into the next test's caches.
+    join_background()
     conf.reload()
 
 

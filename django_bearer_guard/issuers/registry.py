@@ -48,6 +48,10 @@ class IssuerRegistry:
         self._poll()
         return tuple(self._build().values())
 
+    def known(self) -> tuple[IssuerConfig, ...]:
+        """Every issuer as last read, enabled or not, settings first; never does I/O."""
+        return tuple(self._build().values())
+
     def get(self, iss: str) -> IssuerConfig:
         """The issuer whose ``issuer`` equals ``iss`` exactly; :class:`UntrustedIssuer` otherwise."""
         # RFC 8725 §3.8: trust only configured issuers, by exact string (no normalisation).

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Collection
+from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 from django_bearer_guard._http import get_json
 from django_bearer_guard._urls import discovered_key_url_problem
 from django_bearer_guard.exceptions import KeyFetchError
 
-__all__ = ["discover_jwks_uri", "metadata_urls"]
+__all__ = ["Discovered", "discover_jwks_uri", "metadata_urls"]
+
+
+@dataclass(frozen=True)
+class Discovered:
+    """The ``jwks_uri`` an issuer's metadata announced, and the metadata's ``Cache-Control: max-age``."""
+
+    jwks_uri: str
+    max_age: int | None
 
 
 def metadata_urls(issuer: str) -> tuple[str, str]:
@@ -32,8 +41,8 @@ def discover_jwks_uri(
     max_bytes: int,
     allow_http_loopback: bool,
     jwks_hosts: Collection[str] | None,
-) -> str:
-    """The ``jwks_uri`` announced by the metadata of ``issuer``.
+) -> Discovered:
+    """The ``jwks_uri`` announced by the metadata of ``issuer``, with the metadata's lifetime.
 
     ``deadline`` is a :func:`time.monotonic` instant that bounds every request made here.
     ``jwks_hosts`` (the issuer's allowlist, ``None`` for none) limits the hosts the ``jwks_uri``
@@ -45,9 +54,8 @@ def discover_jwks_uri(
     for url in metadata_urls(issuer):
         remaining = max(deadline - time.monotonic(), 0.001)
         try:
-            metadata = get_json(
-                url, timeout=remaining, max_bytes=max_bytes, allow_http_loopback=allow_http_loopback
-            ).data
+            response = get_json(url, timeout=remaining, max_bytes=max_bytes, allow_http_loopback=allow_http_loopback)
+            metadata = response.data
         except KeyFetchError as exc:
             reasons.append(exc.reason)
             continue
@@ -63,7 +71,7 @@ def discover_jwks_uri(
         if problem:
             reasons.append(f"{url} has a jwks_uri {_shown(jwks_uri)} that {problem}")
             continue
-        return str(jwks_uri)
+        return Discovered(str(jwks_uri), response.max_age)
     raise KeyFetchError(f"discovery for {issuer} failed: " + "; ".join(reasons))
 
 

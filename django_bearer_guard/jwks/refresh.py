@@ -3,9 +3,16 @@
 Parsed keys live in a per-process snapshot; the raw JWK Set is shared with the other worker
 processes through the Django cache (see :mod:`django_bearer_guard.jwks.cache`), which this
 module reads at most every :data:`SHARED_CHECK_INTERVAL` seconds. A fetch happens when the
-keys expire or when a token names an unknown ``kid``, one at a time per issuer, and an
-unknown ``kid`` refetches at most once per ``JWKS_REFETCH_COOLDOWN``. When the issuer is
+keys near their expiry or when a token names an unknown ``kid``, one at a time per issuer, and
+an unknown ``kid`` refetches at most once per ``JWKS_REFETCH_COOLDOWN``. When the issuer is
 down, the last good keys serve until ``fetched_at + TTL + JWKS_STALE_WINDOW``.
+
+Keys are refreshed ahead: from ``JWKS_REFRESH_AHEAD`` seconds before they expire (at most a
+quarter of their TTL), one refresh runs in a background thread while every request goes on
+with the current keys, so under steady traffic no request meets expired keys. Keys that did
+expire (no traffic in the window, or a failing issuer) are refreshed by one request while the
+others are served stale keys; a request waits only when no usable keys exist.
+:meth:`KeyStore.prefetch` fetches issuers nobody asked for yet.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from django_bearer_guard import _clock
@@ -22,10 +30,10 @@ from django_bearer_guard.exceptions import KeyFetchError, KeySetError, KeysUnava
 from django_bearer_guard.issuers.config import IssuerConfig
 from django_bearer_guard.jose.keyset import JsonWebKey, KeySet
 from django_bearer_guard.jwks.cache import Attempt, SharedKeyCache
-from django_bearer_guard.jwks.fetch import fetch_keys, is_fetched, static_keyset
+from django_bearer_guard.jwks.fetch import DiscoveredUris, fetch_keys, is_fetched, static_keyset
 from django_bearer_guard.signals import keys_fetched
 
-__all__ = ["FAILURE_BACKOFF", "SHARED_CHECK_INTERVAL", "KeyStatus", "KeyStore"]
+__all__ = ["FAILURE_BACKOFF", "SHARED_CHECK_INTERVAL", "KeyStatus", "KeyStore", "join_background"]
 
 logger = logging.getLogger("django_bearer_guard")
 
@@ -34,6 +42,37 @@ SHARED_CHECK_INTERVAL = 2.0
 FAILURE_BACKOFF = 5.0
 """Seconds after a failed fetch before expired keys trigger another one."""
 _POLL_SECONDS = 0.05
+
+_background: set[threading.Thread] = set()
+_background_lock = threading.Lock()
+
+
+def _in_background(name: str, work: Callable[[], None]) -> None:
+    def run() -> None:
+        try:
+            work()
+        except Exception:  # a background thread has nobody to raise to
+            logger.exception("bearer_guard: %s failed", name)
+        finally:
+            with _background_lock:
+                _background.discard(thread)
+
+    thread = threading.Thread(target=run, name=f"bearer-guard-{name}", daemon=True)
+    with _background_lock:
+        _background.add(thread)
+    thread.start()
+
+
+def join_background(timeout: float = 10.0) -> None:
+    """Wait until the background refreshes and prefetches of this process are done (for tests)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with _background_lock:
+            running = list(_background)
+        if not running or time.monotonic() >= deadline:
+            return
+        for thread in running:
+            thread.join(max(deadline - time.monotonic(), 0))
 
 
 @dataclass(frozen=True)
@@ -68,6 +107,9 @@ class _Snapshot:
         self.keys: _Keys | None = None
         self.attempt: Attempt | None = None
         self.checked_at = -math.inf
+        self.refreshing = False
+        self.next_refresh = -math.inf
+        """time.monotonic() before which no background refresh starts (one per shared check)."""
 
 
 class KeyStore:
@@ -80,6 +122,7 @@ class KeyStore:
     def __init__(self, settings: GuardSettings) -> None:
         self.settings = settings
         self.shared = SharedKeyCache(settings)
+        self.discovered = DiscoveredUris()
         self._snapshots: dict[str, _Snapshot] = {}
         self._static: dict[str, KeySet | KeySetError] = {}
         self._reported: set[str] = set()
@@ -194,6 +237,10 @@ class KeyStore:
     def _stale_until(self, keys: _Keys) -> float:
         return keys.expires_at + self.settings.jwks_stale_window
 
+    def _ahead(self, keys: _Keys) -> float:
+        # A quarter of the TTL at most, so that short TTLs are not refetched continuously.
+        return min(self.settings.jwks_refresh_ahead, keys.ttl / 4)
+
     def _sync(self, issuer: IssuerConfig, snap: _Snapshot, *, force: bool = False) -> None:
         """Take what other processes fetched, at most every SHARED_CHECK_INTERVAL unless forced."""
         now = _clock.now()
@@ -221,14 +268,14 @@ class KeyStore:
             # OIDC Core §10.1.1 refetch on an unknown kid, rate-limited: random kids must not
             # turn every request into a request to the issuer.
             return attempt is None or now - attempt.at >= self.settings.jwks_refetch_cooldown
-        if keys is not None and now < keys.expires_at:
+        if keys is not None and now < keys.expires_at - self._ahead(keys):
             return False
         return attempt is None or attempt.error is None or now - attempt.at >= FAILURE_BACKOFF
 
     def _fetch(self, issuer: IssuerConfig, snap: _Snapshot, trigger: str) -> KeySet:
         started = _clock.now()
         try:
-            fetched = fetch_keys(issuer, self.settings)
+            fetched = fetch_keys(issuer, self.settings, self.discovered)
         except KeySetError as exc:
             logger.warning("bearer_guard: fetching the keys of %r failed: %s", issuer.name, exc.reason)
             snap.attempt = Attempt(started, exc.reason)
@@ -288,15 +335,56 @@ class KeyStore:
     def _current_keys(self, issuer: IssuerConfig, snap: _Snapshot) -> _Keys:
         self._sync(issuer, snap)
         keys = snap.keys
-        if keys is None or _clock.now() >= keys.expires_at:
-            if self._due(snap, unknown_kid=False):
-                # Keys within the stale window are served while someone else fetches.
-                usable = keys is not None and _clock.now() < self._stale_until(keys)
+        now = _clock.now()
+        if (keys is None or now >= keys.expires_at - self._ahead(keys)) and self._due(snap, unknown_kid=False):
+            if keys is not None and now < keys.expires_at:
+                # Valid keys serve this request; one refresh runs beside it, ahead of the expiry.
+                self._refresh_in_background(issuer, snap)
+            else:
+                # Expired keys: one request refreshes them; the others go on with stale keys
+                # while it does, and wait only when none are usable.
+                usable = keys is not None and now < self._stale_until(keys)
                 self._single_flight(issuer, snap, unknown_kid=False, wait_process=not usable)
-            keys = snap.keys
+                keys = snap.keys
         if keys is None or _clock.now() >= self._stale_until(keys):
             attempt = snap.attempt
             error = attempt.error if attempt is not None else None
             state = "no keys" if keys is None else "only keys past the stale window"
             raise KeysUnavailable(f"issuer {issuer.issuer!r} has {state} (last error: {error})")
         return keys
+
+    def _refresh_in_background(self, issuer: IssuerConfig, snap: _Snapshot) -> None:
+        """Start one refresh in a thread, unless one runs or one started within SHARED_CHECK_INTERVAL."""
+        now = time.monotonic()
+        with self._lock:
+            if snap.refreshing or now < snap.next_refresh:
+                return
+            snap.refreshing, snap.next_refresh = True, now + SHARED_CHECK_INTERVAL
+
+        def refresh() -> None:
+            try:
+                self._single_flight(issuer, snap, unknown_kid=False, wait_process=False)
+            finally:
+                snap.refreshing = False
+
+        _in_background("key-refresh", refresh)
+
+    def prefetch(self, issuers: Iterable[IssuerConfig]) -> None:
+        """Fetch, in one background thread, the keys of every issuer this process has none of yet.
+
+        Issuers that are misconfigured, disabled or not fetched (inline keys, a shared secret)
+        are skipped, and so are those whose keys another process already shared.
+        """
+        targets = [issuer for issuer in issuers if issuer.enabled and not issuer.problems and is_fetched(issuer)]
+        if not targets:
+            return
+
+        def prefetch() -> None:
+            for issuer in targets:
+                snap = self.snapshot(issuer)
+                if snap.keys is None:
+                    self._sync(issuer, snap, force=True)
+                if snap.keys is None and self._due(snap, unknown_kid=False):
+                    self._single_flight(issuer, snap, unknown_kid=False, wait_process=False)
+
+        _in_background("key-prefetch", prefetch)

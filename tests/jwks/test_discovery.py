@@ -67,7 +67,7 @@ def test_metadata_urls_try_oidc_then_rfc8414(issuer: str, expected: tuple[str, s
 def _discover(issuer: str, jwks_hosts: frozenset[str] | None = None) -> str:
     return discover_jwks_uri(
         issuer, deadline=time.monotonic() + 2, max_bytes=65536, allow_http_loopback=True, jwks_hosts=jwks_hosts
-    )
+    ).jwks_uri
 
 
 def test_discover_jwks_uri_reads_the_openid_configuration(idp: LocalIssuer) -> None:

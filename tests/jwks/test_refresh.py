@@ -51,6 +51,7 @@ def test_get_key_fetches_once_while_the_keys_are_fresh(
 def test_get_key_refetches_when_the_ttl_expires(
     idp: LocalIssuer, guard: Callable[..., None], configured: Callable[..., IssuerConfig], clock: Clock
 ) -> None:
+    guard(JWKS_REFRESH_AHEAD=0)  # the expiry itself (tests/jwks/test_refresh_ahead.py: before it)
     get_key(configured(), idp.keys[0].kid, "RS256")
     clock.advance(299)
     get_key(configured(), idp.keys[0].kid, "RS256")
@@ -73,7 +74,7 @@ def test_get_key_ttl_is_max_age_clamped(
     cache_control: str | None,
     ttl: int,
 ) -> None:
-    guard(JWKS_MIN_TTL=60, JWKS_MAX_TTL=3600)
+    guard(JWKS_MIN_TTL=60, JWKS_MAX_TTL=3600, JWKS_REFRESH_AHEAD=0)
     idp.cache_control = cache_control
     get_key(configured(), idp.keys[0].kid, "RS256")
     status = key_status(configured())
@@ -114,6 +115,7 @@ def test_get_key_unknown_kid_within_cooldown_does_not_refetch(
 def test_get_key_rejects_a_removed_key_after_the_ttl(
     idp: LocalIssuer, guard: Callable[..., None], configured: Callable[..., IssuerConfig], clock: Clock
 ) -> None:
+    guard(JWKS_REFRESH_AHEAD=0)
     old = idp.keys[0]
     get_key(configured(), old.kid, "RS256")
     new = idp.rotate(drop_old=True)

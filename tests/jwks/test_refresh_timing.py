@@ -29,7 +29,7 @@ def test_ttl_is_max_age_clamped_and_expiry_ignores_cooldown(
     cache_control: str | None, min_ttl: int, max_ttl: int, ttl: int,
 ) -> None:
     idp.cache_control = cache_control
-    guard(JWKS_MIN_TTL=min_ttl, JWKS_MAX_TTL=max_ttl, JWKS_REFETCH_COOLDOWN=10**6)
+    guard(JWKS_MIN_TTL=min_ttl, JWKS_MAX_TTL=max_ttl, JWKS_REFETCH_COOLDOWN=10**6, JWKS_REFRESH_AHEAD=0)
     assert bearer(client, idp.mint()).status_code == 200
     assert idp.fetches() == 1
     clock.advance(ttl - 1)
