@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from django_bearer_guard._expiring import ExpiringLRU
 from django_bearer_guard.conf import GuardSettings, get_settings, on_reload
 from django_bearer_guard.exceptions import KeySetError
 from django_bearer_guard.issuers import database
@@ -45,7 +46,11 @@ logger = logging.getLogger("django_bearer_guard")
 
 
 class Runtime:
-    """The settings and the state derived from them: issuers, their keys, the database rows."""
+    """The settings and the state derived from them: issuers, their keys, the database rows.
+
+    ``verified`` is the verified-token cache of the validator (``TOKEN_CACHE_SIZE`` entries,
+    ``None`` when it is 0).
+    """
 
     def __init__(self, settings: GuardSettings) -> None:
         self.settings = settings
@@ -53,6 +58,23 @@ class Runtime:
         self.database = DatabaseIssuers(settings, on_change=self._database_changed)
         sources = (self.database,) if database.installed() else ()
         self.issuers = IssuerRegistry(settings.issuers, sources)
+        size = settings.token_cache_size
+        self.verified: ExpiringLRU[bytes, Any] | None = ExpiringLRU(size) if size else None
+        self._prefetch_started = not settings.prefetch_keys
+        self._lock = threading.Lock()
+
+    def start_prefetch(self) -> None:
+        """At the first call (``PREFETCH_KEYS``): fetch every known issuer's keys in the background.
+
+        Known means the settings' issuers and the ``TrustedIssuer`` rows this process has read.
+        """
+        if self._prefetch_started:
+            return
+        with self._lock:
+            if self._prefetch_started:
+                return
+            self._prefetch_started = True
+        self.keys.prefetch(self.issuers.known())
 
     def _database_changed(self) -> None:
         self.issuers.clear()

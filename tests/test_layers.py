@@ -23,6 +23,7 @@ STAGES: tuple[str, ...] = (
     # Plain helpers, the error tree and the signals: no stage of their own.
     "django_bearer_guard",
     "django_bearer_guard._clock",
+    "django_bearer_guard._expiring",
     "django_bearer_guard._json",
     "django_bearer_guard._urls",
     "django_bearer_guard.challenges",
@@ -37,6 +38,7 @@ STAGES: tuple[str, ...] = (
     # Configuration.
     "django_bearer_guard.issuers.config",
     "django_bearer_guard.conf",
+    "django_bearer_guard._shared",
     # Keys of an issuer.
     "django_bearer_guard.jwks.discovery",
     "django_bearer_guard.jwks.fetch",

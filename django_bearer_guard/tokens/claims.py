@@ -20,7 +20,7 @@ from django_bearer_guard.issuers.config import IssuerConfig
 if TYPE_CHECKING:
     from django_bearer_guard.tokens.trace import Trace
 
-__all__ = ["check_claims", "check_type", "normalise_type"]
+__all__ = ["check_claims", "check_times", "check_type", "normalise_type"]
 
 _ABSENT = object()
 # RFC 7519 §4.1.2 and §4.1.7, RFC 8693 §4.3, OpenID Connect Core §2: string-valued claims.
@@ -52,16 +52,8 @@ def check_type(header: Mapping[str, Any], required: str | None) -> None:
         raise WrongType(f"typ {typ!r} is not {required!r}")
 
 
-def check_claims(  # noqa: C901, PLR0912 - one flat list of claim rules
-    claims: Mapping[str, Any], issuer: IssuerConfig, *, now: float, leeway: float, trace: Trace | None = None
-) -> float:
-    """Apply the claim rules for ``issuer`` at time ``now``; return ``exp``.
-
-    ``iss`` was matched exactly when the issuer was chosen. ``exp`` and ``aud`` are always
-    required; ``nbf`` and ``iat`` are honoured when present; ``leeway`` absorbs clock skew.
-    ``sub``, ``jti``, ``client_id`` and ``azp`` must be strings when present. Each rule that
-    holds reports itself to ``trace``, when given.
-    """
+def check_times(claims: Mapping[str, Any], *, now: float, leeway: float, trace: Trace | None = None) -> float:
+    """The rules that depend on the clock: ``exp`` (required), ``nbf`` and ``iat``; return ``exp``."""
     exp = _number(claims, "exp")
     if exp is None:
         raise MissingClaim("'exp' is required")
@@ -80,6 +72,20 @@ def check_claims(  # noqa: C901, PLR0912 - one flat list of claim rules
         raise IssuedInFuture(f"issued at {iat:.0f}, now {now:.0f}")
     if trace is not None:
         trace.time_passed("iat", iat)
+    return exp
+
+
+def check_claims(
+    claims: Mapping[str, Any], issuer: IssuerConfig, *, now: float, leeway: float, trace: Trace | None = None
+) -> float:
+    """Apply the claim rules for ``issuer`` at time ``now``; return ``exp``.
+
+    ``iss`` was matched exactly when the issuer was chosen. ``exp`` and ``aud`` are always
+    required; ``nbf`` and ``iat`` are honoured when present; ``leeway`` absorbs clock skew.
+    ``sub``, ``jti``, ``client_id`` and ``azp`` must be strings when present. Each rule that
+    holds reports itself to ``trace``, when given.
+    """
+    exp = check_times(claims, now=now, leeway=leeway, trace=trace)
 
     aud = claims.get("aud")
     if aud is None:

@@ -1,8 +1,16 @@
-"""The whole validation of a raw token: parse, issuer, key, signature, claims."""
+"""The whole validation of a raw token: parse, issuer, key, signature, claims.
+
+Accepted tokens are kept in the runtime's verified-token cache (``TOKEN_CACHE_SIZE``), keyed by
+the SHA-256 of the whole raw token. A hit skips parsing and the signature only: the issuer must
+still be trusted with the same configuration, the signing key still in its current key set, the
+time claims hold at this moment, and the binding is checked against this request.
+"""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from django_bearer_guard import _clock
@@ -15,8 +23,9 @@ from django_bearer_guard.exceptions import (
 )
 from django_bearer_guard.issuers.config import IssuerConfig
 from django_bearer_guard.jose.compact import check_algorithm, decode_json, parse_compact, verify_signature
+from django_bearer_guard.jose.keyset import JsonWebKey
 from django_bearer_guard.runtime import Runtime, get_runtime
-from django_bearer_guard.tokens.claims import check_claims, check_type
+from django_bearer_guard.tokens.claims import check_claims, check_times, check_type
 from django_bearer_guard.tokens.scopes import extract_scopes
 from django_bearer_guard.tokens.trace import Trace
 from django_bearer_guard.tokens.verified import Binding, VerifiedToken
@@ -32,6 +41,20 @@ class Binder(Protocol):
         self, claims: Mapping[str, Any], issuer: IssuerConfig, raw: str, workload: str | None
     ) -> Binding | None:
         """The :class:`Binding` the request proves, ``None`` for a plain Bearer token, or raise."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    """What a full validation established about one raw token (an entry of the token cache)."""
+
+    issuer: IssuerConfig
+    kid: str | None
+    alg: str
+    key: JsonWebKey
+    header: Mapping[str, Any]
+    claims: dict[str, Any]
+    scopes: frozenset[str]
+    workload: str | None
 
 
 class TokenValidator:
@@ -65,6 +88,16 @@ class TokenValidator:
         """
         runtime = self.runtime
         settings = runtime.settings
+        cache = runtime.verified if trace is None else None
+        digest: bytes | None = None
+        if cache is not None and len(raw) <= settings.max_token_bytes:
+            # The whole token, never a prefix: two tokens differing anywhere are two entries.
+            digest = hashlib.sha256(raw.encode("utf-8", "surrogatepass")).digest()
+            entry = cache.get(digest, _clock.now())
+            if entry is not None:
+                token = self._revalidate(runtime, entry, raw, binder)
+                if token is not None:
+                    return token
         try:
             if len(raw) > settings.max_token_bytes:
                 raise TokenTooLarge(f"token of {len(raw)} characters, over {settings.max_token_bytes}")
@@ -81,6 +114,7 @@ class TokenValidator:
             if issuer.problems:
                 # A misconfigured issuer fails closed; the check framework reports why.
                 raise KeysUnavailable(f"issuer {iss!r} is misconfigured: {issuer.problems[0].msg}")
+            runtime.start_prefetch()
             if trace is not None:
                 trace.issuer = issuer
                 trace.passed("issuer trusted", f"{iss!r}, named {issuer.name!r}" if issuer.name != iss else repr(iss))
@@ -119,25 +153,61 @@ class TokenValidator:
         workload = workload_from(claims, issuer)
         if trace is not None:
             trace.passed("workload", repr(workload) if workload is not None else "none")
-        binding: Binding | None = None
-        if binder is not None:
-            binding = binder(claims, issuer, raw, workload)
-        elif "cnf" in claims or issuer.binding is not None:
-            # RFC 8705 §3, RFC 9449 §7: a sender-constrained token is never accepted as a bare Bearer token.
-            raise UnverifiedBinding(
-                "the token is sender-constrained and is verified only against the request that carries it"
-            )
-        if trace is not None:
-            proved = "plain Bearer token" if binding is None else "proved by " + ", ".join(sorted(binding.methods))
-            trace.passed("binding", proved)
-        jti = claims.get("jti")
-        return VerifiedToken(
-            claims=claims,
-            header=jws.header,
-            issuer=issuer.issuer,
-            scopes=scopes,
-            workload=workload,
-            token_id=jti if isinstance(jti, str) else None,
-            expires_at=expires_at,
-            binding=binding,
+        verified = _Verified(issuer, jws.kid, jws.alg, key, jws.header, claims, scopes, workload)
+        if cache is not None and digest is not None:
+            # A copy of the claims: the caller may change its own. Out of the cache at exp (+
+            # leeway), when the token could not pass anyway.
+            kept = _Verified(issuer, jws.kid, jws.alg, key, jws.header, dict(claims), scopes, workload)
+            cache.put(digest, kept, expires_at + leeway)
+        return _bound(verified, claims, expires_at, raw=raw, binder=binder, trace=trace)
+
+    def _revalidate(
+        self, runtime: Runtime, entry: _Verified, raw: str, binder: Binder | None
+    ) -> VerifiedToken | None:
+        """The token of a cache hit after what can change is checked again; ``None``: validate it whole."""
+        try:
+            issuer = runtime.issuers.get(entry.claims["iss"])
+            if issuer is not entry.issuer and issuer != entry.issuer:
+                return None  # the issuer's configuration changed: everything is checked again
+            # A key removed at the issuer (or from an inline set) refuses its tokens at once.
+            key = runtime.keys.get_key(issuer, entry.kid, entry.alg)
+        except InvalidToken as error:
+            error.description = InvalidToken.default_description
+            raise
+        if key is not entry.key and key != entry.key:
+            return None
+        leeway = runtime.settings.leeway if issuer.leeway is None else issuer.leeway
+        expires_at = check_times(entry.claims, now=_clock.now(), leeway=leeway)
+        # A copy, so that a view changing request.auth.claims changes nothing for the next request
+        # (the header is read-only already).
+        return _bound(entry, dict(entry.claims), expires_at, raw=raw, binder=binder, trace=None)
+
+
+def _bound(
+    verified: _Verified, claims: dict[str, Any], expires_at: float, *, raw: str, binder: Binder | None,
+    trace: Trace | None,
+) -> VerifiedToken:
+    """The :class:`VerifiedToken`, once the request proved what a sender-constrained token requires."""
+    issuer, workload = verified.issuer, verified.workload
+    binding: Binding | None = None
+    if binder is not None:
+        binding = binder(claims, issuer, raw, workload)
+    elif "cnf" in claims or issuer.binding is not None:
+        # RFC 8705 §3, RFC 9449 §7: a sender-constrained token is never accepted as a bare Bearer token.
+        raise UnverifiedBinding(
+            "the token is sender-constrained and is verified only against the request that carries it"
         )
+    if trace is not None:
+        proved = "plain Bearer token" if binding is None else "proved by " + ", ".join(sorted(binding.methods))
+        trace.passed("binding", proved)
+    jti = claims.get("jti")
+    return VerifiedToken(
+        claims=claims,
+        header=verified.header,
+        issuer=issuer.issuer,
+        scopes=verified.scopes,
+        workload=workload,
+        token_id=jti if isinstance(jti, str) else None,
+        expires_at=expires_at,
+        binding=binding,
+    )
