@@ -39,4 +39,7 @@ def loads_object(data: bytes | str) -> dict[str, Any]:
             json.dumps(value, ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError:
             raise JSONError("a string holds an unpaired surrogate") from None
+        except RecursionError:
+            # The writer runs a frame deeper than the decoder did: a nesting at the decoder's limit.
+            raise JSONError("nested too deeply") from None
     return value

@@ -87,9 +87,12 @@ def check_segment(segment: str) -> str | None:
 
 def _parts(path: str) -> tuple[str, ...]:
     if len(path.encode("utf-8", "surrogatepass")) > MAX_PATH_BYTES:
-        raise PathRefused("path is too long")
+        raise PathRefused("path is too long")  # before normalising: it costs in proportion
     # One normal form, so two spellings of a name cannot pass different checks.
     path = unicodedata.normalize("NFC", path)
+    if len(path.encode("utf-8", "surrogatepass")) > MAX_PATH_BYTES:
+        # NFC can lengthen a path (U+0958 becomes two characters): the limit holds for what is served.
+        raise PathRefused("path is too long")
     # Absolute and UNC paths; "\" and ":" (drive letters) are refused per character below.
     if path.startswith("/"):
         raise PathRefused(f"absolute path {path!r}")

@@ -24,7 +24,7 @@ def spiffe_trust_domain(value: str) -> str | None:
     letters, digits, ``.``, ``-`` and ``_`` (none empty, ``.`` or ``..``, no trailing ``/``); no
     port, user info, query or fragment; at most 2048 bytes.
     """
-    if not value.startswith("spiffe://") or len(value.encode()) > MAX_WORKLOAD_LENGTH:
+    if not value.startswith("spiffe://") or len(value.encode("utf-8", "surrogatepass")) > MAX_WORKLOAD_LENGTH:
         return None
     trust_domain, slash, path = value[len("spiffe://") :].partition("/")
     if not TRUST_DOMAIN.fullmatch(trust_domain):
