@@ -20,7 +20,7 @@ from django_bearer_guard.issuers.config import IssuerConfig
 if TYPE_CHECKING:
     from django_bearer_guard.tokens.trace import Trace
 
-__all__ = ["check_claims", "check_times", "check_type", "normalise_type"]
+__all__ = ["check_claims", "check_times", "check_type", "normalise_type", "time_claims"]
 
 _ABSENT = object()
 # RFC 7519 §4.1.2 and §4.1.7, RFC 8693 §4.3, OpenID Connect Core §2: string-valued claims.
@@ -52,21 +52,27 @@ def check_type(header: Mapping[str, Any], required: str | None) -> None:
         raise WrongType(f"typ {typ!r} is not {required!r}")
 
 
-def check_times(claims: Mapping[str, Any], *, now: float, leeway: float, trace: Trace | None = None) -> float:
-    """The rules that depend on the clock: ``exp`` (required), ``nbf`` and ``iat``; return ``exp``."""
+def time_claims(claims: Mapping[str, Any]) -> tuple[float, float | None, float | None]:
+    """``exp`` (required), ``nbf`` and ``iat`` as numbers, or raise for a missing or malformed one."""
     exp = _number(claims, "exp")
     if exp is None:
         raise MissingClaim("'exp' is required")
+    return exp, _number(claims, "nbf"), _number(claims, "iat")
+
+
+def check_times(
+    times: tuple[float, float | None, float | None], *, now: float, leeway: float, trace: Trace | None = None
+) -> float:
+    """The rules that depend on the clock, on :func:`time_claims`; return ``exp``."""
+    exp, nbf, iat = times
     if now >= exp + leeway:
         raise ExpiredToken(f"expired at {exp:.0f}, now {now:.0f}")
     if trace is not None:
         trace.time_passed("exp", exp)
-    nbf = _number(claims, "nbf")
     if nbf is not None and now + leeway < nbf:
         raise NotYetValid(f"not before {nbf:.0f}, now {now:.0f}")
     if trace is not None:
         trace.time_passed("nbf", nbf)
-    iat = _number(claims, "iat")
     if iat is not None and iat > now + leeway:
         # A token minted in the future would outlive its stated lifetime.
         raise IssuedInFuture(f"issued at {iat:.0f}, now {now:.0f}")
@@ -85,7 +91,7 @@ def check_claims(
     ``sub``, ``jti``, ``client_id`` and ``azp`` must be strings when present. Each rule that
     holds reports itself to ``trace``, when given.
     """
-    exp = check_times(claims, now=now, leeway=leeway, trace=trace)
+    exp = check_times(time_claims(claims), now=now, leeway=leeway, trace=trace)
 
     aud = claims.get("aud")
     if aud is None:

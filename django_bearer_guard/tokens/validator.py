@@ -25,7 +25,7 @@ from django_bearer_guard.issuers.config import IssuerConfig
 from django_bearer_guard.jose.compact import check_algorithm, decode_json, parse_compact, verify_signature
 from django_bearer_guard.jose.keyset import JsonWebKey
 from django_bearer_guard.runtime import Runtime, get_runtime
-from django_bearer_guard.tokens.claims import check_claims, check_times, check_type
+from django_bearer_guard.tokens.claims import check_claims, check_times, check_type, time_claims
 from django_bearer_guard.tokens.scopes import extract_scopes
 from django_bearer_guard.tokens.trace import Trace
 from django_bearer_guard.tokens.verified import Binding, VerifiedToken
@@ -55,6 +55,8 @@ class _Verified:
     claims: dict[str, Any]
     scopes: frozenset[str]
     workload: str | None
+    times: tuple[float, float | None, float | None]
+    """``exp``, ``nbf`` and ``iat``, checked against the clock at every hit."""
 
 
 class TokenValidator:
@@ -153,11 +155,12 @@ class TokenValidator:
         workload = workload_from(claims, issuer)
         if trace is not None:
             trace.passed("workload", repr(workload) if workload is not None else "none")
-        verified = _Verified(issuer, jws.kid, jws.alg, key, jws.header, claims, scopes, workload)
+        times = time_claims(claims)
+        verified = _Verified(issuer, jws.kid, jws.alg, key, jws.header, claims, scopes, workload, times)
         if cache is not None and digest is not None:
             # A copy of the claims: the caller may change its own. Out of the cache at exp (+
             # leeway), when the token could not pass anyway.
-            kept = _Verified(issuer, jws.kid, jws.alg, key, jws.header, dict(claims), scopes, workload)
+            kept = _Verified(issuer, jws.kid, jws.alg, key, jws.header, dict(claims), scopes, workload, times)
             cache.put(digest, kept, expires_at + leeway)
         return _bound(verified, claims, expires_at, raw=raw, binder=binder, trace=trace)
 
@@ -177,7 +180,7 @@ class TokenValidator:
         if key is not entry.key and key != entry.key:
             return None
         leeway = runtime.settings.leeway if issuer.leeway is None else issuer.leeway
-        expires_at = check_times(entry.claims, now=_clock.now(), leeway=leeway)
+        expires_at = check_times(entry.times, now=_clock.now(), leeway=leeway)
         # A copy, so that a view changing request.auth.claims changes nothing for the next request
         # (the header is read-only already).
         return _bound(entry, dict(entry.claims), expires_at, raw=raw, binder=binder, trace=None)
