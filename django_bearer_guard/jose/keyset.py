@@ -108,6 +108,8 @@ def _parse_key(jwk: Mapping[str, Any], *, allow_symmetric: bool) -> JsonWebKey |
     if kty != "oct" and _PRIVATE_MEMBERS & set(jwk):
         raise PrivateKeyMaterial(f"key {kid!r} carries private key members")
     crv = jwk.get("crv")
+    if crv is not None and not isinstance(crv, str):
+        raise MalformedKeySet(f"key {kid!r} has a malformed 'crv'")
     if kty in SIGNING_CURVES and crv not in SIGNING_CURVES[kty]:
         return None  # ECDH or unsupported curves (X25519, secp256k1…)
     allowed = {
