@@ -2,10 +2,12 @@
 PYTHON ?= python3
 DEMO_VENV := .venv-demo
 TOX_VENV := .venv-tox
+BENCH_VENV := .venv-bench
+FUZZ_VENV := .venv-fuzz
 DEMO_ADDR ?= 127.0.0.1:8000
 TOXARGS ?=
 
-.PHONY: demo test
+.PHONY: demo test bench fuzz
 
 $(DEMO_VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(DEMO_VENV)
@@ -29,3 +31,27 @@ TOX_PATH := $(subst $(eval) ,:,$(strip $(PATH) $(PYENV_BINS)))
 # Run the tox environments (pass options with TOXARGS, e.g. make test TOXARGS="-e py312").
 test: $(TOX_VENV)/.installed
 	PATH="$(TOX_PATH)" $(TOX_VENV)/bin/tox $(TOXARGS)
+
+$(BENCH_VENV)/.installed: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -e . \
+		djangorestframework-simplejwt gunicorn matplotlib drf-spectacular
+	touch $@
+
+# Every benchmark in one run (about 10 minutes; BENCHARGS=--quick for 2): medians, ratios against
+# baselines of the same run and the targets; rewrites the table and plot in docs/performance.rst.
+# The gunicorn part needs wrk (apt-get install wrk).
+bench: $(BENCH_VENV)/.installed
+	@command -v wrk >/dev/null || { echo "make bench needs wrk on PATH (apt-get install wrk)" >&2; exit 1; }
+	$(BENCH_VENV)/bin/python bench/run_all.py --write-docs $(BENCHARGS)
+
+$(FUZZ_VENV)/.installed: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(FUZZ_VENV)
+	$(FUZZ_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -e . atheris
+	touch $@
+
+# The atheris fuzz campaigns (docs/fuzzing.rst): FUZZ="xfcc 1000000" runs one harness for a
+# million executions; the default is every harness for 10 million each, one after another.
+FUZZ ?= all 10000000
+fuzz: $(FUZZ_VENV)/.installed
+	FUZZ_PYTHON=$(CURDIR)/$(FUZZ_VENV)/bin/python sh fuzz/run.sh $(FUZZ)
