@@ -42,8 +42,3 @@ class ExpiringLRU(Generic[K, V]):
             self._entries.move_to_end(key)
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
-
-    def discard(self, key: K) -> None:
-        """Drop ``key`` if present."""
-        with self._lock:
-            self._entries.pop(key, None)

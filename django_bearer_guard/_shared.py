@@ -109,10 +109,8 @@ class _Alias:
 
     def answered(self) -> None:
         if self.down:
-            with self.lock:
-                was_down, self.down = self.down, False
-            if was_down:
-                logger.info("bearer_guard: shared cache %r answers again", self.alias)
+            self.down = False
+            logger.info("bearer_guard: shared cache %r answers again", self.alias)
 
 
 _aliases: dict[str, _Alias] = {}

@@ -61,7 +61,6 @@ class Runtime:
         size = settings.token_cache_size
         self.verified: ExpiringLRU[bytes, Any] | None = ExpiringLRU(size) if size else None
         self._prefetch_started = not settings.prefetch_keys
-        self._lock = threading.Lock()
 
     def start_prefetch(self) -> None:
         """At the first call (``PREFETCH_KEYS``): fetch every known issuer's keys in the background.
@@ -70,10 +69,8 @@ class Runtime:
         """
         if self._prefetch_started:
             return
-        with self._lock:
-            if self._prefetch_started:
-                return
-            self._prefetch_started = True
+        # Two threads racing here may both start one: the prefetch skips issuers that have keys.
+        self._prefetch_started = True
         self.keys.prefetch(self.issuers.known())
 
     def _database_changed(self) -> None:

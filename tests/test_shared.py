@@ -109,8 +109,13 @@ def test_in_process_backends_are_called_directly() -> None:
 
 def test_other_backends_are_called_on_the_worker_thread() -> None:
     threads: list[str] = []
+
+    def record(cache: BaseCache) -> None:
+        threads.append(threading.current_thread().name)
+        cache.get("k")
+
     with override_settings(CACHES=BROKEN_CACHES), pytest.raises(_shared.SharedCacheUnavailable):
-        _shared.call("broken", 0.5, lambda cache: threads.append(threading.current_thread().name) or cache.get("k"))
+        _shared.call("broken", 0.5, record)
     assert threads == ["bearer-guard-cache-broken"]
 
 
@@ -149,3 +154,13 @@ def test_requests_go_on_from_process_state_while_the_cache_hangs(
     assert first < 1.5 and rest < 1.0, (first, rest)
     assert len(messages(caplog, "hanging")) == 1
     assert get_runtime().keys.key_status(get_runtime().settings.issuers[0]).kids
+
+
+def test_an_in_process_backend_that_raises_is_unavailable_too(caplog: pytest.LogCaptureFixture) -> None:
+    def broken(cache: BaseCache) -> None:
+        raise ValueError("cannot pickle")
+
+    with caplog.at_level(logging.WARNING, "django_bearer_guard"):
+        timed(lambda: _shared.call("default", 0.5, broken))
+        timed(lambda: _shared.call("default", 0.5, broken))  # paused: not called again
+    assert len(messages(caplog, "default")) == 1

@@ -382,8 +382,7 @@ class KeyStore:
         def prefetch() -> None:
             for issuer in targets:
                 snap = self.snapshot(issuer)
-                if snap.keys is None:
-                    self._sync(issuer, snap, force=True)
+                self._sync(issuer, snap, force=True)  # what other processes already fetched
                 if snap.keys is None and self._due(snap, unknown_kid=False):
                     self._single_flight(issuer, snap, unknown_kid=False, wait_process=False)
 

@@ -11,6 +11,7 @@ from django.test import Client
 from django_bearer_guard.models import TrustedIssuer
 from django_bearer_guard.runtime import get_runtime, refresh_now
 from django_bearer_guard.testing import LocalIssuer
+from django_bearer_guard.testing.keys import SigningKey, generate_key
 from tests.support.client import assert_refused, bearer, call
 
 
@@ -19,7 +20,7 @@ def test_forged_signature_on_a_cached_header_and_payload_is_refused(
 ) -> None:
     token = idp.mint(scope="admin")
     assert bearer(client, token).status_code == 200
-    header, payload, signature = token.split(".")
+    header, payload, _ = token.split(".")
     forged = base64.urlsafe_b64encode(b"\x00" * 256).rstrip(b"=").decode()
     assert_refused(bearer(client, f"{header}.{payload}.{forged}"), 401, "invalid_token")
     # Another valid token's signature transplanted onto the cached header and payload.
@@ -87,3 +88,18 @@ def test_an_issuer_removed_from_the_settings_stops_its_cached_tokens(
     assert bearer(client, token).status_code == 200
     guard(issuers=[idp.issuer_settings()])
     assert_refused(bearer(client, token), 401, "invalid_token")
+
+
+def test_a_key_replaced_under_the_same_kid_refuses_tokens_cached_with_the_old_one(
+    client: Client, idp: LocalIssuer, guard: Callable[..., None]
+) -> None:
+    # The issuer replaces a compromised key but keeps its kid: the cached verification was made
+    # with the old key and must not stand for the new one.
+    token = idp.mint()
+    assert bearer(client, token).status_code == 200
+    old = idp.keys[0]
+    replacement = generate_key(old.alg)
+    idp.keys = [SigningKey(old.kid, old.alg, replacement.private_key)]
+    refresh_now(get_runtime().settings.issuers[0])
+    assert_refused(bearer(client, token), 401, "invalid_token")
+    assert bearer(client, idp.mint()).status_code == 200

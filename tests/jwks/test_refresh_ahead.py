@@ -187,3 +187,16 @@ def test_prefetch_skips_misconfigured_and_inline_issuers(
     join_background()
     assert key_status(get_runtime().settings.issuers[2]).last_attempt_at is None
     assert_refused(bearer(client, idp.mint(iss="https://plain.example", aud="a")), 401, "invalid_token")
+
+
+def test_a_background_failure_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
+    from django_bearer_guard.jwks import refresh
+
+    def broken() -> None:
+        raise RuntimeError("unexpected")
+
+    with caplog.at_level(logging.ERROR, "django_bearer_guard"):
+        refresh._in_background("key-refresh", broken)
+        join_background()
+    [record] = caplog.records
+    assert record.getMessage() == "bearer_guard: key-refresh failed" and record.exc_info is not None
