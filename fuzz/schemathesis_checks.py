@@ -8,6 +8,7 @@ failure too (schemathesis's own ``not_a_server_error`` also says so).
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -15,6 +16,14 @@ import schemathesis
 
 _ERROR = re.compile(r'(?:^|[\s,])error="?[a-z_]+')
 _CREDENTIAL = re.compile(r"(?i)(?:bearer|dpop) +\S")
+
+
+def _error_code(body: bytes) -> object:
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None
+    return document.get("error") if isinstance(document, dict) else None
 
 
 @schemathesis.check
@@ -26,6 +35,8 @@ def bearer_challenge(ctx: Any, response: Any, case: Any) -> None:
     if status not in (401, 403):
         return None
     challenges = response.headers.get("www-authenticate") or []
+    if status == 403 and not challenges and _error_code(response.content) == "access_denied":
+        return None
     if not challenges:
         raise AssertionError(f"{status} without a WWW-Authenticate header")
     challenge = ", ".join(challenges)
