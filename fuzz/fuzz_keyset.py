@@ -20,7 +20,8 @@ with library_imports(__name__):
     from django_bearer_guard.jose.algorithms import ALGORITHMS
     from django_bearer_guard.jose.keyset import MAX_KEYS, KeySet
 
-_PRIVATE = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+# RFC 7518 §6.2.2, §6.3.2: the private members of EC, OKP and RSA keys.
+_PRIVATE = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth"})
 
 
 def test_one_input(data: bytes) -> None:
