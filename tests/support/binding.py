@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -124,8 +125,8 @@ def send(
         conn.close()
 
 
-def _start(address: Address, env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "gunicorn", "--bind", f"{address[0]}:{address[1]}", "--workers", "1",
+def _start(address: Address, env: Mapping[str, str], log: Path, workers: int = 1) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "gunicorn", "--bind", f"{address[0]}:{address[1]}", "--workers", str(workers),
                "--log-level", "warning", "django.core.wsgi:get_wsgi_application()"]
     with log.open("ab") as out:
         return subprocess.Popen(command, env=dict(env), cwd=ROOT, stdout=out, stderr=out)
@@ -157,33 +158,57 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 @contextlib.contextmanager
 def api_processes(
-    count: int, guard: Mapping[str, Any], caches: Mapping[str, Any], logs: Path
+    count: int,
+    guard: Mapping[str, Any],
+    caches: Mapping[str, Any],
+    logs: Path,
+    *,
+    workers: int = 1,
+    threads: int | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[list[Address]]:
-    """``count`` gunicorn servers (one worker each) of ``tests.urls`` with ``BEARER_GUARD = guard``
-    and ``CACHES = caches``; their addresses. Every server is stopped on the way out, and no
-    traceback may reach their logs.
+    """``count`` gunicorn servers of ``tests.urls`` with ``BEARER_GUARD = guard`` and
+    ``CACHES = caches``; their addresses. Every server is stopped on the way out, and no
+    traceback may reach their logs (``logs / "gunicorn.log"``).
+
+    Each server has ``workers`` worker processes (several: the application is loaded once, then
+    forked, as ``--preload`` does); ``threads`` runs them as gunicorn's threaded workers
+    (keep-alive connections, that many requests at once) instead of synchronous ones; ``env``
+    adds environment variables.
     """
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.support.process_settings", "PYTHONPATH": str(ROOT),
-           "BG_GUARD": json.dumps(guard), "BG_CACHES": json.dumps(caches)}
-    env.pop("PYTHONDEVMODE", None)
+    environ = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.support.process_settings", "PYTHONPATH": str(ROOT),
+               "BG_GUARD": json.dumps(guard), "BG_CACHES": json.dumps(caches), **(env or {})}
+    environ.pop("PYTHONDEVMODE", None)
+    options = ["--preload"] if workers > 1 else []
+    if tuple(int(part) for part in version("gunicorn").split(".")[:2]) >= (25, 1):
+        # Not the control socket every gunicorn of the user shares (~/.gunicorn/gunicorn.ctl).
+        options.append("--no-control-socket")
+    if threads is not None:
+        options += ["--worker-class", "gthread", "--threads", str(threads)]
+    if options:
+        environ["GUNICORN_CMD_ARGS"] = " ".join(options)
     log = logs / "gunicorn.log"
     running: list[tuple[Address, subprocess.Popen[bytes]]] = []
     try:
         # Started together, then awaited: the servers boot side by side.
         for _ in range(count):
             address = ("127.0.0.1", free_port())
-            running.append((address, _start(address, env, log)))
+            running.append((address, _start(address, environ, log, workers)))
         deadline = time.monotonic() + 20
         for index, (address, process) in enumerate(running):
             # A port taken between free_port() and gunicorn's bind: try another once.
             if not _ready(address, process, deadline):
                 _stop(process)
                 retry = ("127.0.0.1", free_port())
-                running[index] = (retry, _start(retry, env, log))
+                running[index] = (retry, _start(retry, environ, log, workers))
                 if not _ready(retry, running[index][1], deadline):
                     raise RuntimeError(f"gunicorn exited: {log.read_text(errors='replace')[-2000:]}")
         yield [address for address, _ in running]
     finally:
+        # Told to stop together, then awaited: each takes a second or two to wind down.
+        for _, process in running:
+            if process.poll() is None:
+                process.terminate()
         for _, process in running:
             _stop(process)
     text = log.read_bytes() if log.exists() else b""
