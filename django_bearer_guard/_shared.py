@@ -39,6 +39,8 @@ T = TypeVar("T")
 
 BACKOFF = 3.0
 """Seconds the library leaves an alias alone after a failed or timed-out call."""
+STARTUP = 5.0
+"""Seconds the first call of a process waits for the cache client to be built (imports included)."""
 _IN_PROCESS = (LocMemCache, DummyCache)
 
 
@@ -75,8 +77,17 @@ class _Alias:
         self.busy_since: float | None = None
         self.paused_until = 0.0
         self.down = False
+        self.ready = threading.Event()
 
     def _serve(self) -> None:
+        try:
+            # The backend's client (and its library: importing redis takes a good part of a
+            # second) is built before the first deadline starts; a connection is made only by a call.
+            getattr(caches[self.alias], "_cache", None)
+        except Exception:  # noqa: S110 - the first call reports what is wrong, within its deadline
+            pass
+        finally:
+            self.ready.set()
         while True:
             pending = self.calls.get()
             self.busy_since = time.monotonic()
@@ -85,13 +96,14 @@ class _Alias:
             finally:
                 self.busy_since = None
 
-    def submit(self, pending: _Call) -> None:
+    def start(self) -> None:
+        """Start the worker thread once, and wait (at most :data:`STARTUP`) until its client is built."""
         with self.lock:
             if self.thread is None:
                 self.thread = threading.Thread(target=self._serve, name=f"bearer-guard-cache-{self.alias}",
                                                daemon=True)
                 self.thread.start()
-        self.calls.put(pending)
+        self.ready.wait(STARTUP)
 
     def stuck(self, now: float, timeout: float) -> bool:
         started = self.busy_since
@@ -155,8 +167,9 @@ def call(alias: str, timeout: float, action: Callable[[BaseCache], T]) -> T:
     if state.stuck(now, timeout):
         state.failed("an earlier call has not returned")
         raise SharedCacheUnavailable("an earlier call has not returned")
-    pending = _Call(alias, action, now + timeout)
-    state.submit(pending)
+    state.start()
+    pending = _Call(alias, action, time.monotonic() + timeout)
+    state.calls.put(pending)
     if not pending.done.wait(timeout):
         state.failed(f"no answer within {timeout:g} s")
         raise SharedCacheUnavailable(f"no answer within {timeout:g} s")

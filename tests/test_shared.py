@@ -164,3 +164,11 @@ def test_an_in_process_backend_that_raises_is_unavailable_too(caplog: pytest.Log
         timed(lambda: _shared.call("default", 0.5, broken))
         timed(lambda: _shared.call("default", 0.5, broken))  # paused: not called again
     assert len(messages(caplog, "default")) == 1
+
+
+def test_the_first_call_waits_for_the_client_to_be_built_not_for_the_deadline() -> None:
+    caches = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+              "slow": {"BACKEND": "tests.support.caches.SlowClientCache"}}
+    with override_settings(CACHES=caches):
+        assert _shared.call("slow", 0.1, lambda cache: cache.get("k", "absent")) == "absent"
+        assert not _shared.is_paused("slow")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 from django.core.cache import BaseCache
@@ -18,6 +19,28 @@ class BrokenCache(BaseCache):
         raise ConnectionError("cache server unreachable")
 
     add = get = set = delete = get_many = _fail
+
+    @property
+    def _cache(self) -> Any:  # the client, as Django's Redis and Memcached backends build it
+        raise ConnectionError("cache server unreachable")
+
+
+class SlowClientCache(BaseCache):
+    """A working cache whose client takes a while to build (the first import of its library)."""
+
+    def __init__(self, location: str, params: dict[str, Any]) -> None:
+        super().__init__(params)
+        self._client: dict[str, Any] | None = None
+
+    @property
+    def _cache(self) -> dict[str, Any]:
+        if self._client is None:
+            time.sleep(0.3)
+            self._client = {}
+        return self._client
+
+    def get(self, key: str, default: Any = None, version: int | None = None) -> Any:
+        return self._cache.get(key, default)
 
 
 BROKEN_CACHES = {
