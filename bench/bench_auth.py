@@ -1,6 +1,6 @@
 """Benchmark: BearerTokenAuthentication against raw PyJWT and simplejwt, interleaved, medians.
 
-    python bench/bench_auth.py [--quick] [--rounds 15] [--calls 300] [--skip-binding] [--json FILE]
+    python bench/bench_auth.py [--quick] [--rounds 15] [--calls 300] [--skip-binding] [--wall] [--json FILE]
 
 Prints µs per authenticate() for RS256, ES256 and EdDSA: the same token again and again (the
 token cache answers), a token not seen before on each call, and the same token with
@@ -41,6 +41,7 @@ from bench.common import (
     save,
     setting_accepted,
     setup_django,
+    timer,
     token_cache_size,
 )
 
@@ -151,12 +152,12 @@ def proofs_per_case(rounds: int, calls: int) -> int:
 
 
 def measure_binding(
-    idp: Any, authenticate: Callable[[Any], Any], rounds: int, calls: int
+    idp: Any, authenticate: Callable[[Any], Any], rounds: int, calls: int, clock: Callable[[], int]
 ) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
     """Median µs of the binding cases and of the signature verifications, in the same rounds; parses per call."""
     variants, references = binding_cases(idp, authenticate, proofs_per_case(rounds, calls))
     parses = {name: certificate_parses(variants[f"workload, XFCC, {name} certificate"], 50) for name in ("seen", "new")}
-    medians = interleave({**variants, **references}, rounds, calls)
+    medians = interleave({**variants, **references}, rounds, calls, timer=clock)
     return {name: medians[name] for name in variants}, {name: medians[name] for name in references}, parses
 
 
@@ -226,8 +227,8 @@ def print_plain(samples: dict[str, list[float]], rounds: int, calls: int) -> dic
     medians = {alg: {variant: statistics.median(values) for variant, values in row.items()}
                for alg, row in table.items()}
     ratios = {alg: {variant: paired_ratio(row, variant, DECODE) for variant in row} for alg, row in table.items()}
-    print(f"medians of {rounds} interleaved rounds of {calls} calls, µs per call; ratios within each round, "
-          "then their median\n")
+    print(f"medians of {rounds} interleaved rounds of {calls} calls, µs per call (CPU time unless --wall); "
+          "ratios within each round, then their median\n")
     for alg, row in medians.items():
         print(alg)
         for variant, value in row.items():
@@ -237,7 +238,7 @@ def print_plain(samples: dict[str, list[float]], rounds: int, calls: int) -> dic
 
 
 def main() -> None:
-    parser = arguments(__doc__.splitlines()[0], rounds=(15, 3), calls=(300, 100))
+    parser = arguments(__doc__.splitlines()[0], timed=True, rounds=(15, 3), calls=(300, 100))
     parser.add_argument("--skip-binding", action="store_true", help="only the plain Bearer comparisons")
     args = parse(parser)
     idp = make_issuer(start=False)
@@ -246,14 +247,16 @@ def main() -> None:
     cache_off = setting_accepted("TOKEN_CACHE_SIZE", 0)
     cases = plain_cases(idp, args.rounds, args.calls, cache_off)
     groups = GuardGroups({name: {"TOKEN_CACHE_SIZE": 0} for name in cases if name.endswith(CACHE_OFF)})
-    table = print_plain(rounds_of(cases, args.rounds, args.calls, before=groups), args.rounds, args.calls)
+    samples = rounds_of(cases, args.rounds, args.calls, before=groups, timer=timer(args))
+    table = print_plain(samples, args.rounds, args.calls)
     if not cache_off:
         print("TOKEN_CACHE_SIZE is refused by the system checks: cache off is n/a")
-    results: dict[str, Any] = {"environment": environment(), "rounds": args.rounds, "calls": args.calls, **table}
+    results: dict[str, Any] = {"environment": environment(), "rounds": args.rounds, "calls": args.calls,
+                               "clock": "wall" if args.wall else "cpu", **table}
     if not args.skip_binding:
         from django_bearer_guard.authentication import BearerTokenAuthentication
 
-        binding = measure_binding(idp, BearerTokenAuthentication().authenticate, args.rounds, args.calls)
+        binding = measure_binding(idp, BearerTokenAuthentication().authenticate, args.rounds, args.calls, timer(args))
         print_binding(*binding)
         results["binding_us"], results["signature_us"], results["certificate_parses"] = binding
     print("\ntargets: RS256 authenticate(), same token <= 0.15x jwt.decode; distinct tokens <= 0.6x jwt.decode and\n"

@@ -129,7 +129,8 @@ def main() -> None:
     print("  worker peak RSS growth over 1 GiB through the view: "
           + ", ".join(f"{mib:.1f} MiB" for mib in memory["growth_mib"].values()))
     save(args.json, {"environment": environment(), "rounds": args.rounds, "throughput_mib_s": throughput,
-                     "small_us": {name: median[name] * 1e6 for name in SMALL}, "ratios": ratios, "memory": memory})
+                     "small_us": {name: median[name] * 1e6 for name in SMALL}, "ratios": ratios, "memory": memory,
+                     "samples_s": {name: seconds[name] for name in LARGE}})
 
 
 if __name__ == "__main__":

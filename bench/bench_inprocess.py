@@ -1,13 +1,14 @@
 """Benchmark: the bench project's DRF views in process, through Django's test client and a bare WSGI call.
 
-    python bench/bench_inprocess.py [--quick] [--rounds 7] [--calls 200] [--json FILE]
+    python bench/bench_inprocess.py [--quick] [--rounds 7] [--calls 200] [--wall] [--json FILE]
     python bench/bench_inprocess.py --profile guard-RS256-distinct   # cProfile of one variant
 
 Every variant of bench.common.variants() (no authentication, a no-op authenticator, this
 library with the same token, with distinct tokens and with its token cache off, simplejwt's
 stateless authentication, a ``jwt.decode`` wrapper; RS256, ES256 and EdDSA), interleaved in
 round-robin rounds, through ``django.test.Client`` and through ``WSGIHandler`` called with a
-prepared environ. Prints requests/s (medians) and the ratio to the view without authentication.
+prepared environ. Prints requests per CPU second of this process (medians; ``--wall`` for wall
+time) and the ratio to the view without authentication.
 ``--profile KEY`` instead runs one variant (a key as in the JSON results) through WSGI under
 cProfile and prints where its time goes.
 """
@@ -37,6 +38,7 @@ from bench.common import (
     save,
     setting_accepted,
     setup_django,
+    timer,
     token_cache_size,
     variants,
 )
@@ -99,7 +101,7 @@ def profile(variant: Variant, tokens: Tokens, calls: int) -> None:
 
 
 def main() -> None:
-    parser = arguments(__doc__.splitlines()[0], rounds=(7, 3), calls=(200, 60))
+    parser = arguments(__doc__.splitlines()[0], timed=True, rounds=(7, 3), calls=(200, 60))
     parser.add_argument("--profile", metavar="KEY", help="profile this variant instead (e.g. guard-RS256-distinct)")
     args = parse(parser)
     idp = make_issuer()
@@ -123,14 +125,15 @@ def main() -> None:
             calls[name] = make(variant, tokens.stream(variant))
             if variant.cache_off:
                 overrides[name] = {"TOKEN_CACHE_SIZE": 0}
-    samples = rounds_of(calls, args.rounds, args.calls, before=GuardGroups(overrides))
+    samples = rounds_of(calls, args.rounds, args.calls, before=GuardGroups(overrides), timer=timer(args))
     idp.stop()
 
     results: dict[str, Any] = {"environment": environment(), "rounds": args.rounds, "calls": args.calls,
                                "cache_off_supported": cache_off, "labels": {v.key: v.label for v in chosen},
-                               "ratio": {}, "samples_us": {}}
+                               "ratio": {}, "samples_us": {}, "clock": "wall" if args.wall else "cpu"}
     print(f"\nin process: medians of {args.rounds} interleaved rounds of {args.calls} requests, "
-          f"{environment()['cores']} cores; ratios to no authentication within each round, then their median")
+          f"{environment()['cores']} cores; requests per {'second' if args.wall else 'CPU second'}; ratios to no "
+          "authentication within each round, then their median")
     for mode in MODES:
         us = {v.key: samples[f"{mode}|{v.key}"] for v in chosen}
         results[mode] = {key: 1e6 / statistics.median(values) for key, values in us.items()}

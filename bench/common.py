@@ -322,6 +322,15 @@ class Gunicorn:
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
         return [int(pid) for pid in children.read_text().split()] if children.exists() else []
 
+    def cpu_seconds(self) -> float:
+        """User and system CPU time the workers have used so far."""
+        ticks = 0
+        for pid in self.worker_pids():
+            # /proc/<pid>/stat after the command name: state is field 3, utime 14, stime 15.
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            ticks += int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
+
     def peak_rss_kib(self) -> dict[int, int]:
         """VmHWM (peak resident memory, KiB) of each worker."""
         peaks = {}
@@ -385,11 +394,16 @@ def wrk(url: str, *, seconds: float, threads: int = 2, connections: int = 8, hea
 
 
 # -- arguments and results ------------------------------------------------------------------------
-def arguments(description: str, **defaults: tuple[int, int]) -> argparse.ArgumentParser:
-    """A parser with ``--quick``, ``--json`` and an option per ``name=(full default, quick default)``."""
+def arguments(description: str, *, timed: bool = False, **defaults: tuple[int, int]) -> argparse.ArgumentParser:
+    """A parser with ``--quick``, ``--json`` and an option per ``name=(full default, quick default)``.
+
+    ``timed`` adds ``--wall``, for benchmarks that time calls in this process: see :func:`timer`.
+    """
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
+    if timed:
+        parser.add_argument("--wall", action="store_true", help="time wall clock, not this process's CPU time")
     for name, (full, quick) in defaults.items():
         parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=None,
                             help=f"default {full} ({quick} with --quick)")
@@ -403,6 +417,15 @@ def parse(parser: argparse.ArgumentParser) -> argparse.Namespace:
         if getattr(args, name) is None:
             setattr(args, name, quick if args.quick else full)
     return args
+
+
+def timer(args: argparse.Namespace) -> Callable[[], int]:
+    """The clock of in-process timings: this process's CPU time, unless ``--wall``.
+
+    On a shared machine wall time also counts the moments the process waited for a core; CPU
+    time does not, so it varies several times less from one batch to the next.
+    """
+    return time.perf_counter_ns if args.wall else time.process_time_ns
 
 
 def environment() -> dict[str, str]:

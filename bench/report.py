@@ -68,6 +68,8 @@ def targets(results: Results) -> list[Target]:
     """The targets of the issue, RS256 where an algorithm matters, each from this run's numbers."""
     noauth = _get(results, "gunicorn", "ratio", "noauth") or {}
     noop = _get(results, "gunicorn", "ratio", "noop") or {}
+    cpu_noauth = _get(results, "gunicorn", "cpu_ratio", "noauth") or {}
+    cpu_noop = _get(results, "gunicorn", "cpu_ratio", "noop") or {}
     client = _get(results, "inprocess", "ratio", "test client") or {}
     auth = _get(results, "authenticate", "ratio_decode", "RS256") or {}
     cpu = _get(results, "jwks", "cpu_ms") or {}
@@ -77,6 +79,10 @@ def targets(results: Results) -> list[Target]:
                0.78, True, "x", "simplejwt", noauth.get("simplejwt-RS256")),
         Target("gunicorn, same token / no-op authenticator", noop.get("guard-RS256"),
                0.95, True, "x", "simplejwt", noop.get("simplejwt-RS256")),
+        Target("gunicorn worker CPU, distinct tokens / no authentication", cpu_noauth.get("guard-RS256-distinct"),
+               0.78, True, "x", "simplejwt", cpu_noauth.get("simplejwt-RS256")),
+        Target("gunicorn worker CPU, same token / no-op authenticator", cpu_noop.get("guard-RS256"),
+               0.95, True, "x", "simplejwt", cpu_noop.get("simplejwt-RS256")),
         Target("test client, distinct tokens / no authentication", client.get("guard-RS256-distinct"),
                0.65, True, "x", "simplejwt", client.get("simplejwt-RS256")),
         Target("authenticate(), same token / jwt.decode", auth.get("authenticate(), same token"),
@@ -92,6 +98,22 @@ def targets(results: Results) -> list[Target]:
     ]
 
 
+def noise(results: Results) -> Table:
+    """The no-op authenticator over no authentication in each mode: near 1.00x, or the run was disturbed.
+
+    The no-op authenticator does strictly more work than no authentication, so a ratio well above
+    1 (or far below) measures the machine's other work, not the variants.
+    """
+    rows = []
+    for name, path in (("test client", ("inprocess", "ratio", "test client")), ("WSGI", ("inprocess", "ratio", "WSGI")),
+                       ("gunicorn req/s", ("gunicorn", "ratio", "noauth")),
+                       ("gunicorn worker CPU", ("gunicorn", "cpu_ratio", "noauth"))):
+        value = (_get(results, *path) or {}).get("noop")
+        verdict = "n/a" if value is None else "steady" if 0.9 <= value <= 1.08 else "disturbed: read with care"
+        rows.append([name, "n/a" if value is None else f"{value:.2f}x", verdict])
+    return ("Noise check: no-op authenticator / no authentication", ["measured by", "ratio", "verdict"], rows)
+
+
 def _cell(value: float | None, ratio: float | None, digits: int = 0) -> str:
     if value is None:
         return "n/a"
@@ -102,17 +124,19 @@ def _cell(value: float | None, ratio: float | None, digits: int = 0) -> str:
 def tables(results: Results) -> list[Table]:
     """The tables of the run: targets, requests/s per variant and mode, authenticate(), JWKS, files."""
     found: list[Table] = [("Targets", ["target", "measured", "limit", "beside it", "result"],
-                           [[t.name, t.show(t.value), t.rule, t.beside, t.status] for t in targets(results)])]
+                           [[t.name, t.show(t.value), t.rule, t.beside, t.status] for t in targets(results)]),
+                          noise(results)]
     modes = {"test client": ("inprocess", "test client", ("ratio", "test client")),
              "WSGI": ("inprocess", "WSGI", ("ratio", "WSGI")),
-             "gunicorn + wrk": ("gunicorn", "per_second", ("ratio", "noauth"))}
+             "gunicorn + wrk": ("gunicorn", "per_second", ("ratio", "noauth")),
+             "gunicorn, worker CPU µs": ("gunicorn", "cpu_us", ("cpu_ratio", "noauth"))}
     rows = []
     for variant in variants():
         rows.append([variant.label] + [
             _cell((_get(results, section, values) or {}).get(variant.key),
                   (_get(results, section, *ratio) or {}).get(variant.key))
             for section, values, ratio in modes.values()])
-    found.append(("Requests/s (x no authentication)", ["variant", *modes], rows))
+    found.append(("Requests per second, in process per CPU second (x no authentication)", ["variant", *modes], rows))
     auth = _get(results, "authenticate", "authenticate_us") or {}
     ratio = _get(results, "authenticate", "ratio_decode") or {}
     names = list(next(iter(auth.values()), {}))
