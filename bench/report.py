@@ -53,7 +53,9 @@ class Target:
     def show(self, value: float | None) -> str:
         if value is None or math.isnan(value):
             return "n/a"
-        return f"{value:.2f}x" if self.unit == "x" else f"{value:.2f} {self.unit}"
+        # A third decimal when two would round onto the limit and hide which side it is on.
+        digits = 3 if value != self.limit and round(value, 2) == round(self.limit, 2) else 2
+        return f"{value:.{digits}f}x" if self.unit == "x" else f"{value:.{digits}f} {self.unit}"
 
     @property
     def rule(self) -> str:
