@@ -103,7 +103,8 @@ def test_in_process_backends_are_called_directly() -> None:
     def record(cache: BaseCache) -> None:
         threads.append(threading.current_thread())
 
-    _shared.call("default", 0.5, record)
+    with override_settings(CACHES=BROKEN_CACHES):  # its "default" is the local-memory cache
+        _shared.call("default", 0.5, record)
     assert threads == [threading.current_thread()]
 
 
@@ -160,7 +161,7 @@ def test_an_in_process_backend_that_raises_is_unavailable_too(caplog: pytest.Log
     def broken(cache: BaseCache) -> None:
         raise ValueError("cannot pickle")
 
-    with caplog.at_level(logging.WARNING, "django_bearer_guard"):
+    with override_settings(CACHES=BROKEN_CACHES), caplog.at_level(logging.WARNING, "django_bearer_guard"):
         timed(lambda: _shared.call("default", 0.5, broken))
         timed(lambda: _shared.call("default", 0.5, broken))  # paused: not called again
     assert len(messages(caplog, "default")) == 1

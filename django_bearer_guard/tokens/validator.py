@@ -155,13 +155,12 @@ class TokenValidator:
         workload = workload_from(claims, issuer)
         if trace is not None:
             trace.passed("workload", repr(workload) if workload is not None else "none")
-        times = time_claims(claims)
-        verified = _Verified(issuer, jws.kid, jws.alg, key, jws.header, claims, scopes, workload, times)
+        # The entry keeps a copy of the claims: the caller may change its own.
+        verified = _Verified(issuer, jws.kid, jws.alg, key, jws.header, dict(claims) if digest else claims, scopes,
+                             workload, time_claims(claims))
         if cache is not None and digest is not None:
-            # A copy of the claims: the caller may change its own. Out of the cache at exp (+
-            # leeway), when the token could not pass anyway.
-            kept = _Verified(issuer, jws.kid, jws.alg, key, jws.header, dict(claims), scopes, workload, times)
-            cache.put(digest, kept, expires_at + leeway)
+            # Out of the cache at exp (+ leeway), when the token could not pass anyway.
+            cache.put(digest, verified, expires_at + leeway)
         return _bound(verified, claims, expires_at, raw=raw, binder=binder, trace=trace)
 
     def _revalidate(
