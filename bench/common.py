@@ -271,6 +271,13 @@ class GuardGroups:
         self._current = wanted
         fn()
 
+    def reset(self) -> None:
+        """Back to the project's own ``BEARER_GUARD`` (for what is measured after the rounds)."""
+        if self._active is not None:
+            self._active.disable()
+            self._active = None
+        self._current = None
+
 
 def ratio(value: float, base: float) -> float:
     return value / base if base else float("nan")
