@@ -17,6 +17,7 @@ dummy) cannot hang and are called directly.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import queue
@@ -72,7 +73,7 @@ class _Alias:
     def __init__(self, alias: str) -> None:
         self.alias = alias
         self.lock = threading.Lock()
-        self.calls: queue.SimpleQueue[_Call] = queue.SimpleQueue()
+        self.calls: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
         self.thread: threading.Thread | None = None
         self.busy_since: float | None = None
         self.paused_until = 0.0
@@ -90,6 +91,8 @@ class _Alias:
             self.ready.set()
         while True:
             pending = self.calls.get()
+            if pending is None:
+                return  # the process is exiting: its connections close with the thread
             self.busy_since = time.monotonic()
             try:
                 pending.run()
@@ -99,7 +102,8 @@ class _Alias:
     def start(self) -> None:
         """Start the worker thread once, and wait (at most :data:`STARTUP`) until its client is built."""
         with self.lock:
-            if self.thread is None:
+            if self.thread is None or not self.thread.is_alive():
+                self.ready.clear()
                 self.thread = threading.Thread(target=self._serve, name=f"bearer-guard-cache-{self.alias}",
                                                daemon=True)
                 self.thread.start()
@@ -189,6 +193,17 @@ def _direct(state: _Alias, backend: BaseCache, action: Callable[[BaseCache], T])
         raise SharedCacheUnavailable(str(exc)) from exc
     state.answered()
     return result
+
+
+@atexit.register
+def _stop() -> None:
+    # A daemon thread's connections would outlive the interpreter's cleanup (an unclosed socket
+    # at exit); one that is stuck in a call is left to the exit.
+    for state in list(_aliases.values()):
+        thread = state.thread
+        if thread is not None and thread.is_alive() and state.busy_since is None:
+            state.calls.put(None)
+            thread.join(1.0)
 
 
 @on_reload

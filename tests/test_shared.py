@@ -173,3 +173,16 @@ def test_the_first_call_waits_for_the_client_to_be_built_not_for_the_deadline() 
     with override_settings(CACHES=caches):
         assert _shared.call("slow", 0.1, lambda cache: cache.get("k", "absent")) == "absent"
         assert not _shared.is_paused("slow")
+
+
+def test_the_worker_thread_leaves_at_exit_and_a_later_call_starts_another() -> None:
+    with override_settings(CACHES=BROKEN_CACHES):
+        timed(lambda: _shared.call("broken", 0.5, lambda cache: cache.get("k")))
+        first = _shared._state("broken").thread
+        assert first is not None and first.is_alive()
+        _shared._stop()  # what the interpreter runs at exit
+        assert not first.is_alive()
+        _shared._state("broken").paused_until = 0.0
+        timed(lambda: _shared.call("broken", 0.5, lambda cache: cache.get("k")))
+        second = _shared._state("broken").thread
+        assert second is not None and second is not first and second.is_alive()

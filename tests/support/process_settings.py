@@ -20,11 +20,6 @@ from tests.settings import MIDDLEWARE
 
 BEARER_GUARD = json.loads(os.environ["BG_GUARD"])
 CACHES = json.loads(os.environ["BG_CACHES"])
-if any(cache.get("BACKEND", "").endswith(".RedisCache") for cache in CACHES.values()):
-    # Imported before gunicorn forks its workers (--preload): a worker's first call to Redis
-    # then opens a connection instead of importing the client, which on a busy machine can take
-    # longer than CACHE_TIMEOUT and pause the shared cache for a back-off at every start.
-    import redis  # noqa: F401
 MIDDLEWARE = [f"{__name__}.worker_pid", *MIDDLEWARE]
 
 LOGGING = {
