@@ -27,7 +27,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from fuzz._driver import configure_django, fuzz, library_imports, split
-from fuzz._known import proof_key_has_unhashable_curve
 
 configure_django()
 with library_imports(__name__):
@@ -85,8 +84,6 @@ def _payload(proof: str) -> dict[str, object]:
 
 
 def _check_proof(proof: str, *, nonce: bool) -> None:
-    if proof_key_has_unhashable_curve(proof):
-        return  # a known crash (see fuzz/_known.py)
     settings = SETTINGS[nonce]
     try:
         result = verify_proof(proof, access_token=ACCESS_TOKEN, method=METHOD, url=URL, jkt=JKT,

@@ -83,7 +83,7 @@ def test_every_harness_has_a_seed_corpus_a_dictionary_and_a_test() -> None:
         assert (FUZZ / "dicts" / f"{name}.dict").is_file()
 
 
-# Found by the keyset campaign (fuzz/_known.py skips these inputs until they are fixed).
+# Found by the keyset campaign (its input is the seed fuzz/corpus/keyset/crv-list).
 
 
 def _b64(data: bytes) -> str:
