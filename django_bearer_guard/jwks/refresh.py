@@ -17,6 +17,7 @@ others are served stale keys; a request waits only when no usable keys exist.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import math
 import threading
@@ -64,7 +65,11 @@ def _in_background(name: str, work: Callable[[], None]) -> None:
 
 
 def join_background(timeout: float = 10.0) -> None:
-    """Wait until the background refreshes and prefetches of this process are done (for tests)."""
+    """Wait until the background refreshes and prefetches of this process are done.
+
+    Also run at exit (for at most 5 seconds): a thread still fetching while the interpreter
+    shuts down could crash it.
+    """
     deadline = time.monotonic() + timeout
     while True:
         with _background_lock:
@@ -73,6 +78,9 @@ def join_background(timeout: float = 10.0) -> None:
             return
         for thread in running:
             thread.join(max(deadline - time.monotonic(), 0))
+
+
+atexit.register(join_background, 5.0)
 
 
 @dataclass(frozen=True)

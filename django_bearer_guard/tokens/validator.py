@@ -116,8 +116,9 @@ class TokenValidator:
             if issuer.problems:
                 # A misconfigured issuer fails closed; the check framework reports why.
                 raise KeysUnavailable(f"issuer {iss!r} is misconfigured: {issuer.problems[0].msg}")
-            runtime.start_prefetch()
-            if trace is not None:
+            if trace is None:  # the token checker is a one-off: nothing to prefetch for
+                runtime.start_prefetch()
+            else:
                 trace.issuer = issuer
                 trace.passed("issuer trusted", f"{iss!r}, named {issuer.name!r}" if issuer.name != iss else repr(iss))
             check_algorithm(jws.alg, issuer.algorithms)
