@@ -92,7 +92,8 @@ class _Alias:
         while True:
             pending = self.calls.get()
             if pending is None:
-                return  # the process is exiting: its connections close with the thread
+                _disconnect(self.alias)  # the process is exiting
+                return
             self.busy_since = time.monotonic()
             try:
                 pending.run()
@@ -193,6 +194,17 @@ def _direct(state: _Alias, backend: BaseCache, action: Callable[[BaseCache], T])
         raise SharedCacheUnavailable(str(exc)) from exc
     state.answered()
     return result
+
+
+def _disconnect(alias: str) -> None:
+    """Close the connections this thread's backend holds (Django's Redis backend keeps pools)."""
+    try:
+        backend = caches[alias]
+        backend.close()
+        for pool in getattr(getattr(backend, "_cache", None), "_pools", {}).values():
+            pool.disconnect()
+    except Exception:  # noqa: S110 - the process is exiting; nothing is left to tell
+        pass
 
 
 @atexit.register
