@@ -11,6 +11,7 @@ from django.test import Client
 
 from django_bearer_guard.exceptions import KeysUnavailable
 from django_bearer_guard.issuers.config import IssuerConfig
+from django_bearer_guard.jwks.fetch import fetch_keys
 from django_bearer_guard.jwks.refresh import join_background
 from django_bearer_guard.runtime import get_key, get_runtime, key_status, refresh_now
 from django_bearer_guard.testing import Clock, LocalIssuer
@@ -200,3 +201,12 @@ def test_a_background_failure_is_logged_not_raised(caplog: pytest.LogCaptureFixt
         join_background()
     [record] = caplog.records
     assert record.getMessage() == "bearer_guard: key-refresh failed" and record.exc_info is not None
+
+
+def test_fetch_keys_without_a_memory_of_discovery_reads_the_metadata_each_time(
+    idp: LocalIssuer, guard: Callable[..., None], configured: Callable[..., IssuerConfig]
+) -> None:
+    guard(issuers=[idp.issuer_settings(discovery=True)])
+    for _ in range(2):
+        assert fetch_keys(configured(), get_runtime().settings).keyset.kids == (idp.keys[0].kid,)
+    assert (idp.fetches(OIDC), idp.fetches()) == (2, 2)
