@@ -24,6 +24,7 @@ __all__ = [
     "BearerGuardAPIException",
     "api_exception",
     "check_issuer_allowed",
+    "metadata_params",
     "parse_allowed_issuers",
     "realm",
     "token_exception",
@@ -74,6 +75,11 @@ def realm() -> str:
         return "api"
 
 
+def metadata_params() -> dict[str, str]:
+    """``resource_metadata`` for a 401 challenge when ``RESOURCE_METADATA`` is set (RFC 9728 §5.1)."""
+    return {}
+
+
 def api_exception(error: BearerGuardError, *, dpop_algs: tuple[str, ...] | None = None) -> BearerGuardAPIException:
     """The DRF exception for ``error``: its status, RFC 6750 body and Bearer challenge.
 
@@ -83,11 +89,15 @@ def api_exception(error: BearerGuardError, *, dpop_algs: tuple[str, ...] | None 
     """
     # RFC 6750 §3.1: a 403 insufficient_scope names the scope the resource needs.
     scope = " ".join(error.scopes) if isinstance(error, InsufficientScope) else None
+    extra = error.challenge_params()
+    if error.status_code == 401:
+        extra.update(metadata_params())
     if dpop_algs is not None:
         headers = {"DPoP-Nonce": error.nonce} if isinstance(error, UseDPoPNonce) else None
-        challenge = dpop_challenge(realm(), dpop_algs, error.error, error.description, scope)
+        challenge = dpop_challenge(realm(), dpop_algs, error.error, error.description, scope, **extra)
         return BearerGuardAPIException(error, challenge, headers)
-    return BearerGuardAPIException(error, bearer_challenge(realm(), error.error, error.description, scope))
+    challenge = bearer_challenge(realm(), error.error, error.description, scope, **extra)
+    return BearerGuardAPIException(error, challenge)
 
 
 def token_exception(error: BearerGuardError, token: Any) -> BearerGuardAPIException:

@@ -14,6 +14,7 @@ from django_bearer_guard._drf import (
     BearerGuardAPIException,
     api_exception,
     check_issuer_allowed,
+    metadata_params,
     realm,
 )
 from django_bearer_guard.challenges import bearer_challenge
@@ -123,4 +124,4 @@ class BearerTokenAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         """The challenge for requests that carried no credential (RFC 6750 §3.1: no error code)."""
-        return bearer_challenge(realm())
+        return bearer_challenge(realm(), **metadata_params())

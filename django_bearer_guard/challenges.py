@@ -38,10 +38,14 @@ def challenge(
 
 
 def bearer_challenge(
-    realm: str, error: str | None = None, description: str | None = None, scope: str | None = None
+    realm: str,
+    error: str | None = None,
+    description: str | None = None,
+    scope: str | None = None,
+    **extra: str,
 ) -> str:
-    """The ``Bearer`` challenge; without ``error`` it carries only the realm (RFC 6750 §3.1)."""
-    return challenge("Bearer", realm, error, description, scope)
+    """The ``Bearer`` challenge; without ``error`` it carries only the realm and ``extra`` (RFC 6750 §3.1)."""
+    return challenge("Bearer", realm, error, description, scope, **extra)
 
 
 def dpop_challenge(
@@ -50,6 +54,7 @@ def dpop_challenge(
     error: str | None = None,
     description: str | None = None,
     scope: str | None = None,
+    **extra: str,
 ) -> str:
     """The ``DPoP`` challenge (RFC 9449 §7.1): the error, if any, and the proof algorithms in ``algs``."""
-    return challenge("DPoP", realm, error, description, scope, algs=" ".join(algs))
+    return challenge("DPoP", realm, error, description, scope, algs=" ".join(algs), **extra)

@@ -91,6 +91,10 @@ class BearerGuardError(GuardError):
         self.description = description or self.default_description
         super().__init__(reason or self.default_description)
 
+    def challenge_params(self) -> dict[str, str]:
+        """Challenge parameters beyond the error code and description (none by default)."""
+        return {}
+
 
 class InvalidRequest(BearerGuardError):
     """The request is malformed (RFC 6750 ``invalid_request``, 400)."""
