@@ -26,7 +26,8 @@ Request and token errors carry an RFC 6750 error code and an HTTP status; their
 
 from __future__ import annotations
 
-from typing import ClassVar
+import importlib
+from typing import Any, ClassVar
 
 __all__ = [
     "BadSignature",
@@ -305,3 +306,15 @@ class FileMissing(GuardError):
 
 class RangeNotSatisfiable(GuardError):
     """The one requested range starts at or beyond the end of the file (416)."""
+
+
+def __getattr__(name: str) -> Any:
+    """``exception_handler``, DRF's face of this tree, imported on first use.
+
+    It lives with the faces (only they import DRF); this name is the documented one for
+    ``REST_FRAMEWORK["EXCEPTION_HANDLER"]``.
+    """
+    if name == "exception_handler":
+        handler = importlib.import_module("django_bearer_guard._exception_handler").exception_handler
+        return handler
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

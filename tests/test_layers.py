@@ -77,6 +77,7 @@ STAGES: tuple[str, ...] = (
     # The faces.
     "django_bearer_guard._declarations",
     "django_bearer_guard._drf",
+    "django_bearer_guard._exception_handler",
     "django_bearer_guard.authentication",
     "django_bearer_guard.permissions",
     "django_bearer_guard.views",
@@ -102,6 +103,7 @@ STAGES: tuple[str, ...] = (
 FACES = frozenset(
     {
         "django_bearer_guard._drf",
+        "django_bearer_guard._exception_handler",
         "django_bearer_guard.authentication",
         "django_bearer_guard.permissions",
         "django_bearer_guard.views",
