@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.drainage import warn
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 from django_bearer_guard.permissions import HasScopes, required_scope_sets, uses_permission
 
-__all__ = ["BearerTokenScheme"]
+__all__ = ["REFUSED", "BearerTokenScheme"]
+
+REFUSED = "bearer-guard:refused"
+"""The one role an operation lists when its scope declaration refuses every token."""
 
 
 class BearerTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
@@ -38,5 +42,10 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-unty
             return {self.name: []}
         scope_sets = required_scope_sets(view, auto_schema.method)
         if scope_sets is None:
-            return {self.name: []}
+            # A bare requirement would advertise an operation that refuses every token as open to any.
+            warn(
+                f"{type(view).__qualname__} uses HasScopes but declares no valid scopes for "
+                f"{auto_schema.method}; every request is refused (listed as {REFUSED!r})"
+            )
+            return {self.name: [REFUSED]}
         return [{self.name: list(scopes)} for scopes in scope_sets]
