@@ -84,6 +84,8 @@ REST_FRAMEWORK = {
     # Views that need scopes add django_bearer_guard.permissions.HasScopes.
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # DRF's own 401s and 403s (no token, DjangoModelPermissions) in the RFC 6750 body shape.
+    "EXCEPTION_HANDLER": "django_bearer_guard.exceptions.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
 
