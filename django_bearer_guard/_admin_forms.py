@@ -34,15 +34,20 @@ HELP_TEXTS = {
     "must name one of them.",
     "algorithms": 'The accepted "alg" values, e.g. ["RS256"]: RS*, PS*, ES* or EdDSA ("none" and HS* are '
     "refused for rows).",
-    "required_typ": 'The JOSE "typ" the tokens must carry, e.g. "at+jwt" (RFC 9068); empty: any.',
+    "profile": "An access-token profile: rfc9068 (typ at+jwt, the RFC 9068 claims, workload client_id), "
+    "jwt-svid (SPIFFE JWT-SVIDs: sub a workload SPIFFE ID, RS/ES/PS algorithms) or fapi2 (PS256, ES256, EdDSA "
+    "and a cnf or dpop binding). A typ, claims or workload claim set below overrides the profile's.",
+    "required_typ": 'The JOSE "typ" the tokens must carry, e.g. "at+jwt" (RFC 9068); empty: any, or the '
+    "profile's.",
     "required_claims": 'Claims required beyond exp, iss and aud, e.g. ["sub"]; a required string claim must '
-    "not be empty.",
+    "not be empty. Empty: none, or the profile's.",
     "leeway": "This issuer's clock skew allowance in seconds; empty: the LEEWAY setting.",
     "scope_claim": 'The claim holding the scopes: a space-separated string ("scope") or a list ("scp", '
     '"roles"); a dotted path reaches into objects ("realm_access.roles").',
     "scope_prefixes": 'Prefix rewrites applied before scopes are compared, longest first, e.g. {"api://orders/": ""}.',
     "allowed_scopes": "The scopes this issuer may grant, others are dropped; empty: any, []: none.",
-    "workload_claim": 'The claim naming the calling workload: "sub", "azp" (Entra ID), "client_id" (Cognito)…',
+    "workload_claim": 'The claim naming the calling workload: "sub", "azp" (Entra ID), "client_id" (Cognito)…; '
+    'empty: the profile\'s ("client_id" for rfc9068), else "sub".',
     "workload_trust_domains": 'The SPIFFE trust domains this issuer may assert workloads in, e.g. '
     '["prod.example.com"]; empty: any workload.',
     "binding": "What a token must prove about its sender: workload (its workload is the client certificate's "

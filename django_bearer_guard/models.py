@@ -32,7 +32,9 @@ class TrustedIssuer(models.Model):
     algorithms = models.JSONField(default=list, blank=True, help_text='For example ["RS256"].')
     scope_claim = models.CharField(max_length=200, default="scope")
     scope_prefixes = models.JSONField(default=dict, blank=True)
-    workload_claim = models.CharField(max_length=200, default="sub")
+    workload_claim = models.CharField(
+        max_length=200, null=True, blank=True, default=None, help_text="Empty: the profile's default, else \"sub\"."
+    )
     required_typ = models.CharField(max_length=100, null=True, blank=True, default=None)
     required_claims = models.JSONField(default=list, blank=True)
     leeway = models.PositiveIntegerField(null=True, blank=True, help_text="Seconds; empty: LEEWAY.")
@@ -46,6 +48,19 @@ class TrustedIssuer(models.Model):
             ("cnf", "cnf (RFC 8705 certificate thumbprint)"),
             ("dpop", "dpop (RFC 9449 proof of possession)"),
         ],
+    )
+    profile = models.CharField(
+        max_length=16,
+        null=True,
+        blank=True,
+        default=None,
+        choices=[
+            (None, "none"),
+            ("rfc9068", "rfc9068 (RFC 9068 JWT access tokens)"),
+            ("jwt-svid", "jwt-svid (SPIFFE JWT-SVIDs)"),
+            ("fapi2", "fapi2 (FAPI 2.0 resource server)"),
+        ],
+        help_text="Rules an access-token profile sets (docs: Access-token profiles).",
     )
     enabled = models.BooleanField(default=True)
     allowed_scopes = models.JSONField(
@@ -75,7 +90,11 @@ class TrustedIssuer(models.Model):
         return self.name or self.issuer
 
     def as_entry(self) -> dict[str, Any]:
-        """The row as an ``ISSUERS`` entry (blank optional strings become ``None``)."""
+        """The row as an ``ISSUERS`` entry (blank optional strings become ``None``).
+
+        An empty ``required_claims`` list, like a null ``workload_claim``, is ``None``: not set, so
+        the profile's default applies.
+        """
         return {
             "name": self.name,
             "issuer": self.issuer,
@@ -88,13 +107,14 @@ class TrustedIssuer(models.Model):
             "scope_prefixes": self.scope_prefixes,
             "workload_claim": self.workload_claim,
             "required_typ": self.required_typ or None,
-            "required_claims": self.required_claims,
+            "required_claims": None if self.required_claims in ([], None) else self.required_claims,
             "leeway": self.leeway,
             "binding": self.binding or None,
             "enabled": self.enabled,
             "allowed_scopes": self.allowed_scopes,
             "workload_trust_domains": self.workload_trust_domains,
             "jwks_hosts": self.jwks_hosts,
+            "profile": self.profile or None,
         }
 
     def _where(self) -> str:

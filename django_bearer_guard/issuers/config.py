@@ -17,6 +17,9 @@ from django_bearer_guard.jose.algorithms import ASYMMETRIC_ALGORITHMS, HMAC_ALGO
 __all__ = [
     "BINDINGS",
     "ISSUER_KEYS",
+    "PROFILES",
+    "PROFILE_ALGORITHMS",
+    "PROFILE_DEFAULTS",
     "TRUST_DOMAIN",
     "IssuerConfig",
     "Problem",
@@ -24,6 +27,30 @@ __all__ = [
 ]
 
 BINDINGS = (None, "workload", "cnf", "dpop")
+PROFILES = (None, "rfc9068", "jwt-svid", "fapi2")
+PROFILE_DEFAULTS: Mapping[str, Mapping[str, Any]] = MappingProxyType(
+    {
+        # RFC 9068 §2.1 (typ) and §2.2 (required claims); the client is the calling workload.
+        "rfc9068": {
+            "required_typ": "at+jwt",
+            "required_claims": ("iss", "exp", "aud", "sub", "client_id", "iat", "jti"),
+            "workload_claim": "client_id",
+        },
+        # JWT-SVID §3: sub (the SPIFFE ID) is required; §2.3's typ rule is the claim checks' own.
+        "jwt-svid": {"required_claims": ("sub",), "workload_claim": "sub"},
+        "fapi2": {},
+    }
+)
+"""Per profile, the defaults of the issuer keys an explicit key overrides."""
+PROFILE_ALGORITHMS: Mapping[str, frozenset[str]] = MappingProxyType(
+    {
+        # JWT-SVID §2.1: RS, ES and PS with SHA-256, -384 or -512.
+        "jwt-svid": frozenset(f"{family}{bits}" for family in ("RS", "ES", "PS") for bits in (256, 384, 512)),
+        # FAPI 2.0 Security Profile §5.4.1: PS256, ES256 or EdDSA only.
+        "fapi2": frozenset({"PS256", "ES256", "EdDSA"}),
+    }
+)
+"""Per profile, the only algorithms ``algorithms`` may list (no entry: no limit beyond the library's)."""
 
 ISSUER_KEYS = frozenset(
     {
@@ -46,6 +73,7 @@ ISSUER_KEYS = frozenset(
         "allowed_scopes",
         "workload_trust_domains",
         "jwks_hosts",
+        "profile",
     }
 )
 
@@ -88,6 +116,7 @@ class IssuerConfig:
     allowed_scopes: frozenset[str] | None = None
     workload_trust_domains: frozenset[str] | None = None
     jwks_hosts: frozenset[str] | None = None
+    profile: str | None = None
     problems: tuple[Problem, ...] = ()
 
     @property
@@ -271,15 +300,23 @@ def parse_issuer(  # noqa: C901, PLR0912, PLR0915 - one flat list of field rules
         bad("bearer_guard.E003", key, f"'{key}' must be a non-empty string.", f"Fix '{key}'.")
         return default
 
+    profile = entry.get("profile")
+    if profile not in PROFILES:
+        # A misspelt profile must not leave its rules unapplied.
+        bad("bearer_guard.E003", "profile", f"'profile' must be one of {list(PROFILES)}.", "Fix 'profile'.")
+        profile = None
+    # A key set to None (a blank row field) takes the profile's default; any other value overrides it.
+    defaults = PROFILE_DEFAULTS.get(profile or "", {})
     scope_claim = opt_str("scope_claim", "scope") or "scope"
-    workload_claim = opt_str("workload_claim", "sub") or "sub"
-    required_typ = opt_str("required_typ", None)
+    workload_claim = opt_str("workload_claim", None) or defaults.get("workload_claim", "sub")
+    required_typ = opt_str("required_typ", None) or defaults.get("required_typ")
     name = entry.get("name") or issuer
     if not isinstance(name, str):
         bad("bearer_guard.E003", "name", "'name' must be a string.", "Fix 'name'.")
         name = issuer
 
-    required_claims = _str_tuple(entry.get("required_claims", ()))
+    claims_raw = entry.get("required_claims")
+    required_claims = defaults.get("required_claims", ()) if claims_raw is None else _str_tuple(claims_raw)
     if required_claims is None:
         bad(
             "bearer_guard.E003",
@@ -374,6 +411,26 @@ def parse_issuer(  # noqa: C901, PLR0912, PLR0915 - one flat list of field rules
             "Add an asymmetric algorithm such as 'ES256' to 'algorithms', or remove 'binding'.",
         )
 
+    allowed = PROFILE_ALGORITHMS.get(profile or "")
+    refused = [alg for alg in algorithms if allowed is not None and alg not in allowed]
+    if refused:
+        # JWT-SVID §2.1, FAPI 2.0 §5.4.1: the profile fixes the algorithm set; a wider list defeats it.
+        bad(
+            "bearer_guard.E025",
+            "algorithms",
+            f"'algorithms' lists {refused}, which the {profile!r} profile does not allow.",
+            f"Keep only some of {sorted(allowed or ())} in 'algorithms', or change 'profile'.",
+        )
+    if profile == "fapi2" and binding not in ("cnf", "dpop"):
+        # FAPI 2.0 §5.3 (resource servers): only sender-constrained access tokens are accepted.
+        bad(
+            "bearer_guard.E026",
+            "binding",
+            f"the 'fapi2' profile needs sender-constrained tokens, and 'binding' is {binding!r}: "
+            "the issuer's tokens are refused.",
+            "Set 'binding' to 'cnf' (RFC 8705 mTLS) or 'dpop' (RFC 9449), or change 'profile'.",
+        )
+
     return IssuerConfig(
         issuer=issuer,
         name=name,
@@ -394,5 +451,6 @@ def parse_issuer(  # noqa: C901, PLR0912, PLR0915 - one flat list of field rules
         allowed_scopes=allowed_scopes,
         workload_trust_domains=trust_domains,
         jwks_hosts=jwks_hosts,
+        profile=profile,
         problems=tuple(problems),
     )

@@ -20,9 +20,11 @@ from django_bearer_guard.issuers.config import IssuerConfig
 if TYPE_CHECKING:
     from django_bearer_guard.tokens.trace import Trace
 
-__all__ = ["check_claims", "check_times", "check_type", "normalise_type", "time_claims"]
+__all__ = ["check_claims", "check_times", "check_token_type", "check_type", "normalise_type", "time_claims"]
 
 _ABSENT = object()
+# JWT-SVID §2.3: typ, when present, is JWT or JOSE.
+_SVID_TYPES = frozenset({"jwt", "jose"})
 # RFC 7519 §4.1.2 and §4.1.7, RFC 8693 §4.3, OpenID Connect Core §2: string-valued claims.
 _STRING_CLAIMS = ("sub", "jti", "client_id", "azp")
 
@@ -50,6 +52,26 @@ def check_type(header: Mapping[str, Any], required: str | None) -> None:
     typ = header.get("typ")
     if not isinstance(typ, str) or normalise_type(typ) != normalise_type(required):
         raise WrongType(f"typ {typ!r} is not {required!r}")
+
+
+def check_token_type(header: Mapping[str, Any], issuer: IssuerConfig, trace: Trace | None = None) -> None:
+    """Apply the issuer's ``typ`` rule: its ``required_typ``, else its profile's, else none.
+
+    Under the ``jwt-svid`` profile without a ``required_typ``, ``typ`` may be absent, ``JWT`` or
+    ``JOSE``; anything else (``at+jwt``, ``dpop+jwt``…) is refused (RFC 8725 §3.12).
+    """
+    typ = header.get("typ", _ABSENT)
+    if issuer.required_typ is not None:
+        check_type(header, issuer.required_typ)
+        detail = f"{header.get('typ')!r}, as required"
+    elif issuer.profile == "jwt-svid":
+        if typ is not _ABSENT and (not isinstance(typ, str) or normalise_type(typ) not in _SVID_TYPES):
+            raise WrongType(f"typ {typ!r:.40} is not JWT or JOSE, as a JWT-SVID's must be (jwt-svid profile)")
+        detail = "absent, as a JWT-SVID's may be" if typ is _ABSENT else f"{typ!r}, as a JWT-SVID's may be"
+    else:
+        detail = "not required"
+    if trace is not None:
+        trace.passed("typ", detail)
 
 
 def time_claims(claims: Mapping[str, Any]) -> tuple[float, float | None, float | None]:

@@ -25,7 +25,7 @@ from django_bearer_guard.issuers.config import IssuerConfig
 from django_bearer_guard.jose.compact import check_algorithm, decode_json, parse_compact, verify_signature
 from django_bearer_guard.jose.keyset import JsonWebKey
 from django_bearer_guard.runtime import Runtime, get_runtime
-from django_bearer_guard.tokens.claims import check_claims, check_times, check_type, time_claims
+from django_bearer_guard.tokens.claims import check_claims, check_times, check_token_type, time_claims
 from django_bearer_guard.tokens.scopes import extract_scopes
 from django_bearer_guard.tokens.trace import Trace
 from django_bearer_guard.tokens.verified import Binding, VerifiedToken
@@ -138,11 +138,7 @@ class TokenValidator:
             raise
 
         # Only now, with the signature verified, are the claims worth reading.
-        if issuer.required_typ is not None:
-            check_type(jws.header, issuer.required_typ)
-        if trace is not None:
-            required = issuer.required_typ
-            trace.passed("typ", f"{jws.header.get('typ')!r}, as required" if required else "not required")
+        check_token_type(jws.header, issuer, trace)
         leeway = settings.leeway if issuer.leeway is None else issuer.leeway
         now = _clock.now()
         if trace is not None:

@@ -39,7 +39,7 @@ def form_data(idp: LocalIssuer, **overrides: Any) -> dict[str, str]:
         "name": "Corporate", "issuer": idp.issuer, "enabled": "on", "jwks_uri": idp.url + idp.jwks_path,
         "jwks_hosts": "", "jwks": "", "audiences": [idp.audience], "algorithms": ["RS256"], "required_typ": "",
         "required_claims": [], "leeway": "", "scope_claim": "scope", "scope_prefixes": {}, "allowed_scopes": "",
-        "workload_claim": "sub", "workload_trust_domains": "", "binding": "",
+        "workload_claim": "", "workload_trust_domains": "", "binding": "", "profile": "",
     }
     values.update(overrides)
     return {
@@ -106,7 +106,9 @@ def test_add_page_saves_inline_public_keys(admin_client: Client, idp: LocalIssue
         ({"scope_claim": ""}, "scope_claim", "This field is required."),
         ({"scope_prefixes": {"": "x"}}, "scope_prefixes", "map prefixes"),
         ({"allowed_scopes": ["a b"]}, "allowed_scopes", "list of scopes"),
-        ({"workload_claim": ""}, "workload_claim", "This field is required."),
+        ({"profile": "rfc-9068"}, "profile", "Select a valid choice."),
+        ({"profile": "fapi2", "algorithms": ["PS256"]}, "binding", "sender-constrained"),
+        ({"profile": "jwt-svid", "algorithms": ["RS256", "EdDSA"]}, "algorithms", "does not allow"),
         ({"workload_trust_domains": ["spiffe://prod.example"]}, "workload_trust_domains", "trust domains"),
         ({"binding": "cnf"}, "binding", "TRANSPORT_IDENTITY"),
         ({"binding": "mtls"}, "binding", "Select a valid choice."),
@@ -229,3 +231,23 @@ def test_change_page_shows_no_limit_as_an_empty_box_and_none_as_a_list(
     assert re.search(r'<textarea name="workload_trust_domains"[^>]*>\s*</textarea>', html)
     assert re.search(r'<textarea name="allowed_scopes"[^>]*>\s*\[\]</textarea>', html)
     assert "null" not in html
+
+
+def test_add_page_offers_the_profiles_in_one_select(admin_client: Client) -> None:
+    response = admin_client.get(ADD)
+    choices = [value for value, _ in response.context["adminform"].form.fields["profile"].choices]
+    assert choices == [None, "rfc9068", "jwt-svid", "fapi2"]
+    html = response.content.decode()
+    assert '<option value="" selected>none</option>' in html and "rfc9068 (typ at+jwt" in html
+
+
+def test_add_page_saves_a_profile_and_leaves_an_empty_workload_claim_to_it(
+    admin_client: Client, idp: LocalIssuer
+) -> None:
+    response = admin_client.post(ADD, form_data(idp, profile="rfc9068"))
+    assert response.status_code == 302, errors_of(response)
+    row = TrustedIssuer.objects.get()
+    assert (row.profile, row.workload_claim, row.required_claims) == ("rfc9068", None, [])
+    config = row.to_config()
+    assert (config.workload_claim, config.required_typ) == ("client_id", "at+jwt")
+    assert "client_id" in config.required_claims
