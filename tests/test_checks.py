@@ -119,6 +119,8 @@ WITHOUT_KEYS = {key: value for key, value in ISSUER.items() if key != "jwks_uri"
         ("bearer_guard.E022", {"ISSUERS": [{**HMAC_ISSUER, "shared_secret": "short"}]}),
         ("bearer_guard.E023", {"ISSUERS": [{**ISSUER, "jwks_hosts": ["idp.example"]}]}),
         ("bearer_guard.E024", {"USER_LOOKUP": {"field": "nickname"}}),
+        ("bearer_guard.E025", {"ISSUERS": [{**ISSUER, "profile": "jwt-svid", "algorithms": ["EdDSA"]}]}),
+        ("bearer_guard.E026", {"ISSUERS": [{**ISSUER, "profile": "fapi2", "algorithms": ["PS256"]}]}),
     ],
 )
 def test_check_settings_reports_each_problem_under_its_own_id(check_id: str, settings: dict[str, Any]) -> None:

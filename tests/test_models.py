@@ -51,12 +51,12 @@ def test_as_entry_turns_blank_optional_strings_into_none() -> None:
 def test_to_config_matches_the_same_settings_entry() -> None:
     extra = {"scope_claim": "scp", "scope_prefixes": {"api://x/": ""}, "required_typ": "at+jwt",
              "required_claims": ["sub"], "leeway": 5, "name": "IdP", "allowed_scopes": ["a:read"],
-             "workload_trust_domains": ["prod.example"]}
+             "workload_trust_domains": ["prod.example"], "profile": "rfc9068"}
     config = row(**extra).to_config()
     expected = parse_issuer({**ENTRY, **extra}, allow_http_loopback=False, where="ISSUERS[0]")
     fields = ("issuer", "name", "audiences", "algorithms", "jwks_uri", "scope_claim", "scope_prefixes",
               "workload_claim", "required_typ", "required_claims", "leeway", "binding", "enabled",
-              "allowed_scopes", "workload_trust_domains", "jwks_hosts")
+              "allowed_scopes", "workload_trust_domains", "jwks_hosts", "profile")
     assert {f: getattr(config, f) for f in fields} == {f: getattr(expected, f) for f in fields}
     assert config.problems == () and config.usable
 
@@ -114,6 +114,9 @@ def test_full_clean_accepts_each_binding_it_can_enforce(binding: str, settings: 
         ({"workload_trust_domains": ["spiffe://prod.example"]}, "workload_trust_domains", "trust domains"),
         ({"jwks_uri": "", "discovery": True, "jwks_hosts": ["Idp.Example"]}, "jwks_hosts", "host names"),
         ({"jwks_hosts": ["idp.example"]}, "jwks_hosts", "does not use discovery"),
+        ({"profile": "rfc-9068"}, "profile", "is not a valid choice"),
+        ({"profile": "fapi2", "algorithms": ["PS256"]}, "binding", "sender-constrained"),
+        ({"profile": "fapi2", "algorithms": ["RS256"], "binding": "dpop"}, "algorithms", "does not allow"),
     ],
 )
 def test_full_clean_reports_each_problem_on_its_field(
@@ -197,3 +200,33 @@ def test_full_clean_accepts_public_signing_keys_inline() -> None:
 
 def test_the_token_checker_permission_is_declared() -> None:
     assert ("check_token", "Can use the token checker") in TrustedIssuer._meta.permissions
+
+
+def test_as_entry_leaves_an_empty_workload_claim_and_claim_list_to_the_profile() -> None:
+    config = row(profile="rfc9068", workload_claim=None, required_claims=[]).to_config()
+    assert (config.workload_claim, config.required_typ) == ("client_id", "at+jwt")
+    assert config.required_claims == ("iss", "exp", "aud", "sub", "client_id", "iat", "jti")
+    assert row(profile="rfc9068", required_claims=None).to_config().required_claims == config.required_claims
+
+
+def test_explicit_row_fields_override_the_profile() -> None:
+    config = row(profile="rfc9068", workload_claim="sub", required_claims=["sub"], required_typ="JWT").to_config()
+    assert (config.workload_claim, config.required_claims, config.required_typ) == ("sub", ("sub",), "JWT")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migration_keeps_sub_for_existing_rows_and_none_for_new_ones() -> None:
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    app = "django_bearer_guard"
+    executor = MigrationExecutor(connection)
+    executor.migrate([(app, "0003_check_token_permission")])
+    old = executor.loader.project_state([(app, "0003_check_token_permission")]).apps.get_model(app, "TrustedIssuer")
+    pk = old.objects.create(**ENTRY).pk
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes(app))
+    kept = TrustedIssuer.objects.get(pk=pk)
+    assert (kept.workload_claim, kept.profile) == ("sub", None)
+    assert TrustedIssuer.objects.create(issuer="https://other.example/").workload_claim is None
