@@ -104,7 +104,10 @@ class TrustedIssuerAdmin(_ModelAdmin):
     fieldsets = (
         ("Identity", {"fields": ("name", "issuer", "enabled")}),
         ("Key source", {"fields": ("jwks_uri", "discovery", "jwks_hosts", "jwks")}),
-        ("Token rules", {"fields": ("profile", "audiences", "algorithms", "required_typ", "required_claims", "leeway")}),
+        (
+            "Token rules",
+            {"fields": ("profile", "audiences", "algorithms", "required_typ", "required_claims", "leeway")},
+        ),
         (
             "Scopes and workload",
             {"fields": ("scope_claim", "scope_prefixes", "allowed_scopes", "workload_claim", "workload_trust_domains")},
