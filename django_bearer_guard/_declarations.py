@@ -1,8 +1,10 @@
-"""What a view declares: the scope sets it requires and the workloads it allows.
+"""What a view declares: the scope sets it requires, the workloads it allows, the
+authentication level it needs.
 
 Read from plain attributes (``required_scopes``, ``required_scopes_by_method``,
-``required_scopes_by_action``, ``allowed_workloads``) of a view or anything shaped like one,
-so the permissions, the system checks and the schema extension read them alike.
+``required_scopes_by_action``, ``allowed_workloads``, ``required_acr``,
+``required_acr_by_method``, ``max_auth_age``) of a view or anything shaped like one, so the
+permissions, the system checks and the schema extension read them alike.
 """
 
 from __future__ import annotations
@@ -10,7 +12,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["DeclaredView", "ScopeSets", "declared_workloads", "required_scope_sets"]
+__all__ = [
+    "DeclaredView",
+    "InvalidDeclaration",
+    "ScopeSets",
+    "declared_workloads",
+    "declares_authentication_level",
+    "max_auth_age",
+    "required_acr_values",
+    "required_scope_sets",
+]
 
 ScopeSets = tuple[tuple[str, ...], ...]
 
@@ -64,6 +75,88 @@ def declared_workloads(view: Any) -> tuple[str, ...] | None:
     if isinstance(allowed, (list, tuple)) and all(isinstance(entry, str) for entry in allowed):
         return tuple(allowed)
     return None
+
+
+class InvalidDeclaration(ValueError):
+    """A step-up declaration that cannot be read; the message says which and why."""
+
+
+_HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"})
+# RFC 9470 §3 acr_values is space-separated, inside a quoted-string: RFC 6749 §A.4 NQCHAR only.
+_ACR_CHARS = frozenset(chr(code) for code in range(0x21, 0x7F)) - {'"', "\\"}
+
+
+def _acr_list(declared: Any, name: str) -> tuple[str, ...]:
+    if isinstance(declared, str) or not isinstance(declared, (list, tuple)) or not declared:
+        raise InvalidDeclaration(f"{name} must be a non-empty list of acr values, not {declared!r:.80}")
+    for value in declared:
+        if not isinstance(value, str) or not value or not set(value) <= _ACR_CHARS:
+            raise InvalidDeclaration(
+                f"{name} holds {value!r:.80}: an acr value is a non-empty string of printable ASCII "
+                "without spaces, quotes or backslashes"
+            )
+    return tuple(declared)
+
+
+def _acr_by_method(view: Any) -> dict[str, tuple[str, ...]]:
+    if getattr(view, "required_acr_by_action", None) is not None:
+        # Never silently ignored: a ViewSet declares its levels per HTTP method.
+        raise InvalidDeclaration("required_acr_by_action is not supported; use required_acr_by_method")
+    by_method = getattr(view, "required_acr_by_method", None)
+    if by_method is None:
+        return {}
+    if not isinstance(by_method, Mapping):
+        raise InvalidDeclaration(f"required_acr_by_method must be a dict, not {type(by_method).__name__}")
+    parsed: dict[str, tuple[str, ...]] = {}
+    for key, value in by_method.items():
+        method = key.upper() if isinstance(key, str) else key
+        # A misspelt method would leave the real one without its level.
+        if method not in _HTTP_METHODS:
+            raise InvalidDeclaration(f"required_acr_by_method names {key!r:.40}, which is not an HTTP method")
+        parsed[method] = _acr_list(value, f"required_acr_by_method[{key!r}]")
+    return parsed
+
+
+def required_acr_values(view: Any, method: str) -> tuple[str, ...] | None:
+    """The ``acr`` values ``view`` accepts for ``method`` (any one is enough), preferred first.
+
+    Looked up in ``required_acr_by_method[method]`` (``HEAD`` and ``OPTIONS`` fall back to
+    ``GET``), then ``required_acr``. ``None`` when neither applies to ``method``. Raises
+    :class:`InvalidDeclaration` when either attribute is malformed, for any method (a list of
+    non-empty acr values; method names must be HTTP methods) or when the view sets
+    ``required_acr_by_action``, which is not supported.
+    """
+    method = method.upper()
+    by_method = _acr_by_method(view)
+    declared = getattr(view, "required_acr", None)
+    default = None if declared is None else _acr_list(declared, "required_acr")
+    if method in by_method:
+        return by_method[method]
+    if method in ("HEAD", "OPTIONS") and "GET" in by_method:
+        return by_method["GET"]
+    return default
+
+
+def max_auth_age(view: Any) -> int | None:
+    """The view's ``max_auth_age``: the most seconds since ``auth_time`` it accepts, for every
+    method; ``None`` when not set. Raises :class:`InvalidDeclaration` unless it is a positive
+    whole number."""
+    declared = getattr(view, "max_auth_age", None)
+    if declared is None:
+        return None
+    if isinstance(declared, bool) or not isinstance(declared, int) or declared <= 0:
+        raise InvalidDeclaration(f"max_auth_age must be a whole number of seconds > 0, not {declared!r:.40}")
+    return declared
+
+
+def declares_authentication_level(view: Any) -> bool:
+    """True when ``view`` sets any of ``required_acr``, ``required_acr_by_method`` (non-empty)
+    or ``max_auth_age``, valid or not; whether they are valid is the readers' business."""
+    return (
+        getattr(view, "required_acr", None) is not None
+        or bool(getattr(view, "required_acr_by_method", None))
+        or getattr(view, "max_auth_age", None) is not None
+    )
 
 
 class DeclaredView:

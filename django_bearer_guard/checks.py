@@ -10,7 +10,15 @@ from django.contrib.auth import get_user_model
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.core.exceptions import FieldDoesNotExist
 
-from django_bearer_guard._declarations import DeclaredView, declared_workloads, required_scope_sets
+from django_bearer_guard._declarations import (
+    DeclaredView,
+    InvalidDeclaration,
+    declared_workloads,
+    declares_authentication_level,
+    max_auth_age,
+    required_acr_values,
+    required_scope_sets,
+)
 from django_bearer_guard._routes import routed_views
 from django_bearer_guard.conf import GuardSettings, get_settings
 from django_bearer_guard.exceptions import KeySetError
@@ -19,6 +27,7 @@ from django_bearer_guard.issuers import database
 from django_bearer_guard.runtime import get_runtime
 
 __all__ = [
+    "check_authentication_levels",
     "check_file_roots",
     "check_scope_declarations",
     "check_settings",
@@ -208,8 +217,67 @@ def _dpop_messages(settings: GuardSettings, issuers: Iterable[Any], backend: Any
 
 @register(Tags.security, Tags.urls)
 def check_views(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """Report DRF views that use ``HasScopes`` or ``AllowedWorkloads`` without declaring what they need."""
-    return [*check_scope_declarations(app_configs, **kwargs), *check_file_roots(app_configs, **kwargs)]
+    """Report DRF views that use ``HasScopes``, ``AllowedWorkloads`` or ``RequiresAuthenticationLevel``
+    without declaring what they need."""
+    return [
+        *check_scope_declarations(app_configs, **kwargs),
+        *check_authentication_levels(app_configs, **kwargs),
+        *check_file_roots(app_configs, **kwargs),
+    ]
+
+
+def check_authentication_levels(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """System check: DRF views in the URLconf that use ``RequiresAuthenticationLevel`` with a
+    step-up declaration it cannot read (``bearer_guard.E031``) or none (``bearer_guard.E032``),
+    or as an operand of ``|`` (``bearer_guard.W016``)."""
+    from rest_framework.views import APIView
+
+    from django_bearer_guard.permissions import RequiresAuthenticationLevel, offered_as_alternative, uses_permission
+
+    messages: list[CheckMessage] = []
+    for route, _, cls, initkwargs in routed_views(APIView):
+        permission_classes = initkwargs.get("permission_classes", cls.permission_classes)
+        if not uses_permission(permission_classes, RequiresAuthenticationLevel):
+            continue
+        name = f"{cls.__module__}.{cls.__qualname__} at '{route}'"
+        probe = DeclaredView(cls, initkwargs)
+        try:
+            required_acr_values(probe, "GET")  # reads every method's entry
+            max_auth_age(probe)
+        except InvalidDeclaration as exc:
+            messages.append(
+                Error(
+                    f"{name} uses RequiresAuthenticationLevel with an invalid declaration: {exc}.",
+                    hint="Fix required_acr, required_acr_by_method or max_auth_age; until then every request "
+                    "is refused.",
+                    obj=cls,
+                    id="bearer_guard.E031",
+                )
+            )
+        else:
+            if not declares_authentication_level(probe):
+                messages.append(
+                    Error(
+                        f"{name} uses RequiresAuthenticationLevel but declares no required_acr, "
+                        "required_acr_by_method or max_auth_age.",
+                        hint="Set required_acr (or required_acr_by_method) and/or max_auth_age; until then "
+                        "every request is refused.",
+                        obj=cls,
+                        id="bearer_guard.E032",
+                    )
+                )
+        if offered_as_alternative(permission_classes, RequiresAuthenticationLevel):
+            messages.append(
+                Warning(
+                    f"{name} offers RequiresAuthenticationLevel as an alternative ('|'): a token that passes the "
+                    "other operand skips the step-up requirement.",
+                    hint="List it beside the other permission classes (or join them with '&') so every request "
+                    "must meet it.",
+                    obj=cls,
+                    id="bearer_guard.W016",
+                )
+            )
+    return messages
 
 
 def check_scope_declarations(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:

@@ -12,8 +12,9 @@ detailed cause, for logs and the ``token_rejected`` signal only::
     │   │   ├── TokenTooLarge, MalformedToken, … UnverifiedBinding, BindingMismatch
     │   │   └── InvalidDPoPProof    401 invalid_dpop_proof (RFC 9449)
     │   │       └── UseDPoPNonce    401 use_dpop_nonce, with a fresh nonce
-    │   └── InsufficientScope       403 insufficient_scope
-    │       └── RootUnavailable
+    │   ├── InsufficientScope       403 insufficient_scope
+    │   │   └── RootUnavailable
+    │   └── InsufficientUserAuthentication  401 insufficient_user_authentication (RFC 9470)
     ├── KeySetError                 a key set cannot be parsed, trusted or fetched
     │   └── MalformedKeySet, WeakKey, … KeyFetchError
     ├── MalformedXfcc               an X-Forwarded-Client-Cert header breaks Envoy's grammar (no identity)
@@ -40,6 +41,7 @@ __all__ = [
     "ForbiddenHeader",
     "GuardError",
     "InsufficientScope",
+    "InsufficientUserAuthentication",
     "InvalidClaim",
     "InvalidDPoPProof",
     "InvalidRequest",
@@ -258,6 +260,40 @@ class RootUnavailable(InsufficientScope):
     """The token does not name a usable folder for a per-caller root (403 ``insufficient_scope``)."""
 
     default_description = "The access token does not give access to a folder here."
+
+
+class InsufficientUserAuthentication(BearerGuardError):
+    """The token's authentication is not strong or recent enough (RFC 9470 §3, 401).
+
+    ``acr_values`` are the acceptable ``acr`` values, preferred first, when the token's ``acr``
+    is not one of them; ``max_age`` the most seconds since ``auth_time``, when the token's is
+    missing or older. The challenge names only the requirements the token failed.
+    """
+
+    error = "insufficient_user_authentication"
+    status_code = 401
+    default_description = "A stronger or more recent authentication is required."
+
+    def __init__(
+        self,
+        reason: str = "",
+        *,
+        acr_values: tuple[str, ...] | list[str] = (),
+        max_age: int | None = None,
+        description: str | None = None,
+    ) -> None:
+        self.acr_values = tuple(acr_values)
+        self.max_age = max_age
+        super().__init__(reason, description=description)
+
+    def challenge_params(self) -> dict[str, str]:
+        """``acr_values`` and ``max_age`` for the challenge, each only when it failed (RFC 9470 §3)."""
+        params: dict[str, str] = {}
+        if self.acr_values:
+            params["acr_values"] = " ".join(self.acr_values)
+        if self.max_age is not None:
+            params["max_age"] = str(self.max_age)
+        return params
 
 
 class KeySetError(GuardError):

@@ -1,4 +1,5 @@
-"""The DRF face of scopes and workloads: ``HasScopes``, ``AllowedWorkloads``, ``TokenOwnsObject``.
+"""The DRF face of scopes, workloads and step-up: ``HasScopes``, ``AllowedWorkloads``,
+``TokenOwnsObject``, ``RequiresAuthenticationLevel``.
 
 Each permission returns ``False`` for a request not authenticated by a bearer token, so DRF
 answers 401 with the Bearer challenge. Everything else that is refused is a 403.
@@ -7,6 +8,7 @@ answers 401 with the Bearer challenge. Everything else that is refused is a 403.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 from uuid import UUID
@@ -15,10 +17,24 @@ from rest_framework.exceptions import APIException
 from rest_framework.permissions import BasePermission, BasePermissionMetaclass, OperandHolder
 from rest_framework.request import Request
 
-from django_bearer_guard._declarations import declared_workloads, required_scope_sets
+from django_bearer_guard import _clock
+from django_bearer_guard._declarations import (
+    InvalidDeclaration,
+    declared_workloads,
+    declares_authentication_level,
+    max_auth_age,
+    required_acr_values,
+    required_scope_sets,
+)
 from django_bearer_guard._drf import AccessDenied, BearerGuardAPIException, check_issuer_allowed, token_exception
-from django_bearer_guard.exceptions import InsufficientScope
+from django_bearer_guard.exceptions import (
+    InsufficientScope,
+    InsufficientUserAuthentication,
+    InvalidClaim,
+    UntrustedIssuer,
+)
 from django_bearer_guard.identity.matching import workload_allowed
+from django_bearer_guard.runtime import get_runtime
 from django_bearer_guard.tokens.scopes import claim_at
 from django_bearer_guard.tokens.verified import VerifiedToken
 
@@ -26,8 +42,11 @@ __all__ = [
     "AccessDenied",
     "AllowedWorkloads",
     "HasScopes",
+    "RequiresAuthenticationLevel",
     "TokenOwnsObject",
+    "authentication_shortfall",
     "check_issuer_allowed",
+    "offered_as_alternative",
     "require_scopes",
     "required_scope_sets",
     "uses_permission",
@@ -83,6 +102,12 @@ class _ComposesMeta(BasePermissionMetaclass):
         return OperandHolder(cast(Any, _EitherAllows), cast(Any, cls), other)
 
 
+def _unhandled(view: Any, method: str) -> bool:
+    names = getattr(view, "http_method_names", None)
+    unhandled = names is not None and (method not in names or not hasattr(view, method))
+    return unhandled and getattr(view, "action", None) is None
+
+
 class HasScopes(BasePermission, metaclass=_ComposesMeta):
     """The token must hold every scope of one of the view's declared scope sets.
 
@@ -99,9 +124,7 @@ class HasScopes(BasePermission, metaclass=_ComposesMeta):
             return False
         check_issuer_allowed(view, token)
         method = (request.method or "GET").lower()
-        names = getattr(view, "http_method_names", None)
-        unhandled = names is not None and (method not in names or not hasattr(view, method))
-        if unhandled and getattr(view, "action", None) is None:
+        if _unhandled(view, method):
             return True  # DRF answers 405 Method Not Allowed next; nothing to protect here
         scope_sets = required_scope_sets(view, method)
         if scope_sets is None:
@@ -136,6 +159,106 @@ class AllowedWorkloads(BasePermission, metaclass=_ComposesMeta):
         if workload_allowed(token.workload, allowed):
             return True
         raise AccessDenied("The calling workload is not allowed to use this resource.")
+
+
+class RequiresAuthenticationLevel(BasePermission, metaclass=_ComposesMeta):
+    """The token's authentication must meet the view's step-up requirement (RFC 9470).
+
+    Declare ``required_acr`` (the acceptable ``acr`` values, preferred first; any one is
+    enough), optionally ``required_acr_by_method`` (replacing ``required_acr`` for a method;
+    ``HEAD`` and ``OPTIONS`` fall back to ``GET``) and ``max_auth_age`` (the most seconds since
+    ``auth_time``, for every method). A token that falls short gets a 401
+    ``insufficient_user_authentication`` whose challenge carries ``acr_values`` and/or
+    ``max_age``; a malformed ``acr`` or ``auth_time`` a 401 ``invalid_token``. A view that
+    declares none of the three, or declares one it cannot read, refuses every request (403,
+    logged).
+    """
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        """Check the token's ``acr`` and ``auth_time`` against the view's declaration."""
+        token = request.auth
+        if not isinstance(token, VerifiedToken):
+            return False
+        check_issuer_allowed(view, token)
+        method = (request.method or "GET").lower()
+        if _unhandled(view, method):
+            return True  # DRF answers 405 Method Not Allowed next
+        name = type(view).__qualname__
+        try:
+            acr_values, max_age = required_acr_values(view, method), max_auth_age(view)
+        except InvalidDeclaration as exc:
+            # Fail closed: a level that cannot be read must not be replaced by no level.
+            logger.error("%s: %s; request refused", name, exc)
+            raise AccessDenied("This resource declares no valid authentication level.") from None
+        if not declares_authentication_level(view):
+            logger.error("%s uses RequiresAuthenticationLevel but declares no level; request refused", name)
+            raise AccessDenied("This resource declares no authentication level.")
+        try:
+            shortfall = authentication_shortfall(
+                token.claims, acr_values, max_age, now=_clock.now(), leeway=_leeway(token)
+            )
+        except InvalidClaim as exc:
+            logger.info("%s refuses a token of %r: %s", name, token.issuer, exc.reason)
+            raise token_exception(exc, token) from None
+        if shortfall is None:
+            return True
+        logger.info("%s refuses a token of %r: %s", name, token.issuer, shortfall.reason)
+        raise token_exception(shortfall, token)
+
+
+def _leeway(token: VerifiedToken) -> int:
+    runtime = get_runtime()
+    try:
+        issuer = runtime.issuers.get(token.issuer)
+    except UntrustedIssuer:
+        return 0  # the issuer left the trusted set since: no skew is granted
+    return runtime.settings.leeway if issuer.leeway is None else issuer.leeway
+
+
+def authentication_shortfall(
+    claims: Mapping[str, Any],
+    acr_values: tuple[str, ...] | None,
+    max_age: int | None,
+    *,
+    now: float,
+    leeway: float,
+) -> InsufficientUserAuthentication | None:
+    """What the token of ``claims`` lacks for ``acr_values`` and ``max_age``; ``None`` if nothing.
+
+    ``acr`` must be a string equal to one of ``acr_values``; ``auth_time`` a number at most
+    ``max_age`` seconds before ``now``. Raises :class:`~django_bearer_guard.exceptions.InvalidClaim`
+    for an ``acr`` that is not a string, an ``auth_time`` that is not a number, or an
+    ``auth_time`` more than ``leeway`` seconds ahead of ``now``.
+    """
+    reasons: list[str] = []
+    wanted_acr: tuple[str, ...] = ()
+    if acr_values is not None:
+        acr = claims.get("acr")
+        # OIDC Core §2: acr is a string; a list or number is a malformed claim, not a level.
+        if acr is not None and not isinstance(acr, str):
+            raise InvalidClaim(f"'acr' must be a string, got {type(acr).__name__}")
+        # RFC 9470 §3: the values are compared exactly; no prefix, substring or case folding.
+        if acr not in acr_values:
+            wanted_acr = acr_values
+            reasons.append(f"acr {acr!r:.80} is not one of {list(acr_values)!r}")
+    wanted_age: int | None = None
+    if max_age is not None:
+        auth_time = claims.get("auth_time")
+        # RFC 9470 §4 / RFC 7519 §2: auth_time is a NumericDate; "123" and true are refused.
+        if auth_time is not None and not (
+            type(auth_time) is int or (type(auth_time) is float and math.isfinite(auth_time))
+        ):
+            raise InvalidClaim(f"'auth_time' must be a NumericDate, got {type(auth_time).__name__}")
+        # An authentication in the future is a broken clock or a claim meant to defeat max_age.
+        if auth_time is not None and auth_time > now + leeway:
+            raise InvalidClaim("'auth_time' is in the future (beyond the leeway)")
+        # RFC 9470 §3: the authentication event must be at most max_age seconds old.
+        if auth_time is None or auth_time < now - max_age:
+            wanted_age = max_age
+            reasons.append("no auth_time" if auth_time is None else f"auth_time is over {max_age} s old")
+    if not reasons:
+        return None
+    return InsufficientUserAuthentication("; ".join(reasons), acr_values=wanted_acr, max_age=wanted_age)
 
 
 def _owner_key(value: Any) -> str | None:
@@ -209,6 +332,19 @@ def uses_permission(permission_classes: Iterable[Any], target: type) -> bool:
                 return True
         # Composed permissions (HasScopes | IsAdminUser) hold their operands.
         elif uses_permission(_operands(permission), target):
+            return True
+    return False
+
+
+def offered_as_alternative(permission_classes: Iterable[Any], target: type) -> bool:
+    """True when ``target`` (or a subclass) is an operand of ``|`` in ``permission_classes``."""
+    from rest_framework.permissions import OR
+
+    for permission in permission_classes:
+        operands = _operands(permission)
+        if getattr(permission, "operator_class", None) in (OR, _EitherAllows) and uses_permission(operands, target):
+            return True
+        if not isinstance(permission, type) and offered_as_alternative(operands, target):
             return True
     return False
 

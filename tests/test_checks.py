@@ -202,6 +202,15 @@ def test_view_declaration_check_is_registered() -> None:
     assert {"bearer_guard.E020", "bearer_guard.E021"} <= ids
 
 
+@pytest.mark.django_db  # Django 6.1 hands every database to the checks
+def test_step_up_declaration_checks_are_registered() -> None:
+    from django.core.checks import run_checks
+
+    with override_settings(ROOT_URLCONF="tests.testapp.bad_stepup_urls", BEARER_GUARD={"ISSUERS": [ISSUER]}):
+        ids = {message.id for message in run_checks(tags=["security"])}
+    assert {"bearer_guard.E031", "bearer_guard.E032", "bearer_guard.W016"} <= ids
+
+
 def test_openapi_extension_is_loaded_when_drf_spectacular_is_installed() -> None:
     pytest.importorskip("drf_spectacular")
     import sys
