@@ -36,6 +36,7 @@ STAGES: tuple[str, ...] = (
     "django_bearer_guard.jose",
     "django_bearer_guard._http",
     # Configuration.
+    "django_bearer_guard.issuers.profiles",
     "django_bearer_guard.issuers.config",
     "django_bearer_guard.conf",
     "django_bearer_guard._shared",
