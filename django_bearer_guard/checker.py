@@ -21,12 +21,20 @@ from django.core.exceptions import ImproperlyConfigured
 from django.urls import Resolver404, resolve
 from django.views.decorators.debug import sensitive_variables
 
-from django_bearer_guard._declarations import DeclaredView, required_scope_sets
+from django_bearer_guard._declarations import (
+    DeclaredView,
+    InvalidDeclaration,
+    declares_authentication_level,
+    max_auth_age,
+    required_acr_values,
+    required_scope_sets,
+)
 from django_bearer_guard._json import JSONError, loads_object
 from django_bearer_guard.conf import require_valid
 from django_bearer_guard.exceptions import (
     ExpiredToken,
     InsufficientScope,
+    InvalidClaim,
     InvalidToken,
     IssuedInFuture,
     KeysUnavailable,
@@ -43,6 +51,7 @@ from django_bearer_guard.tokens.verified import VerifiedToken
 __all__ = ["Step", "Verdict", "check_token"]
 
 _VIEW = "view scopes"
+_LEVEL = "view authentication level"
 _TIME_ERRORS: dict[type[InvalidToken], str] = {ExpiredToken: "exp", NotYetValid: "nbf", IssuedInFuture: "iat"}
 
 
@@ -92,7 +101,9 @@ def check_token(raw: str, *, view_path: str | None = None, now: float | None = N
     """The verdict of the validator on ``raw``, judged at ``now`` (default: the clock's now).
 
     With ``view_path``, a last step says whether the token holds the scopes the view routed at
-    that path requires for ``GET``; the token is refused when it does not.
+    that path requires for ``GET``, and for a view that uses ``RequiresAuthenticationLevel`` one
+    more whether its ``acr`` and ``auth_time`` meet the view's level; the token is refused when
+    it does not.
     """
     runtime = get_runtime()
     try:
@@ -117,6 +128,10 @@ def check_token(raw: str, *, view_path: str | None = None, now: float | None = N
     if view_path is not None:
         view_step, error_name, refusal = _view_step(token, view_path)
         steps.append(view_step)
+        level = _level_step(token, view_path, trace) if error_name is None else None
+        if level is not None:
+            steps.append(level[0])
+            error_name, refusal = level[1], level[2]
         description = refusal or description
     return Verdict(
         accepted=error_name is None,
@@ -254,3 +269,34 @@ def _view_step(token: VerifiedToken, path: str) -> tuple[Step, str | None, str]:
     held = repr(" ".join(sorted(token.scopes))) if token.scopes else "no scopes"
     detail = f"{name} needs {wanted} for GET; the token holds {held}"
     return Step(_VIEW, False, detail), InsufficientScope.__name__, InsufficientScope.default_description
+
+
+def _level_step(token: VerifiedToken, path: str, trace: Trace) -> tuple[Step, str | None, str] | None:
+    """The step-up step for a view that uses ``RequiresAuthenticationLevel`` (``None`` otherwise)."""
+    from django_bearer_guard.permissions import RequiresAuthenticationLevel, authentication_shortfall, uses_permission
+
+    callback: Any = resolve(urlsplit(path).path).func  # resolved already by the view-scopes step
+    view = DeclaredView.of(callback, "get")
+    if view is None or not uses_permission(view.permission_classes, RequiresAuthenticationLevel):
+        return None
+    name = f"{callback.cls.__module__}.{callback.cls.__qualname__}"
+    try:
+        acr_values, max_age = required_acr_values(view, "GET"), max_auth_age(view)
+    except InvalidDeclaration as exc:
+        detail = f"{name} declares an invalid level ({exc}): it refuses every token"
+        return Step(_LEVEL, False, detail), "AccessDenied", "This resource declares no valid authentication level."
+    if not declares_authentication_level(view):
+        detail = f"{name} uses RequiresAuthenticationLevel but declares no level: it refuses every token"
+        return Step(_LEVEL, False, detail), "AccessDenied", "This resource declares no authentication level."
+    wanted = [f"acr {' or '.join(repr(value) for value in acr_values)}"] if acr_values else []
+    wanted += [f"auth_time at most {max_age} s old"] if max_age is not None else []
+    needs = f"{name} needs {' and '.join(wanted) or 'no authentication level'} for GET"
+    try:
+        shortfall = authentication_shortfall(
+            token.claims, acr_values, max_age, now=float(trace.now or 0.0), leeway=trace.leeway
+        )
+    except InvalidClaim as exc:
+        return Step(_LEVEL, False, f"{needs}; {exc.reason}"), InvalidClaim.__name__, exc.description
+    if shortfall is None:
+        return Step(_LEVEL, True, f"{needs}: met"), None, ""
+    return Step(_LEVEL, False, f"{needs}; {shortfall.reason}"), type(shortfall).__name__, shortfall.description

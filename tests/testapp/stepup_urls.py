@@ -16,6 +16,7 @@ urlpatterns = [
     path("gold-or-silver-recent/", stepup_views.GoldOrSilverRecentView.as_view()),
     path("delete-needs-gold/", stepup_views.DeleteNeedsGoldView.as_view()),
     path("only-get/", stepup_views.OnlyGetDeclaredView.as_view()),
+    path("post-needs-gold/", stepup_views.PostNeedsGoldView.as_view()),
     path("undeclared/", stepup_views.UndeclaredView.as_view()),
     path("misdeclared/", stepup_views.MisdeclaredView.as_view()),
     path("scopes-and-level/", stepup_views.ScopesAndLevelView.as_view()),

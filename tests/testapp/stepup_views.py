@@ -55,6 +55,11 @@ class OnlyGetDeclaredView(_Echo):
     required_acr_by_method = {"GET": [SILVER]}
 
 
+class PostNeedsGoldView(_Echo):
+    permission_classes = [RequiresAuthenticationLevel]
+    required_acr_by_method = {"POST": [GOLD]}
+
+
 class UndeclaredView(_Echo):
     permission_classes = [RequiresAuthenticationLevel]
 
