@@ -9,7 +9,7 @@ pytest.importorskip("drf_spectacular", reason="drf-spectacular is not installed"
 
 from drf_spectacular.generators import SchemaGenerator
 
-from django_bearer_guard.contrib.spectacular import REFUSED  # importing it registers the extension
+from django_bearer_guard.contrib.spectacular import LEVEL, REFUSED  # importing it registers the extension
 from tests.testapp.permission_urls import alternatives_view
 
 
@@ -128,3 +128,56 @@ def test_schema_lists_scopes_per_action_method_and_alternative(openapi: dict[str
 
 def test_schema_does_not_advertise_fail_closed_operation_as_open_to_any_token(openapi: dict[str, Any]) -> None:
     assert openapi["paths"]["/docs/stats/"]["get"]["security"] == [{"bearerAuth": [REFUSED]}]
+
+
+@pytest.fixture
+def step_up_schema() -> dict[str, Any]:
+    rest_framework = {
+        "DEFAULT_AUTHENTICATION_CLASSES": ["django_bearer_guard.authentication.BearerTokenAuthentication"],
+        "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    }
+    with override_settings(REST_FRAMEWORK=rest_framework):
+        return _generate("tests.testapp.stepup_urls")
+
+
+def test_schema_lists_the_authentication_level_of_each_operation(step_up_schema: dict[str, Any]) -> None:
+    from tests.testapp.stepup_views import GOLD, SILVER
+
+    paths = step_up_schema["paths"]
+    assert paths["/silver/"]["get"][LEVEL] == {"acr_values": [SILVER]}
+    assert paths["/recent/"]["get"][LEVEL] == {"max_age": 300}
+    assert paths["/gold-or-silver-recent/"]["get"][LEVEL] == {"acr_values": [GOLD, SILVER], "max_age": 300}
+    assert paths["/delete-needs-gold/"]["get"][LEVEL] == {"acr_values": [SILVER]}
+    assert paths["/delete-needs-gold/"]["delete"][LEVEL] == {"acr_values": [GOLD]}
+    assert paths["/things/"]["get"][LEVEL] == {"acr_values": [SILVER]}
+    assert paths["/things/"]["post"][LEVEL] == {"acr_values": [GOLD]}
+    assert paths["/scopes-and-level/"]["post"][LEVEL] == {"acr_values": [GOLD], "max_age": 300}
+    assert paths["/scopes-and-level/"]["post"]["security"] == [{"bearerAuth": ["payments:write"]}]
+    assert paths["/silver/"]["get"]["security"] == [{"bearerAuth": []}]
+
+
+def test_schema_lists_no_level_where_the_method_has_none(step_up_schema: dict[str, Any]) -> None:
+    only_get = step_up_schema["paths"]["/post-needs-gold/"]
+    assert LEVEL not in only_get["get"]
+    assert only_get["post"][LEVEL] == {"acr_values": [_gold()]}
+
+
+def _gold() -> str:
+    from tests.testapp.stepup_views import GOLD
+
+    return GOLD
+
+
+def test_schema_lists_operation_with_unreadable_level_as_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with override_settings(REST_FRAMEWORK={"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}):
+        paths = _generate("tests.testapp.stepup_urls")["paths"]
+    assert paths["/undeclared/"]["get"]["security"] == [{"bearerAuth": [REFUSED]}]
+    assert paths["/misdeclared/"]["get"]["security"] == [{"bearerAuth": [REFUSED]}]
+    assert LEVEL not in paths["/misdeclared/"]["get"]
+    assert "MisdeclaredView declares no valid authentication level for GET" in capsys.readouterr().err
+
+
+def test_step_up_schema_is_valid_openapi(step_up_schema: dict[str, Any]) -> None:
+    from drf_spectacular.validation import validate_schema
+
+    validate_schema(step_up_schema)  # type: ignore[no-untyped-call]  # drf-spectacular leaves it unannotated
