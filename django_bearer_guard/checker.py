@@ -273,7 +273,8 @@ def _view_step(token: VerifiedToken, path: str) -> tuple[Step, str | None, str]:
 
 def _level_step(token: VerifiedToken, path: str, trace: Trace) -> tuple[Step, str | None, str] | None:
     """The step-up step for a view that uses ``RequiresAuthenticationLevel`` (``None`` otherwise)."""
-    from django_bearer_guard.permissions import RequiresAuthenticationLevel, authentication_shortfall, uses_permission
+    from django_bearer_guard.permissions import RequiresAuthenticationLevel, uses_permission
+    from django_bearer_guard.tokens.levels import authentication_shortfall
 
     callback: Any = resolve(urlsplit(path).path).func  # resolved already by the view-scopes step
     view = DeclaredView.of(callback, "get")

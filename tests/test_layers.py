@@ -58,6 +58,7 @@ STAGES: tuple[str, ...] = (
     "django_bearer_guard.tokens.verified",
     "django_bearer_guard.tokens.trace",
     "django_bearer_guard.tokens.claims",
+    "django_bearer_guard.tokens.levels",
     "django_bearer_guard.tokens.scopes",
     "django_bearer_guard.tokens.workloads",
     "django_bearer_guard.tokens.validator",

@@ -16,8 +16,8 @@ from django_bearer_guard._declarations import (
     required_acr_values,
 )
 from django_bearer_guard.exceptions import InsufficientUserAuthentication, InvalidClaim
-from django_bearer_guard.permissions import authentication_shortfall
 from django_bearer_guard.testing import Clock, DPoPKey, LocalIssuer
+from django_bearer_guard.tokens.levels import authentication_shortfall
 from django_bearer_guard.tokens.verified import VerifiedToken
 from tests.testapp.stepup_views import GOLD, SILVER, RecentView
 
