@@ -77,7 +77,11 @@ def realm() -> str:
 
 def metadata_params() -> dict[str, str]:
     """``resource_metadata`` for a 401 challenge when ``RESOURCE_METADATA`` is set (RFC 9728 §5.1)."""
-    return {}
+    try:
+        metadata = get_settings().resource_metadata
+    except Exception:  # the challenge must never turn a 401 into a 500
+        return {}
+    return {} if metadata is None else {"resource_metadata": metadata.url}
 
 
 def api_exception(error: BearerGuardError, *, dpop_algs: tuple[str, ...] | None = None) -> BearerGuardAPIException:

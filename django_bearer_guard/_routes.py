@@ -27,3 +27,15 @@ def routed_views(base: type) -> Iterator[tuple[str, Any, Any, Mapping[str, Any]]
         cls = getattr(callback, "cls", None)
         if isinstance(cls, type) and issubclass(cls, base):
             yield route, callback, cls, getattr(callback, "initkwargs", None) or {}
+
+
+def view_methods(callback: Any, cls: type) -> Iterator[tuple[str, str | None]]:
+    """``(method, action)`` for each HTTP method the routed view answers, lower case.
+
+    A ViewSet route maps methods to actions; another view answers the methods it defines.
+    """
+    actions = getattr(callback, "actions", None)
+    if actions:
+        yield from actions.items()
+    else:
+        yield from ((method, None) for method in getattr(cls, "http_method_names", ()) if hasattr(cls, method))

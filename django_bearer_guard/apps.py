@@ -15,12 +15,16 @@ class BearerGuardConfig(AppConfig):
 
     def ready(self) -> None:
         from django_bearer_guard import (
+            _resource_document,
             checks,  # noqa: F401 - registers the checks
             runtime,
         )
         from django_bearer_guard.conf import setting_changed_receiver
 
         setting_changed.connect(setting_changed_receiver, dispatch_uid="django_bearer_guard.conf")
+        setting_changed.connect(
+            _resource_document.setting_changed_receiver, dispatch_uid="django_bearer_guard._resource_document"
+        )
         runtime.install()
         if importlib.util.find_spec("drf_spectacular") is not None:
             # Registers the OpenAPI extension only where drf-spectacular is installed.

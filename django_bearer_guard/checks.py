@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.core.exceptions import FieldDoesNotExist
+from django.http.request import split_domain_port, validate_host
 
 from django_bearer_guard._declarations import (
     DeclaredView,
@@ -19,7 +21,7 @@ from django_bearer_guard._declarations import (
     required_acr_values,
     required_scope_sets,
 )
-from django_bearer_guard._routes import routed_views
+from django_bearer_guard._routes import routed_views, view_methods
 from django_bearer_guard.conf import GuardSettings, get_settings
 from django_bearer_guard.exceptions import KeySetError
 from django_bearer_guard.files.paths import root_fields
@@ -152,6 +154,7 @@ def check_settings(
             )
         )
     messages.extend(_user_lookup_messages(settings))
+    messages.extend(_resource_messages(settings))
     messages.extend(_dpop_messages(settings, issuers, caches.get(alias, {}).get("BACKEND")))
     if settings.leeway > 300:
         messages.append(
@@ -162,6 +165,27 @@ def check_settings(
             )
         )
     return messages
+
+
+def _resource_messages(settings: GuardSettings) -> list[CheckMessage]:
+    metadata = settings.resource_metadata
+    if metadata is None:
+        return []
+    allowed = list(django_settings.ALLOWED_HOSTS)
+    if django_settings.DEBUG and not allowed:
+        allowed = [".localhost", "127.0.0.1", "[::1]"]  # what Django itself allows then
+    host, _ = split_domain_port(urlsplit(metadata.resource).netloc)
+    if validate_host(host, allowed):
+        return []
+    # RFC 9728 §3.3: clients compare the document's resource with the URL they called.
+    return [
+        Warning(
+            f"RESOURCE_METADATA['resource'] is {metadata.resource!r}, whose host is not in ALLOWED_HOSTS: "
+            "clients are told to call a URL this site refuses.",
+            hint="Set resource to the URL clients use for this API, or add its host to ALLOWED_HOSTS.",
+            id="bearer_guard.W017",
+        )
+    ]
 
 
 _DUMMY = "django.core.cache.backends.dummy.DummyCache"
@@ -294,10 +318,7 @@ def check_scope_declarations(app_configs: Any = None, **kwargs: Any) -> list[Che
     messages: list[CheckMessage] = []
     for route, callback, cls, initkwargs in routed_views(APIView):
         permission_classes = initkwargs.get("permission_classes", cls.permission_classes)
-        actions = getattr(callback, "actions", None)
-        methods: Iterable[tuple[str, str | None]] = (
-            actions.items() if actions else [(m, None) for m in cls.http_method_names if hasattr(cls, m)]
-        )
+        methods: Iterable[tuple[str, str | None]] = view_methods(callback, cls)
         name = f"{cls.__module__}.{cls.__qualname__} at '{route}'"
         if not uses_permission(permission_classes, HasScopes):
             methods = ()

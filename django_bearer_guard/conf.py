@@ -15,6 +15,7 @@ from typing import Any, cast
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
 
+from django_bearer_guard._resource import ResourceMetadata, parse_resource_metadata
 from django_bearer_guard.challenges import TOKEN
 from django_bearer_guard.issuers.config import IssuerConfig, Problem, parse_issuer
 
@@ -47,6 +48,7 @@ DEFAULTS: dict[str, Any] = {
     "PREFETCH_KEYS": True,
     "JWKS_REFRESH_AHEAD": 30,
     "CACHE_TIMEOUT": 0.5,
+    "RESOURCE_METADATA": None,
 }
 
 _YEAR = 366 * 86400
@@ -129,6 +131,8 @@ class GuardSettings:
     prefetch_keys: bool = True
     jwks_refresh_ahead: float = 30
     cache_timeout: float = 0.5
+    resource_metadata: ResourceMetadata | None = None
+    """``RESOURCE_METADATA`` (RFC 9728); ``None`` when off or invalid."""
     problems: tuple[Problem, ...] = ()
 
 
@@ -197,6 +201,9 @@ def _parse(raw: Any) -> GuardSettings:  # noqa: C901, PLR0912 - one flat list of
         issuers.append(config)
 
     user_lookup = _user_lookup(values["USER_LOOKUP"], bad)
+    resource_metadata = parse_resource_metadata(
+        values["RESOURCE_METADATA"], allow_http_loopback=values["ALLOW_HTTP_LOOPBACK"], problems=problems
+    )
 
     scope_permissions: dict[str, tuple[str, ...]] = {}
     mapping = values["SCOPE_PERMISSIONS"]
@@ -235,6 +242,7 @@ def _parse(raw: Any) -> GuardSettings:  # noqa: C901, PLR0912 - one flat list of
         prefetch_keys=values["PREFETCH_KEYS"],
         jwks_refresh_ahead=float(values["JWKS_REFRESH_AHEAD"]),
         cache_timeout=float(values["CACHE_TIMEOUT"]),
+        resource_metadata=resource_metadata,
         problems=tuple(problems),
     )
 

@@ -1,4 +1,5 @@
-"""``ProtectedFileView``: files from any Django storage, for callers whose token allows it.
+"""``ProtectedFileView``: files from any Django storage, for callers whose token allows it;
+``ProtectedResourceMetadataView``: this API's RFC 9728 metadata document.
 
 ``ProtectedFileView.as_view(storage=..., root="...", required_scopes=[...])`` routed with
 ``<path:path>``. Denials: a path that breaks the path policy is 400 ``invalid_request``; a
@@ -10,20 +11,23 @@ extension, a symlink out of the root) is 404; a per-caller root the token cannot
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import Storage, storages
-from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
+from django.views import View
 from rest_framework.exceptions import APIException, NotAuthenticated, NotFound
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from django_bearer_guard._drf import check_issuer_allowed, parse_allowed_issuers, token_exception
+from django_bearer_guard._resource_document import metadata_document
 from django_bearer_guard.exceptions import BearerGuardError, FileMissing
 from django_bearer_guard.files.paths import check_policy, contain, render_root, root_fields
 from django_bearer_guard.files.responses import (
@@ -37,12 +41,13 @@ from django_bearer_guard.files.responses import (
 )
 from django_bearer_guard.files.storage import OpenedFile, open_file
 from django_bearer_guard.permissions import HasScopes
+from django_bearer_guard.runtime import get_runtime
 from django_bearer_guard.tokens.verified import VerifiedToken
 
 if TYPE_CHECKING:
     from rest_framework.views import AsView, GenericView
 
-__all__ = ["ProtectedFileView"]
+__all__ = ["ProtectedFileView", "ProtectedResourceMetadataView"]
 
 logger = logging.getLogger("django_bearer_guard")
 _OFFLOAD_MODES = (None, "x-accel-redirect", "x-sendfile")
@@ -221,3 +226,30 @@ class ProtectedFileView(APIView):
             # byte ever reaches the header.
             return {"X-Sendfile": quote(opened.real_path)}
         return {"X-Accel-Redirect": self.offload_prefix.rstrip("/") + "/" + quote(opened.offload_name())}
+
+
+class ProtectedResourceMetadataView(View):
+    """RFC 9728 protected resource metadata, at the URL derived from ``RESOURCE_METADATA['resource']``.
+
+    Mounted at the site root by ``include("django_bearer_guard.urls")``. It answers only at the
+    path of that URL (``/.well-known/oauth-protected-resource`` followed by the resource's own
+    path, §3.1) and 404 anywhere else, or while ``RESOURCE_METADATA`` is off or invalid. No
+    token is needed: the document is public and ``max_age`` seconds cacheable.
+    """
+
+    http_method_names = ["get", "head"]
+    max_age = 3600
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        """The metadata document as JSON."""
+        runtime = get_runtime()
+        metadata = runtime.settings.resource_metadata
+        # The full path the client asked for: an include under a prefix serves nothing.
+        if metadata is None or request.path != unquote(metadata.path):
+            raise Http404("no protected resource metadata here")
+        document = metadata_document(metadata, runtime.settings, runtime.issuers.all_issuers())
+        response = HttpResponse(json.dumps(document, indent=2).encode(), content_type="application/json")
+        response["Cache-Control"] = f"public, max-age={self.max_age}"
+        # A public document without credentials: browser clients on any origin may read it.
+        response["Access-Control-Allow-Origin"] = "*"
+        return response

@@ -38,6 +38,7 @@ STAGES: tuple[str, ...] = (
     # Configuration.
     "django_bearer_guard.issuers.profiles",
     "django_bearer_guard.issuers.config",
+    "django_bearer_guard._resource",
     "django_bearer_guard.conf",
     "django_bearer_guard._shared",
     # Keys of an issuer.
@@ -77,12 +78,15 @@ STAGES: tuple[str, ...] = (
     "django_bearer_guard.files.responses",
     "django_bearer_guard.files",
     # The faces.
+    "django_bearer_guard._routes",
     "django_bearer_guard._declarations",
     "django_bearer_guard._drf",
     "django_bearer_guard._exception_handler",
     "django_bearer_guard.authentication",
     "django_bearer_guard.permissions",
+    "django_bearer_guard._resource_document",
     "django_bearer_guard.views",
+    "django_bearer_guard.urls",
     # The token checker: the validator with a trace, and the views' declared scopes.
     "django_bearer_guard.checker",
     "django_bearer_guard.contrib",
@@ -91,7 +95,6 @@ STAGES: tuple[str, ...] = (
     "django_bearer_guard._admin_pages",
     "django_bearer_guard.admin",
     # Wiring: checks over the faces' declarations, commands, helpers for tests, the app.
-    "django_bearer_guard._routes",
     "django_bearer_guard.checks",
     "django_bearer_guard.management.*",
     "django_bearer_guard.testing.keys",
@@ -108,6 +111,7 @@ FACES = frozenset(
         "django_bearer_guard._exception_handler",
         "django_bearer_guard.authentication",
         "django_bearer_guard.permissions",
+        "django_bearer_guard._resource_document",
         "django_bearer_guard.views",
         "django_bearer_guard.admin",
         "django_bearer_guard._admin_forms",
