@@ -1,4 +1,5 @@
-"""drf-spectacular support: the bearer scheme, each operation's scopes and step-up level in the schema.
+"""drf-spectacular support: the bearer scheme (with the RFC 9728 metadata URL when it is served),
+each operation's scopes and step-up level in the schema.
 
 Importing this module registers the extension; the app does so on start-up when
 drf-spectacular is installed. Without drf-spectacular, nothing imports it.
@@ -17,12 +18,16 @@ from django_bearer_guard._declarations import (
     max_auth_age,
     required_acr_values,
 )
+from django_bearer_guard.conf import get_settings
 from django_bearer_guard.permissions import HasScopes, RequiresAuthenticationLevel, required_scope_sets, uses_permission
 
-__all__ = ["LEVEL", "REFUSED", "BearerTokenScheme", "authentication_level"]
+__all__ = ["LEVEL", "REFUSED", "RESOURCE_METADATA", "BearerTokenScheme", "authentication_level"]
 
 LEVEL = "x-bearer-guard-authentication-level"
 """The operation member listing a step-up requirement: ``{"acr_values": [...], "max_age": seconds}``."""
+
+RESOURCE_METADATA = "x-resource-metadata"
+"""The ``bearerAuth`` scheme member naming the RFC 9728 metadata document, when it is served."""
 
 REFUSED = "bearer-guard:refused"
 """The one role an operation lists when its scope declaration refuses every token."""
@@ -41,8 +46,15 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-unty
     match_subclasses = True
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
-        """The ``securitySchemes`` entry."""
-        return {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+        """The ``securitySchemes`` entry; with ``RESOURCE_METADATA`` on, it names the document."""
+        definition = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+        metadata = get_settings().resource_metadata
+        if metadata is not None:
+            definition[RESOURCE_METADATA] = metadata.url
+            definition["description"] = (
+                f"A JWT access token. Which issuers, scopes and bindings this API accepts: {metadata.url} (RFC 9728)."
+            )
+        return definition
 
     def get_security_requirement(self, auto_schema: Any) -> dict[str, Any] | list[dict[str, Any]]:
         """The operation's requirement: ``bearerAuth`` with the scopes its view declares."""

@@ -9,7 +9,11 @@ pytest.importorskip("drf_spectacular", reason="drf-spectacular is not installed"
 
 from drf_spectacular.generators import SchemaGenerator
 
-from django_bearer_guard.contrib.spectacular import LEVEL, REFUSED  # importing it registers the extension
+from django_bearer_guard.contrib.spectacular import (  # importing it registers the extension
+    LEVEL,
+    REFUSED,
+    RESOURCE_METADATA,
+)
 from tests.testapp.permission_urls import alternatives_view
 
 
@@ -22,6 +26,10 @@ def _generate(urlconf: str) -> dict[str, Any]:
 
 @pytest.fixture
 def schema(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    return scope_schema(monkeypatch)
+
+
+def scope_schema(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     from drf_spectacular.openapi import AutoSchema
 
     from tests.testapp.scope_views import file_info
@@ -49,6 +57,15 @@ def test_schema_declares_http_bearer_jwt_scheme(schema: dict[str, Any]) -> None:
         "scheme": "bearer",
         "bearerFormat": "JWT",
     }
+
+
+def test_scheme_names_the_resource_metadata_when_served(monkeypatch: pytest.MonkeyPatch) -> None:
+    url = "https://api.example.com/.well-known/oauth-protected-resource/v1"
+    metadata = {"resource": "https://api.example.com/v1"}
+    with override_settings(BEARER_GUARD={"RESOURCE_METADATA": metadata}):
+        scheme = scope_schema(monkeypatch)["components"]["securitySchemes"]["bearerAuth"]
+    assert scheme[RESOURCE_METADATA] == url
+    assert url in scheme["description"]
 
 
 def test_schema_lists_scopes_per_method(schema: dict[str, Any]) -> None:
