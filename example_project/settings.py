@@ -98,6 +98,8 @@ BEARER_GUARD = {
     # Workload-bound tokens: the caller's certificate as an Envoy proxy in front of the API reports
     # it, believed only from that proxy's address (the demo's curls play the proxy).
     "TRANSPORT_IDENTITY": {"source": "xfcc", "trusted_proxies": [f"{DEMO_PROXY_ADDR}/32"]},
+    # RFC 9728: /.well-known/oauth-protected-resource describes this API, and every 401 names it.
+    "RESOURCE_METADATA": {"resource": DEMO_ORIGIN, "resource_name": "django-bearer-guard demo API"},
     "SCOPE_PERMISSIONS": {
         "documents:read": ["demo.view_document"],
         "documents:write": [

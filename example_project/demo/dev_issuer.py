@@ -115,10 +115,15 @@ def issuer_of(binding: str | None = None) -> str:
 def row_fields(binding: str | None = None) -> dict[str, Any]:
     """The development issuer's row for tokens with ``binding``, as ``TrustedIssuer`` fields, enabled.
 
-    The workload-bound row accepts a token only from the workload its ``sub`` names (a SPIFFE ID in
-    :data:`WORKLOAD_TRUST_DOMAIN`), the DPoP-bound row only with a proof of the key in its
-    ``cnf.jkt`` (the rows' ES256 is also what the demo client signs its proofs with).
+    The plain row follows the RFC 9068 profile (``typ`` ``at+jwt``, the §2.2 claims, ``client_id``
+    as the workload). The workload-bound row accepts a token only from the workload its ``sub``
+    names (a SPIFFE ID in :data:`WORKLOAD_TRUST_DOMAIN`), the DPoP-bound row only with a proof of
+    the key in its ``cnf.jkt`` (the rows' ES256 is also what the demo client signs its proofs with).
     """
+    if binding is None:
+        profiled = {"profile": "rfc9068", "workload_claim": None, "required_typ": None, "required_claims": []}
+    else:
+        profiled = {"profile": None, "workload_claim": "sub", "required_typ": "at+jwt", "required_claims": ["sub", "iat"]}
     return {
         "name": NAME + _LABELS[binding],
         "issuer": issuer_of(binding),
@@ -129,9 +134,7 @@ def row_fields(binding: str | None = None) -> dict[str, Any]:
         "discovery": False,
         "jwks": None,
         "scope_claim": "scope",
-        "workload_claim": "sub",
-        "required_typ": "at+jwt",
-        "required_claims": ["sub", "iat"],
+        **profiled,
         "binding": binding,
         "workload_trust_domains": [WORKLOAD_TRUST_DOMAIN] if binding == "workload" else None,
         "enabled": True,
@@ -148,11 +151,16 @@ def mint(
     issued_ago: int = 0,
     binding: str | None = None,
     cnf: Mapping[str, str] | None = None,
+    client_id: bool = True,
+    acr: str | None = None,
+    auth_age: int | None = None,
 ) -> str:
     """A token of the development issuer (an RFC 9068 access token, ``typ: at+jwt``).
 
     ``binding`` picks the issuer row that will check it (its ``iss``, see :func:`issuer_of`);
     ``cnf`` is the token's confirmation claim, such as ``{"jkt": thumbprint}`` for DPoP.
+    ``client_id=False`` leaves out the claim RFC 9068 requires; ``acr`` and ``auth_age`` (seconds
+    since the user authenticated, giving ``auth_time``) say how the user authenticated (RFC 9470).
     """
     key = load_keys()[alg]
     now = int(time.time()) - issued_ago
@@ -160,11 +168,16 @@ def mint(
         "iss": issuer_of(binding),
         "aud": audience or settings.DEMO_AUDIENCE,
         "sub": sub,
-        "client_id": sub,
         "iat": now,
         "exp": now + lifetime,
         "jti": uuid.uuid4().hex,
     }
+    if client_id:
+        claims["client_id"] = sub
+    if acr is not None:
+        claims["acr"] = acr
+    if auth_age is not None:
+        claims["auth_time"] = now - auth_age
     if scope:
         claims["scope"] = scope
     if cnf is not None:

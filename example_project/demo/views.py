@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from django_bearer_guard.permissions import HasScopes
+from django_bearer_guard.permissions import HasScopes, RequiresAuthenticationLevel
 from django_bearer_guard.tokens.verified import Binding, VerifiedToken
 from django_bearer_guard.views import ProtectedFileView
 
@@ -64,6 +64,18 @@ class AdminOnly(APIView):
 
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return Response({"ok": True, "subject": _token(request).subject})
+
+
+class StepUp(APIView):
+    """Needs a user who signed in at the InCommon "silver" level within the last ten minutes (RFC 9470)."""
+
+    permission_classes = [IsAuthenticated, RequiresAuthenticationLevel]
+    required_acr = ["urn:mace:incommon:iap:silver"]
+    max_auth_age = 600
+
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        token = _token(request)
+        return Response({"ok": True, "acr": token.claims["acr"], "auth_time": token.claims["auth_time"]})
 
 
 class ViewDocumentPermissions(DjangoModelPermissions):

@@ -85,7 +85,16 @@ def demo_calls() -> list[Call]:
     return [
         Call("Valid token: 200 with the token's claims", "/api/whoami/", [200], reader),
         Call("Valid ES256 token: 200", "/api/whoami/", [200], mint(alg="ES256", scope="files:read")),
-        Call("No token: 401 with a bare Bearer challenge", "/api/whoami/", [401]),
+        Call(
+            "No token: 401 missing_token, a challenge without error code naming the resource metadata",
+            "/api/whoami/",
+            [401],
+        ),
+        Call(
+            "Protected resource metadata (RFC 9728), no token needed: 200",
+            "/.well-known/oauth-protected-resource",
+            [200],
+        ),
         Call("Expired token: 401 invalid_token", "/api/whoami/", [401], mint(issued_ago=3600)),
         Call(
             "Token for another audience: 401 invalid_token",
@@ -93,7 +102,31 @@ def demo_calls() -> list[Call]:
             [401],
             mint(audience="https://other-api.example.test"),
         ),
+        Call(
+            "RFC 9068 profile: a token without client_id: 401 invalid_token",
+            "/api/whoami/",
+            [401],
+            mint(scope="files:read", client_id=False),
+        ),
         Call("Without the admin scope: 403 insufficient_scope", "/api/admin-only/", [403], reader),
+        Call(
+            "Step-up (RFC 9470), no acr: 401 insufficient_user_authentication with acr_values and max_age",
+            "/api/step-up/",
+            [401],
+            reader,
+        ),
+        Call(
+            "Step-up with acr silver, signed in a minute ago: 200",
+            "/api/step-up/",
+            [200],
+            mint(acr="urn:mace:incommon:iap:silver", auth_age=60),
+        ),
+        Call(
+            "Step-up with acr silver, signed in an hour ago: 401 with max_age",
+            "/api/step-up/",
+            [401],
+            mint(acr="urn:mace:incommon:iap:silver", auth_age=3600),
+        ),
         Call("With the admin scope: 200", "/api/admin-only/", [200], mint(scope="admin")),
         Call("List documents with documents:read: 200", "/api/documents/", [200], reader),
         Call(
