@@ -107,6 +107,20 @@ def _unhandled(view: Any, method: str) -> bool:
     return unhandled and getattr(view, "action", None) is None
 
 
+def _to_check(request: Request, view: APIView) -> tuple[VerifiedToken, str] | bool:
+    """The token and the lower-case method a view's declaration is checked for, or the answer
+    when there is nothing to check: ``False`` without a verified token, ``True`` for a method
+    the view does not handle (DRF answers 405 Method Not Allowed next; nothing to protect)."""
+    token = request.auth
+    if not isinstance(token, VerifiedToken):
+        return False
+    check_issuer_allowed(view, token)
+    method = (request.method or "GET").lower()
+    if _unhandled(view, method):
+        return True
+    return token, method
+
+
 class HasScopes(BasePermission, metaclass=_ComposesMeta):
     """The token must hold every scope of one of the view's declared scope sets.
 
@@ -118,13 +132,10 @@ class HasScopes(BasePermission, metaclass=_ComposesMeta):
 
     def has_permission(self, request: Request, view: APIView) -> bool:
         """Check the token's scopes against the view's declaration for this request."""
-        token = request.auth
-        if not isinstance(token, VerifiedToken):
-            return False
-        check_issuer_allowed(view, token)
-        method = (request.method or "GET").lower()
-        if _unhandled(view, method):
-            return True  # DRF answers 405 Method Not Allowed next; nothing to protect here
+        checked = _to_check(request, view)
+        if isinstance(checked, bool):
+            return checked
+        token, method = checked
         scope_sets = required_scope_sets(view, method)
         if scope_sets is None:
             # Fail closed: a forgotten declaration must not open the view to every token.
@@ -175,13 +186,10 @@ class RequiresAuthenticationLevel(BasePermission, metaclass=_ComposesMeta):
 
     def has_permission(self, request: Request, view: APIView) -> bool:
         """Check the token's ``acr`` and ``auth_time`` against the view's declaration."""
-        token = request.auth
-        if not isinstance(token, VerifiedToken):
-            return False
-        check_issuer_allowed(view, token)
-        method = (request.method or "GET").lower()
-        if _unhandled(view, method):
-            return True  # DRF answers 405 Method Not Allowed next
+        checked = _to_check(request, view)
+        if isinstance(checked, bool):
+            return checked
+        token, method = checked
         name = type(view).__qualname__
         try:
             acr_values, max_age = required_acr_values(view, method), max_auth_age(view)

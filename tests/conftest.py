@@ -9,6 +9,8 @@ from django.core.cache import caches
 from django.test import override_settings
 from pytest_django import DjangoDbBlocker
 
+from django_bearer_guard.exceptions import InvalidToken
+from django_bearer_guard.signals import token_rejected
 from django_bearer_guard.testing import Clock, LocalIssuer, WorkloadCA, WorkloadCertificate, use_clock
 from tests.support import live
 from tests.support.binding import SVC_A, SVC_B
@@ -88,6 +90,19 @@ def bearer(idp: LocalIssuer) -> Callable[..., dict[str, Any]]:
         return {"HTTP_AUTHORIZATION": f"Bearer {idp.mint(**claims)}"}
 
     return header
+
+
+@pytest.fixture
+def rejected() -> Iterator[list[InvalidToken]]:
+    """The errors ``token_rejected`` reports while the test runs."""
+    errors: list[InvalidToken] = []
+
+    def record(sender: Any, error: InvalidToken, **kwargs: Any) -> None:
+        errors.append(error)
+
+    token_rejected.connect(record)
+    yield errors
+    token_rejected.disconnect(record)
 
 
 @pytest.fixture

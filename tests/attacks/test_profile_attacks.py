@@ -10,7 +10,7 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -22,7 +22,6 @@ from django_bearer_guard.exceptions import (
     KeysUnavailable,
     WrongType,
 )
-from django_bearer_guard.signals import token_rejected
 from django_bearer_guard.testing import LocalIssuer
 from django_bearer_guard.testing.dpop import DPoPKey
 from tests.support.binding import URL, call, refused
@@ -48,18 +47,6 @@ def trust(idp: LocalIssuer, guard: Callable[..., None]) -> Callable[..., None]:
         guard(issuers=[idp.issuer_settings(profile=profile, **keys)])
 
     return apply
-
-
-@pytest.fixture
-def rejected() -> Iterator[list[InvalidToken]]:
-    errors: list[InvalidToken] = []
-
-    def record(sender: Any, error: InvalidToken, **kwargs: Any) -> None:
-        errors.append(error)
-
-    token_rejected.connect(record)
-    yield errors
-    token_rejected.disconnect(record)
 
 
 def b64url(data: bytes) -> str:

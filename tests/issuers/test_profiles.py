@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -12,7 +12,6 @@ from django.core.management import CommandError, call_command
 from django_bearer_guard.checker import check_token
 from django_bearer_guard.exceptions import InvalidClaim, InvalidToken, MissingClaim, WrongType
 from django_bearer_guard.issuers.config import PROFILE_ALGORITHMS, PROFILES, IssuerConfig, parse_issuer
-from django_bearer_guard.signals import token_rejected
 from django_bearer_guard.testing import Clock, LocalIssuer
 from django_bearer_guard.tokens.claims import check_token_type
 from django_bearer_guard.tokens.trace import Trace
@@ -35,19 +34,6 @@ def parse(**keys: Any) -> IssuerConfig:
 
 def ids(config: IssuerConfig) -> list[str]:
     return [problem.id for problem in config.problems]
-
-
-@pytest.fixture
-def rejected() -> Iterator[list[InvalidToken]]:
-    """The errors ``token_rejected`` reports while the test runs."""
-    errors: list[InvalidToken] = []
-
-    def record(sender: Any, error: InvalidToken, **kwargs: Any) -> None:
-        errors.append(error)
-
-    token_rejected.connect(record)
-    yield errors
-    token_rejected.disconnect(record)
 
 
 # -- parsing -------------------------------------------------------------------------------
