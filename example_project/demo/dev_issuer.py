@@ -123,7 +123,12 @@ def row_fields(binding: str | None = None) -> dict[str, Any]:
     if binding is None:
         profiled = {"profile": "rfc9068", "workload_claim": None, "required_typ": None, "required_claims": []}
     else:
-        profiled = {"profile": None, "workload_claim": "sub", "required_typ": "at+jwt", "required_claims": ["sub", "iat"]}
+        profiled = {
+            "profile": None,
+            "workload_claim": "sub",
+            "required_typ": "at+jwt",
+            "required_claims": ["sub", "iat"],
+        }
     return {
         "name": NAME + _LABELS[binding],
         "issuer": issuer_of(binding),
