@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from django_bearer_guard._urls import key_url_problem
 from django_bearer_guard.issuers.config import Problem
@@ -70,10 +70,17 @@ def _url_problem(value: object, *, allow_http_loopback: bool) -> str | None:
     problem = key_url_problem(value, allow_http_loopback=allow_http_loopback)
     if problem is not None:
         return problem
-    if not _URL_CHARACTERS.fullmatch(str(value)):
+    url = str(value)
+    if not _URL_CHARACTERS.fullmatch(url):
         return "holds characters a URL may not hold unencoded (percent-encode them)"
-    if urlsplit(str(value)).query:
-        return "must not have a query"
+    # urlsplit reports an empty query or fragment ("https://h?", "https://h#") as none.
+    if "?" in url or "#" in url:
+        return "must not have a query or a fragment"
+    try:
+        # The path is compared with the request's, which Django decodes as UTF-8.
+        unquote(url, errors="strict")
+    except UnicodeDecodeError:
+        return "holds percent-escapes that are not UTF-8"
     return None
 
 

@@ -10,6 +10,7 @@ does not hold to.
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
@@ -22,6 +23,7 @@ from django_bearer_guard.issuers.config import IssuerConfig
 
 __all__ = ["declared_scopes", "metadata_document", "setting_changed_receiver"]
 
+logger = logging.getLogger("django_bearer_guard")
 _scopes: tuple[str, ...] | None = None
 _lock = threading.Lock()
 
@@ -46,12 +48,15 @@ def _walk_scopes() -> tuple[str, ...]:
     from django_bearer_guard.permissions import HasScopes, uses_permission
 
     found: set[str] = set()
-    for _, callback, cls, initkwargs in routed_views(APIView):
-        if not uses_permission(initkwargs.get("permission_classes", cls.permission_classes), HasScopes):
-            continue
-        for method, action in view_methods(callback, cls):
-            for group in required_scope_sets(DeclaredView(cls, initkwargs, action), method) or ():
-                found.update(group)
+    for route, callback, cls, initkwargs in routed_views(APIView):
+        try:
+            if not uses_permission(initkwargs.get("permission_classes", cls.permission_classes), HasScopes):
+                continue
+            for method, action in view_methods(callback, cls):
+                for group in required_scope_sets(DeclaredView(cls, initkwargs, action), method) or ():
+                    found.update(group)
+        except Exception:  # a view DRF itself cannot run must not take the public document down
+            logger.exception("%s at %r: its scopes cannot be read; scopes_supported leaves them out", cls, route)
     return tuple(sorted(found))
 
 
@@ -89,7 +94,7 @@ def metadata_document(
         document["scopes_supported"] = list(scopes)
     # RFC 6750 §2.1: the Authorization header is the only place a token is read from.
     document["bearer_methods_supported"] = ["header"]
-    if metadata.resource_signing_alg_values_supported is not None:
+    if metadata.resource_signing_alg_values_supported:
         document["resource_signing_alg_values_supported"] = list(metadata.resource_signing_alg_values_supported)
     for member in ("resource_name", "resource_documentation", "resource_policy_uri", "resource_tos_uri"):
         value = getattr(metadata, member)

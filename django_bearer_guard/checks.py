@@ -154,7 +154,7 @@ def check_settings(
             )
         )
     messages.extend(_user_lookup_messages(settings))
-    messages.extend(_resource_messages(settings))
+    messages.extend(_resource_messages(settings, issuers))
     messages.extend(_dpop_messages(settings, issuers, caches.get(alias, {}).get("BACKEND")))
     if settings.leeway > 300:
         messages.append(
@@ -167,25 +167,38 @@ def check_settings(
     return messages
 
 
-def _resource_messages(settings: GuardSettings) -> list[CheckMessage]:
+def _resource_messages(settings: GuardSettings, issuers: Iterable[Any]) -> list[CheckMessage]:
     metadata = settings.resource_metadata
     if metadata is None:
         return []
+    messages: list[CheckMessage] = []
     allowed = list(django_settings.ALLOWED_HOSTS)
     if django_settings.DEBUG and not allowed:
         allowed = [".localhost", "127.0.0.1", "[::1]"]  # what Django itself allows then
     host, _ = split_domain_port(urlsplit(metadata.resource).netloc)
-    if validate_host(host, allowed):
-        return []
-    # RFC 9728 §3.3: clients compare the document's resource with the URL they called.
-    return [
-        Warning(
-            f"RESOURCE_METADATA['resource'] is {metadata.resource!r}, whose host is not in ALLOWED_HOSTS: "
-            "clients are told to call a URL this site refuses.",
-            hint="Set resource to the URL clients use for this API, or add its host to ALLOWED_HOSTS.",
-            id="bearer_guard.W017",
+    if not validate_host(host, allowed):
+        # RFC 9728 §3.3: clients compare the document's resource with the URL they called.
+        messages.append(
+            Warning(
+                f"RESOURCE_METADATA['resource'] is {metadata.resource!r}, whose host is not in ALLOWED_HOSTS: "
+                "clients are told to call a URL this site refuses.",
+                hint="Set resource to the URL clients use for this API, or add its host to ALLOWED_HOSTS.",
+                id="bearer_guard.W017",
+            )
         )
-    ]
+    usable = {issuer.issuer for issuer in issuers if issuer.usable}
+    untrusted = [server for server in metadata.authorization_servers or () if server not in usable]
+    if untrusted:
+        messages.append(
+            Warning(
+                f"RESOURCE_METADATA['authorization_servers'] lists {untrusted}, which are not enabled, correctly "
+                "configured issuers: clients are sent for tokens this API refuses.",
+                hint="List only trusted issuers, spelt exactly as their 'issuer' "
+                "(rows are counted by 'manage.py check --database default').",
+                id="bearer_guard.W018",
+            )
+        )
+    return messages
 
 
 _DUMMY = "django.core.cache.backends.dummy.DummyCache"

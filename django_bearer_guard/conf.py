@@ -132,7 +132,7 @@ class GuardSettings:
     jwks_refresh_ahead: float = 30
     cache_timeout: float = 0.5
     resource_metadata: ResourceMetadata | None = None
-    """``RESOURCE_METADATA`` (RFC 9728); ``None`` when off or invalid."""
+    """``RESOURCE_METADATA`` (RFC 9728); ``None`` when off, or while the settings have an error."""
     problems: tuple[Problem, ...] = ()
 
 
@@ -242,7 +242,8 @@ def _parse(raw: Any) -> GuardSettings:  # noqa: C901, PLR0912 - one flat list of
         prefetch_keys=values["PREFETCH_KEYS"],
         jwks_refresh_ahead=float(values["JWKS_REFRESH_AHEAD"]),
         cache_timeout=float(values["CACHE_TIMEOUT"]),
-        resource_metadata=resource_metadata,
+        # Every token is refused while the settings have an error: no document invites clients to try.
+        resource_metadata=None if any(not p.warning for p in problems) else resource_metadata,
         problems=tuple(problems),
     )
 

@@ -52,6 +52,21 @@ def served(guard: Callable[..., None]) -> Callable[..., dict[str, Any]]:
     return serve
 
 
+@pytest.fixture
+def walks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """One entry per walk of the URLconf for its scopes, counted from a dropped result."""
+    count: list[int] = []
+    walk = _resource_document._walk_scopes
+
+    def counted() -> tuple[str, ...]:
+        count.append(1)
+        return walk()
+
+    monkeypatch.setattr(_resource_document, "_walk_scopes", counted)
+    _resource_document.forget_scopes()
+    return count
+
+
 @pytest.mark.parametrize(
     ("resource", "url"),
     [
@@ -88,6 +103,11 @@ def test_off_by_default() -> None:
         'https://api.example.com/"x',
         "https://api.example.com/\r\nSet-Cookie: a=b",
         "https://",
+        # urlsplit reports an empty query or fragment as none.
+        "https://api.example.com?",
+        "https://api.example.com#",
+        # Django would never decode a request path to what this names: a document no one reaches.
+        "https://api.example.com/v%FF",
     ],
 )
 def test_resource_must_be_an_https_url_clients_use(resource: Any) -> None:
@@ -112,6 +132,7 @@ def test_http_resource_only_on_loopback_with_the_setting() -> None:
         {"resource_policy_uri": "https://example.com/#policy"},
         {"resource_tos_uri": 7},
         {"jwks_uri": "http://keys.example.com/jwks.json"},
+        {"resource_documentation": "https://docs.example.com/api?"},
         {"authorization_servers": "https://idp.example.com"},
         {"authorization_servers": ["https://idp.example.com", ""]},
         {"authorization_servers": ["http://idp.example.com"]},
@@ -198,7 +219,11 @@ def test_response_is_public_cacheable_json(guard: Callable[..., None]) -> None:
     assert response["Cache-Control"] == "public, max-age=3600"
     assert response["Access-Control-Allow-Origin"] == "*"
     head = Client().head(WELL_KNOWN)
-    assert head.status_code == 200 and head.content == b""
+    assert (head.status_code, head["Content-Type"], head["Cache-Control"]) == (
+        200,
+        "application/json",
+        "public, max-age=3600",
+    )
     assert Client().post(WELL_KNOWN).status_code == 405
 
 
@@ -232,8 +257,8 @@ def test_explicit_members_are_served(served: Callable[..., dict[str, Any]]) -> N
 
 
 def test_empty_lists_leave_the_members_out(served: Callable[..., dict[str, Any]]) -> None:
-    document = served(authorization_servers=[], scopes_supported=[])
-    assert "authorization_servers" not in document and "scopes_supported" not in document
+    document = served(authorization_servers=[], scopes_supported=[], resource_signing_alg_values_supported=[])
+    assert not {"authorization_servers", "scopes_supported", "resource_signing_alg_values_supported"} & set(document)
 
 
 def test_scope_permissions_are_supported_scopes(served: Callable[..., dict[str, Any]]) -> None:
@@ -246,17 +271,8 @@ def test_scope_permissions_are_supported_scopes(served: Callable[..., dict[str, 
 
 
 def test_declared_scopes_are_walked_once_and_dropped_with_the_urlconf(
-    served: Callable[..., dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+    served: Callable[..., dict[str, Any]], walks: list[int]
 ) -> None:
-    walks: list[int] = []
-    walk = _resource_document._walk_scopes
-
-    def counted() -> tuple[str, ...]:
-        walks.append(1)
-        return walk()
-
-    monkeypatch.setattr(_resource_document, "_walk_scopes", counted)
-    _resource_document.forget_scopes()
     served()
     assert Client().get(WELL_KNOWN).json()["scopes_supported"] == DECLARED
     assert len(walks) == 1
@@ -369,3 +385,67 @@ def test_unreadable_settings_leave_the_challenge_bare(monkeypatch: pytest.Monkey
 
     monkeypatch.setattr(_drf, "get_settings", broken)
     assert _drf.metadata_params() == {}
+
+
+def test_percent_encoded_resource_paths_are_served(guard: Callable[..., None]) -> None:
+    guard(RESOURCE_METADATA={"resource": "https://api.example.com/r%C3%A9ports"})
+    response = Client().get(WELL_KNOWN + "/r%C3%A9ports")
+    assert response.json()["resource"] == "https://api.example.com/r%C3%A9ports"
+
+
+def test_a_settings_error_turns_the_document_off(guard: Callable[..., None]) -> None:
+    # Every token is refused then: no document invites clients to fetch one.
+    guard(LEEWAY="x", RESOURCE_METADATA={"resource": RESOURCE})
+    assert get_settings().resource_metadata is None
+    assert Client().get(WELL_KNOWN).status_code == 404
+    assert Client().get("/scoped/reports/")["WWW-Authenticate"] == 'Bearer realm="api"'
+
+
+def test_a_step_up_401_names_the_document(guard: Callable[..., None], bearer: Callable[..., Any]) -> None:
+    guard(RESOURCE_METADATA={"resource": RESOURCE})
+    with override_settings(ROOT_URLCONF="tests.testapp.stepup_urls"):
+        response = Client().get("/silver/", **bearer(acr="bronze"))
+    assert response.status_code == 401
+    params = challenge_params(response["WWW-Authenticate"])
+    assert (params["error"], params["resource_metadata"]) == ("insufficient_user_authentication", RESOURCE + WELL_KNOWN)
+
+
+def test_a_settings_change_walks_the_urlconf_again(served: Callable[..., dict[str, Any]], walks: list[int]) -> None:
+    served()
+    with override_settings(BEARER_GUARD={**settings.BEARER_GUARD, "LEEWAY": 5}):
+        Client().get(WELL_KNOWN)
+    assert len(walks) == 2
+
+
+def test_a_view_drf_cannot_run_leaves_only_its_scopes_out(
+    guard: Callable[..., None], caplog: pytest.LogCaptureFixture, walks: list[int]
+) -> None:
+    guard(RESOURCE_METADATA={"resource": RESOURCE})
+    with override_settings(ROOT_URLCONF="tests.testapp.metadata_broken_urls"):
+        first, second = Client().get(WELL_KNOWN), Client().get(WELL_KNOWN)
+    assert first.status_code == second.status_code == 200
+    assert first.json()["scopes_supported"] == ["listed:read"]
+    assert "NotAList" in caplog.text and "cannot be read" in caplog.text
+    assert len(walks) == 1  # the result is kept like any other
+
+
+def test_authorization_servers_outside_the_trusted_issuers_are_warned_about(
+    guard: Callable[..., None], idp: LocalIssuer
+) -> None:
+    guard(RESOURCE_METADATA={"resource": RESOURCE, "authorization_servers": [idp.issuer, "https://login.example.com"]})
+    (warning,) = [m for m in check_settings() if m.id == "bearer_guard.W018"]
+    assert "https://login.example.com" in warning.msg and idp.issuer not in warning.msg
+    guard(RESOURCE_METADATA={"resource": RESOURCE, "authorization_servers": [idp.issuer]})
+    assert "bearer_guard.W018" not in {m.id for m in check_settings()}
+
+
+def test_a_disabled_row_listed_explicitly_is_warned_about(
+    guard: Callable[..., None], make_idp: Callable[..., LocalIssuer]
+) -> None:
+    retired = make_idp()
+    TrustedIssuer.objects.create(name="Retired", enabled=False, **retired.issuer_settings())
+    active = make_idp()
+    TrustedIssuer.objects.create(name="Active", **active.issuer_settings())
+    guard(RESOURCE_METADATA={"resource": RESOURCE, "authorization_servers": [retired.issuer, active.issuer]})
+    (warning,) = [m for m in check_settings(databases=["default"]) if m.id == "bearer_guard.W018"]
+    assert retired.issuer in warning.msg and active.issuer not in warning.msg
