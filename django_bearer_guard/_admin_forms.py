@@ -43,7 +43,8 @@ HELP_TEXTS = {
     "not be empty. Empty: none, or the profile's.",
     "leeway": "This issuer's clock skew allowance in seconds; empty: the LEEWAY setting.",
     "scope_claim": 'The claim holding the scopes: a space-separated string ("scope") or a list ("scp", '
-    '"roles"); a dotted path reaches into objects ("realm_access.roles").',
+    '"roles"); a dotted path reaches into objects ("realm_access.roles"). Several claims, separated by '
+    'spaces ("scp roles"), unite their scopes.',
     "scope_prefixes": 'Prefix rewrites applied before scopes are compared, longest first, e.g. {"api://orders/": ""}.',
     "allowed_scopes": "The scopes this issuer may grant, others are dropped; empty: any, []: none.",
     "workload_claim": 'The claim naming the calling workload: "sub", "azp" (Entra ID), "client_id" (Cognito)…; '

@@ -103,7 +103,8 @@ class TrustedIssuer(models.Model):
             "jwks": self.jwks,
             "audiences": self.audiences,
             "algorithms": self.algorithms,
-            "scope_claim": self.scope_claim,
+            # Several claims, separated by spaces ("scp roles"), unite their scopes.
+            "scope_claim": names if len(names := self.scope_claim.split()) > 1 else self.scope_claim,
             "scope_prefixes": self.scope_prefixes,
             "workload_claim": self.workload_claim,
             "required_typ": self.required_typ or None,

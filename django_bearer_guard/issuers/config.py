@@ -83,6 +83,9 @@ class IssuerConfig:
     jwks: Mapping[str, Any] | None = None
     shared_secret: bytes | None = field(default=None, repr=False)
     scope_claim: str = "scope"
+    """The (first) claim holding the scopes."""
+    scope_claims: tuple[str, ...] = ()
+    """Every claim whose scopes are united (Entra ID ``scp`` and ``roles``); empty: ``scope_claim`` alone."""
     scope_prefixes: tuple[tuple[str, str], ...] = ()
     workload_claim: str = "sub"
     required_typ: str | None = None
@@ -141,6 +144,24 @@ _SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,256}")
 TRUST_DOMAIN = re.compile(r"[a-z0-9._-]{1,255}")
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _HOST = re.compile(rf"{_LABEL}(?:\.{_LABEL})*(?::[0-9]{{1,5}})?")
+
+
+MAX_SCOPE_CLAIMS = 8
+"""The most claims one issuer's scopes may be read from."""
+
+
+def _scope_claims(raw: Any) -> tuple[str, ...] | None:
+    """``scope_claim`` as a tuple of claim names (``None``: the default); ``None`` when malformed."""
+    if raw is None:
+        return ("scope",)
+    names = [raw] if isinstance(raw, str) else raw
+    if (
+        not isinstance(names, (list, tuple))
+        or not 0 < len(names) <= MAX_SCOPE_CLAIMS
+        or not all(isinstance(name, str) and name for name in names)
+    ):
+        return None
+    return tuple(dict.fromkeys(names))
 
 
 def parse_issuer(  # noqa: C901, PLR0912, PLR0915 - one flat list of field rules
@@ -284,7 +305,16 @@ def parse_issuer(  # noqa: C901, PLR0912, PLR0915 - one flat list of field rules
         profile = None
     # A key set to None (a blank row field) takes the profile's default; any other value overrides it.
     defaults = PROFILE_DEFAULTS.get(profile or "", {})
-    scope_claim = opt_str("scope_claim", "scope") or "scope"
+    scope_claims = _scope_claims(entry.get("scope_claim", "scope"))
+    if scope_claims is None:
+        bad(
+            "bearer_guard.E003",
+            "scope_claim",
+            f"'scope_claim' must be a non-empty string (a claim name) or a list of at most {MAX_SCOPE_CLAIMS} "
+            "claim names.",
+            "Fix 'scope_claim'.",
+        )
+        scope_claims = ("scope",)
     workload_claim = opt_str("workload_claim", None) or defaults.get("workload_claim", "sub")
     required_typ = opt_str("required_typ", None) or defaults.get("required_typ")
     name = entry.get("name") or issuer
@@ -400,7 +430,8 @@ def parse_issuer(  # noqa: C901, PLR0912, PLR0915 - one flat list of field rules
         discovery=discovery,
         jwks=MappingProxyType(dict(jwks)) if jwks is not None else None,
         shared_secret=secret_bytes,
-        scope_claim=scope_claim,
+        scope_claim=scope_claims[0],
+        scope_claims=scope_claims,
         scope_prefixes=prefixes,
         workload_claim=workload_claim,
         required_typ=required_typ,

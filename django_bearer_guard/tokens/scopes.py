@@ -3,8 +3,9 @@
 Identity providers put scopes in different places: ``scope`` (a space-delimited string,
 RFC 8693 §4.2 and RFC 9068 §2.2.3), ``scp`` (a string or a list, Microsoft Entra ID and Okta),
 ``permissions`` (a list, Auth0) or nested role lists (``realm_access.roles`` and
-``resource_access.<client>.roles``, Keycloak). ``scope_claim`` names one of them; a dotted
-name walks into nested objects.
+``resource_access.<client>.roles``, Keycloak). ``scope_claim`` names one of them, or a list of
+them whose scopes are united (Entra ID's ``scp`` and ``roles``); a dotted name walks into
+nested objects.
 """
 
 from __future__ import annotations
@@ -114,23 +115,27 @@ def map_prefix(scope: str, prefixes: tuple[tuple[str, str], ...]) -> str:
 
 
 def extract_scopes(claims: Mapping[str, Any], issuer: IssuerConfig) -> frozenset[str]:
-    """The scopes in ``claims`` according to ``issuer.scope_claim`` and ``issuer.scope_prefixes``.
+    """The scopes in ``claims`` according to ``issuer.scope_claims`` and ``issuer.scope_prefixes``.
 
-    An absent (or ``null``) claim gives no scopes. A string is split on spaces; a list must hold
+    The scopes of every claim in ``scope_claims`` are united. An absent (or ``null``) claim
+    gives no scopes. A string is split on spaces; a list must hold
     only strings. At most :data:`MAX_SCOPES` scopes of at most :data:`MAX_SCOPE_LENGTH`
     characters each, none empty, none with whitespace or control characters: anything else
     raises :class:`~django_bearer_guard.exceptions.InvalidClaim`. A scope that maps to the
     empty string is dropped. When the issuer has ``allowed_scopes``, scopes outside it (after
     the prefix mapping) are dropped and logged.
     """
-    claim = issuer.scope_claim
-    try:
-        value = _walk(claims, claim)
-    except _NotAnObject:
-        raise InvalidClaim(f"'{claim}' runs through a value that is not an object") from None
-    if value is _ABSENT or value is None:
+    scopes: list[str] = []
+    # Entra ID puts delegated scopes in scp and app roles in roles: the scopes of every claim count.
+    for claim in issuer.scope_claims or (issuer.scope_claim,):
+        try:
+            value = _walk(claims, claim)
+        except _NotAnObject:
+            raise InvalidClaim(f"'{claim}' runs through a value that is not an object") from None
+        if value is not _ABSENT and value is not None:
+            scopes.extend(_split(value, claim))
+    if not scopes:
         return frozenset()
-    scopes = _split(value, claim)
     if issuer.scope_prefixes:
         mapped = (map_prefix(scope, issuer.scope_prefixes) for scope in scopes)
         scopes = [scope for scope in mapped if scope]
