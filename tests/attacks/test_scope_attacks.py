@@ -106,6 +106,28 @@ def test_scope_in_unconfigured_claim_is_ignored(
     assert response.status_code == 403
 
 
+def test_a_second_scope_claim_cannot_reach_past_allowed_scopes(
+    client: Client, idp: LocalIssuer, guard: Callable[..., None], bearer: Callable[..., dict[str, Any]]
+) -> None:
+    # A partner IdP trusted with reports:* puts admin in roles: the union is bounded like one claim.
+    guard(
+        issuers=[
+            idp.issuer_settings(scope_claim=["scp", "roles"], allowed_scopes=["reports:read", "reports:list"])
+        ]
+    )
+    assert client.get("/alternatives/", **bearer(scp="reports:read", roles=["admin"])).status_code == 403
+    assert client.get("/alternatives/", **bearer(scp="reports:read", roles=["reports:list"])).status_code == 200
+
+
+def test_a_malformed_second_scope_claim_refuses_the_token(
+    client: Client, idp: LocalIssuer, guard: Callable[..., None], bearer: Callable[..., dict[str, Any]]
+) -> None:
+    # Garbage in the claim read second must not be skipped while the first one grants.
+    guard(issuers=[idp.issuer_settings(scope_claim=["scp", "roles"])])
+    assert_invalid_token(client.get("/alternatives/", **bearer(scp="admin", roles="admin\u0000x")))
+    assert_invalid_token(client.get("/alternatives/", **bearer(scp="admin", roles={"admin": True})))
+
+
 def test_keycloak_role_of_another_client_does_not_grant(
     client: Client, idp: LocalIssuer, guard: Callable[..., None], bearer: Callable[..., dict[str, Any]]
 ) -> None:
