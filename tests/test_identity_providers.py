@@ -53,6 +53,24 @@ IDP_SHAPES: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any], set[
          "uti": "AbCdEf", "rh": "0.AAAA", "name": "Service"},
         {"Files.Read", "Files.ReadWrite"}, "6e74172b-be56-4843-9ff4-e66a39bb12e3",
     ),
+    # The documented entry for an API called by users and applications: scp and roles united.
+    "entra-v2-app-only": (
+        {"scope_claim": ["scp", "roles"], "workload_claim": "azp", "required_claims": ["tid", "azp"]},
+        {"typ": "JWT", "x5t": "nOo3ZDrODXEK1jKWhXslHR_KXEg"},
+        {"aud": _API, "azp": "0f4e2c1a-9d3b-4c6e-8a7f-1b2c3d4e5f60", "azpacr": "1", "ver": "2.0",
+         "roles": ["Files.ReadWrite.All"], "idtyp": "app",
+         "tid": "72f988bf-86f1-41af-91ab-2d7cd011db47", "oid": "5d1f0a77-0000-0000-0000-000000000000",
+         "sub": "5d1f0a77-0000-0000-0000-000000000000", "uti": "GhIjKl", "rh": "0.AAAA"},
+        {"Files.ReadWrite.All"}, "0f4e2c1a-9d3b-4c6e-8a7f-1b2c3d4e5f60",
+    ),
+    "entra-v1": (
+        {"scope_claim": ["scp", "roles"], "workload_claim": "appid", "required_claims": ["tid", "appid"]},
+        {"typ": "JWT", "x5t": "nOo3ZDrODXEK1jKWhXslHR_KXEg"},
+        {"aud": _API, "appid": "6e74172b-be56-4843-9ff4-e66a39bb12e3", "appidacr": "1", "ver": "1.0",
+         "scp": "Files.Read", "tid": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+         "oid": "b9a6c2f1-0000-0000-0000-000000000000", "upn": "user@example.com", "uti": "MnOpQr"},
+        {"Files.Read"}, "6e74172b-be56-4843-9ff4-e66a39bb12e3",
+    ),
 }
 
 
