@@ -37,6 +37,7 @@ release = __version__
 version = ".".join(__version__.split(".")[:2])
 
 extensions = [
+    "myst_parser",  # the changelog is Markdown
     "sphinx.ext.autodoc",
     "sphinx.ext.viewcode",
 ]
@@ -56,3 +57,6 @@ try:
 except ImportError:
     html_theme = "alabaster"
 html_title = f"django-bearer-guard {release}"
+
+# The changelog's Markdown starts at "## <release>", below the page's own title.
+suppress_warnings = ["myst.header"]
