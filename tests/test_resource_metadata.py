@@ -424,7 +424,7 @@ def test_a_view_drf_cannot_run_leaves_only_its_scopes_out(
     with override_settings(ROOT_URLCONF="tests.testapp.metadata_broken_urls"):
         first, second = Client().get(WELL_KNOWN), Client().get(WELL_KNOWN)
     assert first.status_code == second.status_code == 200
-    assert first.json()["scopes_supported"] == ["listed:read"]
+    assert first.json()["scopes_supported"] == ["profile:read"]
     assert "NotAList" in caplog.text and "cannot be read" in caplog.text
     assert len(walks) == 1  # the result is kept like any other
 

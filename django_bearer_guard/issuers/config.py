@@ -154,12 +154,8 @@ def _scope_claims(raw: Any) -> tuple[str, ...] | None:
     """``scope_claim`` as a tuple of claim names (``None``: the default); ``None`` when malformed."""
     if raw is None:
         return ("scope",)
-    names = [raw] if isinstance(raw, str) else raw
-    if (
-        not isinstance(names, (list, tuple))
-        or not 0 < len(names) <= MAX_SCOPE_CLAIMS
-        or not all(isinstance(name, str) and name for name in names)
-    ):
+    names = _str_tuple(raw)
+    if names is None or not 0 < len(names) <= MAX_SCOPE_CLAIMS or "" in names:
         return None
     return tuple(dict.fromkeys(names))
 

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from django_bearer_guard.permissions import HasScopes
+from tests.testapp.metadata_other_urls import Profile
 
 
 class NotAList(APIView):
@@ -20,16 +21,8 @@ class NotAList(APIView):
         return Response({"ok": True})
 
 
-class Listed(APIView):
-    permission_classes = [HasScopes]
-    required_scopes = ["listed:read"]
-
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return Response({"ok": True})
-
-
 urlpatterns = [
     path("", include("django_bearer_guard.urls")),
     path("not-a-list/", NotAList.as_view()),
-    path("listed/", Listed.as_view()),
+    path("profile/", Profile.as_view()),
 ]
