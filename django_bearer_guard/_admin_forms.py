@@ -8,6 +8,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from django_bearer_guard.conf import get_settings
+from django_bearer_guard.issuers.config import covers
 from django_bearer_guard.models import TrustedIssuer
 
 if TYPE_CHECKING:
@@ -89,10 +90,12 @@ class TrustedIssuerForm(_ModelForm):
         super().clean()
         issuer = self.cleaned_data.get("issuer")
         # A row the settings shadow is never used: whatever is edited here would change nothing.
-        if issuer in {config.issuer for config in get_settings().issuers}:
+        configs = get_settings().issuers
+        if isinstance(issuer, str) and covers(configs, issuer):
+            named = "names" if issuer in {config.issuer for config in configs} else "has a template for"
             raise ValidationError(
-                f"BEARER_GUARD['ISSUERS'] names {issuer!r} too, and the settings entry wins: this row "
-                "would be ignored. Change the settings entry instead, or remove it first.",
+                f"BEARER_GUARD['ISSUERS'] {named} {issuer!r} too, and the settings entry wins: this row would be "
+                "ignored. Change the settings entry instead, or remove it first.",
                 code="shadowed",
             )
         return self.cleaned_data

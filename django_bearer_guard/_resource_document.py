@@ -1,8 +1,8 @@
 """The RFC 9728 metadata document of this API, from ``RESOURCE_METADATA`` and what is enforced.
 
 The members the settings leave out are derived: ``authorization_servers`` from the enabled,
-correctly configured issuers (settings and ``TrustedIssuer`` rows), ``scopes_supported`` from
-the URLconf's ``HasScopes`` views and ``SCOPE_PERMISSIONS`` (walked once, dropped when the
+correctly configured issuers (settings and ``TrustedIssuer`` rows, but templates),
+``scopes_supported`` from the URLconf's ``HasScopes`` views and ``SCOPE_PERMISSIONS`` (walked once, dropped when the
 settings or ``ROOT_URLCONF`` change), and the binding members from the issuers' ``binding``
 and ``algorithms`` and ``TRANSPORT_IDENTITY``, so the document promises nothing the validator
 does not hold to.
@@ -82,7 +82,8 @@ def metadata_document(
     document: dict[str, Any] = {"resource": metadata.resource}
     servers = metadata.authorization_servers
     if servers is None:
-        servers = tuple(dict.fromkeys(config.issuer for config in usable))
+        # A template names no issuer a client could ask for a token: only an explicit list names its tenants.
+        servers = tuple(dict.fromkeys(config.issuer for config in usable if not config.template))
     if servers:
         document["authorization_servers"] = list(servers)
     if metadata.jwks_uri is not None:

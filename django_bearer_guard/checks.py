@@ -26,6 +26,7 @@ from django_bearer_guard.conf import GuardSettings, get_settings
 from django_bearer_guard.exceptions import KeySetError
 from django_bearer_guard.files.paths import root_fields
 from django_bearer_guard.issuers import database
+from django_bearer_guard.issuers.config import covers
 from django_bearer_guard.runtime import get_runtime
 
 __all__ = [
@@ -62,6 +63,23 @@ def _user_lookup_messages(settings: GuardSettings) -> list[CheckMessage]:
             *_user_field_messages(lookup.field),
         ]
     return _user_field_messages(lookup.field)
+
+
+def _tenant_messages(settings: GuardSettings) -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+    for issuer in settings.issuers:
+        if issuer.template and issuer.tenants is None and not issuer.problems:
+            # One provider's key set signs for all its customers: any of them can call this API.
+            messages.append(
+                Warning(
+                    f"Issuer {issuer.issuer!r} admits any tenant ('tenants': 'any'): every customer of the "
+                    "identity provider can get a token this API accepts.",
+                    hint="List the tenants you serve in 'tenants', or check request.auth.claims['tid'] in "
+                    "every view (silence this check once you do).",
+                    id="bearer_guard.W019",
+                )
+            )
+    return messages
 
 
 def _user_field_messages(field: str) -> list[CheckMessage]:
@@ -112,17 +130,17 @@ def check_settings(
                     )
                 )
 
-    pinned = {issuer.issuer for issuer in settings.issuers}
     for row in rows:
-        if row.issuer in pinned:
+        if covers(settings.issuers, row.issuer):
             messages.append(
                 Warning(
                     f"The TrustedIssuer row for {row.issuer!r} is ignored: BEARER_GUARD['ISSUERS'] "
-                    "names the same issuer, and the settings win.",
+                    "names the same issuer (or a template of its tenant), and the settings win.",
                     hint="Delete the row or the ISSUERS entry, so the one in use is the one you edit.",
                     id="bearer_guard.W004",
                 )
             )
+    messages.extend(_tenant_messages(settings))
 
     if not issuers:
         messages.append(
@@ -186,8 +204,11 @@ def _resource_messages(settings: GuardSettings, issuers: Iterable[Any]) -> list[
                 id="bearer_guard.W017",
             )
         )
-    usable = {issuer.issuer for issuer in issuers if issuer.usable}
-    untrusted = [server for server in metadata.authorization_servers or () if server not in usable]
+    usable = [issuer for issuer in issuers if issuer.usable]
+    names = {issuer.issuer for issuer in usable}
+    untrusted = [
+        server for server in metadata.authorization_servers or () if server not in names and not covers(usable, server)
+    ]
     if untrusted:
         messages.append(
             Warning(

@@ -71,6 +71,7 @@ __all__ = [
     "UserRejected",
     "WeakKey",
     "WrongAudience",
+    "WrongTenant",
     "WrongType",
 ]
 
@@ -182,6 +183,12 @@ class WrongAudience(InvalidToken):
     """``aud`` names none of the issuer's audiences."""
 
     default_description = "The access token is not meant for this audience."
+
+
+class WrongTenant(InvalidToken):
+    """A multi-tenant issuer's token whose ``tid`` is not the tenant its ``iss`` names."""
+
+    default_description = "The access token's tenant does not match its issuer."
 
 
 class WrongType(InvalidToken):

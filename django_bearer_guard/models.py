@@ -129,6 +129,7 @@ class TrustedIssuer(models.Model):
             allow_http_loopback=settings.allow_http_loopback,
             where=self._where(),
             transport_source=settings.transport_identity.source,
+            templates=False,
         )
 
     def clean(self) -> None:

@@ -18,7 +18,7 @@ from django_bearer_guard._expiring import ExpiringLRU
 from django_bearer_guard.conf import GuardSettings, get_settings, on_reload
 from django_bearer_guard.exceptions import KeySetError
 from django_bearer_guard.issuers import database
-from django_bearer_guard.issuers.config import IssuerConfig
+from django_bearer_guard.issuers.config import IssuerConfig, covers
 from django_bearer_guard.issuers.database import DatabaseIssuers
 from django_bearer_guard.issuers.registry import IssuerRegistry
 from django_bearer_guard.jose.keyset import JsonWebKey, KeySet
@@ -127,9 +127,9 @@ def issuer_health(config: IssuerConfig, *, origin: str = "settings") -> IssuerHe
 
 
 def health_of_row(row: TrustedIssuer) -> IssuerHealth:
-    """The health of a ``TrustedIssuer`` row; ``shadowed`` when the settings name its issuer too."""
+    """The health of a ``TrustedIssuer`` row; ``shadowed`` when the settings name its issuer (or a template does)."""
     runtime = get_runtime()
-    shadowed = row.issuer in {config.issuer for config in runtime.settings.issuers}
+    shadowed = covers(runtime.settings.issuers, row.issuer)
     return _issuer_health(runtime.keys, row.to_config(), origin="database", shadowed=shadowed)
 
 

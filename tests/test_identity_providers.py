@@ -87,6 +87,20 @@ def test_identity_provider_shaped_tokens_pass(
     assert body["workload"] == workload
 
 
+@pytest.mark.parametrize("shape", ["entra-v2", "entra-v2-app-only"])
+def test_entra_multi_tenant_tokens_pass_for_listed_tenants_only(
+    client: Client, idp: LocalIssuer, guard: Callable[..., None], shape: str
+) -> None:
+    overrides, header, claims, scopes, _ = IDP_SHAPES[shape]
+    listed, unlisted = claims["tid"], "9188040d-6c67-4c5b-b112-36a304b66dad"
+    guard(issuers=[idp.issuer_settings(issuer=idp.url + "/{tenantid}/v2.0", tenants=[listed], **overrides)])
+    response = bearer(client, idp.mint(headers=header, **{**claims, "iss": f"{idp.url}/{listed}/v2.0"}))
+    assert response.status_code == 200, response.content
+    assert (response.json()["issuer"], set(response.json()["scopes"])) == (f"{idp.url}/{listed}/v2.0", scopes)
+    other = {**claims, "iss": f"{idp.url}/{unlisted}/v2.0", "tid": unlisted}
+    assert bearer(client, idp.mint(headers=header, **other)).status_code == 401
+
+
 def test_identity_provider_token_with_nbf_and_long_lifetime_passes(
     client: Client, idp: LocalIssuer, guard: Callable[..., None], clock: Clock
 ) -> None:

@@ -37,6 +37,7 @@ STAGES: tuple[str, ...] = (
     "django_bearer_guard._http",
     # Configuration.
     "django_bearer_guard.issuers.profiles",
+    "django_bearer_guard.issuers.tenants",
     "django_bearer_guard.issuers.config",
     "django_bearer_guard._resource",
     "django_bearer_guard.conf",

@@ -39,7 +39,8 @@ def errors_of(issuer: TrustedIssuer) -> dict[str, list[str]]:
 
 def test_as_entry_uses_the_issuers_keys_and_never_a_shared_secret() -> None:
     entry = row().as_entry()
-    assert set(entry) == ISSUER_KEYS - {"shared_secret"}
+    # Multi-tenant templates (tenants) are for the settings only.
+    assert set(entry) == ISSUER_KEYS - {"shared_secret", "tenants"}
     assert {key: entry[key] for key in ENTRY} == ENTRY
 
 

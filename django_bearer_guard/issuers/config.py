@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
@@ -13,6 +13,7 @@ from typing import Any
 
 from django_bearer_guard._urls import key_url_problem
 from django_bearer_guard.issuers.profiles import PROFILE_ALGORITHMS, PROFILE_DEFAULTS, PROFILES, profile_problems
+from django_bearer_guard.issuers.tenants import TENANT_PLACEHOLDER, template_pattern, template_problems
 from django_bearer_guard.jose.algorithms import ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS, MIN_SHARED_SECRET_BYTES
 
 __all__ = [
@@ -21,9 +22,11 @@ __all__ = [
     "PROFILES",
     "PROFILE_ALGORITHMS",
     "PROFILE_DEFAULTS",
+    "TENANT_PLACEHOLDER",
     "TRUST_DOMAIN",
     "IssuerConfig",
     "Problem",
+    "covers",
     "parse_issuer",
 ]
 
@@ -51,6 +54,7 @@ ISSUER_KEYS = frozenset(
         "workload_trust_domains",
         "jwks_hosts",
         "profile",
+        "tenants",
     }
 )
 
@@ -97,6 +101,10 @@ class IssuerConfig:
     workload_trust_domains: frozenset[str] | None = None
     jwks_hosts: frozenset[str] | None = None
     profile: str | None = None
+    template: bool = False
+    """``issuer`` holds ``{tenantid}``: it stands for one issuer per tenant, sharing one key set."""
+    tenants: frozenset[str] | None = None
+    """The tenants a template admits; ``None``: any tenant (or not a template)."""
     problems: tuple[Problem, ...] = ()
 
     @property
@@ -113,6 +121,22 @@ class IssuerConfig:
     def audience_set(self) -> frozenset[str]:
         """``audiences`` as a set, for the per-request audience check."""
         return frozenset(self.audiences)
+
+    @cached_property
+    def _template_pattern(self) -> re.Pattern[str] | None:
+        return template_pattern(self.issuer) if self.template else None
+
+    def tenant_of(self, iss: str) -> str | None:
+        """The tenant ``iss`` names when this template admits it; ``None`` otherwise (and for plain issuers)."""
+        pattern = self._template_pattern
+        match = pattern.fullmatch(iss) if pattern is not None else None
+        if match is None:
+            return None
+        tenant = match.group(1)
+        # An allowlist of tenants: another customer of the same provider is another issuer.
+        if self.tenants is not None and tenant not in self.tenants:
+            return None
+        return tenant
 
     @cached_property
     def source_id(self) -> str:
@@ -146,6 +170,13 @@ _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _HOST = re.compile(rf"{_LABEL}(?:\.{_LABEL})*(?::[0-9]{{1,5}})?")
 
 
+def covers(configs: Iterable[IssuerConfig], iss: str) -> bool:
+    """True when one of ``configs`` is the issuer ``iss``: the same ``issuer``, or a template admitting it."""
+    return any(
+        (config.issuer == iss and not config.template) or config.tenant_of(iss) is not None for config in configs
+    )
+
+
 MAX_SCOPE_CLAIMS = 8
 """The most claims one issuer's scopes may be read from."""
 
@@ -161,11 +192,17 @@ def _scope_claims(raw: Any) -> tuple[str, ...] | None:
 
 
 def parse_issuer(  # noqa: C901, PLR0912, PLR0915 - one flat list of field rules
-    entry: Mapping[str, Any], *, allow_http_loopback: bool, where: str, transport_source: str | None = None
+    entry: Mapping[str, Any],
+    *,
+    allow_http_loopback: bool,
+    where: str,
+    transport_source: str | None = None,
+    templates: bool = True,
 ) -> IssuerConfig:
     """Validate ``entry`` and build an :class:`IssuerConfig`; problems are collected, not raised.
 
     ``transport_source`` is ``TRANSPORT_IDENTITY['source']``: the certificate bindings need one.
+    ``templates=False`` (a ``TrustedIssuer`` row) refuses a multi-tenant ``issuer`` template.
     """
     problems: list[Problem] = []
 
@@ -417,6 +454,13 @@ def parse_issuer(  # noqa: C901, PLR0912, PLR0915 - one flat list of field rules
     for id_, key, msg, hint in profile_problems(profile, algorithms, binding):
         bad(id_, key, msg, hint)
 
+    template, tenants, found = template_problems(entry, issuer)
+    if template and not templates:
+        # A row would let whoever edits it claim every tenant of a provider.
+        found = [("issuer", "a row names one exact issuer: multi-tenant templates are set in BEARER_GUARD['ISSUERS'].")]
+    for key, msg in found:
+        bad("bearer_guard.E034", key, msg, "See the 'tenants' issuer key in the settings reference.")
+
     return IssuerConfig(
         issuer=issuer,
         name=name,
@@ -439,5 +483,7 @@ def parse_issuer(  # noqa: C901, PLR0912, PLR0915 - one flat list of field rules
         workload_trust_domains=trust_domains,
         jwks_hosts=jwks_hosts,
         profile=profile,
+        template=template,
+        tenants=tenants,
         problems=tuple(problems),
     )

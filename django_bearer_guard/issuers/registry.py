@@ -30,7 +30,9 @@ class IssuerRegistry:
 
     def __init__(self, pinned: Iterable[IssuerConfig], sources: Sequence[IssuerSource] = ()) -> None:
         self._settings_issuers = tuple(pinned)
-        self._pinned = frozenset(config.issuer for config in self._settings_issuers)
+        self._pinned = frozenset(config.issuer for config in self._settings_issuers if not config.template)
+        # Only the settings may hold templates: a row could otherwise claim every tenant of a provider.
+        self._templates = tuple(config for config in self._settings_issuers if config.template)
         self._sources = tuple(sources)
         self._index: dict[str, IssuerConfig] | None = None
         # Replaced by every clear(), so that an index built from sources read before it is not kept.
@@ -53,16 +55,29 @@ class IssuerRegistry:
         return tuple(self._build().values())
 
     def get(self, iss: str) -> IssuerConfig:
-        """The issuer whose ``issuer`` equals ``iss`` exactly; :class:`UntrustedIssuer` otherwise."""
+        """The issuer whose ``issuer`` equals ``iss`` exactly, or the settings template admitting it.
+
+        Raises :class:`UntrustedIssuer` otherwise. The settings' exact issuers come first, then
+        their templates, then the other sources.
+        """
         # RFC 8725 §3.8: trust only configured issuers, by exact string (no normalisation).
-        config = self._build().get(iss)
-        if self._sources and iss not in self._pinned:
-            # Only issuers the settings do not name can have changed in another source.
-            self._poll()
-            config = self._build().get(iss)
+        config = self._exact(iss)
+        if iss not in self._pinned:
+            template = next((t for t in self._templates if t.tenant_of(iss) is not None), None)
+            if template is not None:
+                config = template
+            elif self._sources:
+                # Only issuers the settings do not name can have changed in another source.
+                self._poll()
+                config = self._exact(iss)
         if config is None or not config.enabled:
             raise UntrustedIssuer(f"issuer {iss[:200]!r} is not trusted")
         return config
+
+    def _exact(self, iss: str) -> IssuerConfig | None:
+        config = self._build().get(iss)
+        # A template's own string ("…/{tenantid}/v2.0") is no tenant's iss.
+        return None if config is None or config.template else config
 
     def _poll(self) -> None:
         for source in self._sources:

@@ -13,9 +13,11 @@ from django_bearer_guard.exceptions import (
     MissingClaim,
     NotYetValid,
     WrongAudience,
+    WrongTenant,
     WrongType,
 )
 from django_bearer_guard.issuers.config import IssuerConfig
+from django_bearer_guard.issuers.tenants import TENANT_CLAIM
 
 if TYPE_CHECKING:
     from django_bearer_guard.tokens.trace import Trace
@@ -142,4 +144,18 @@ def check_claims(
     if trace is not None:
         required = issuer.required_claims
         trace.passed("required claims", ", ".join(required) + " present" if required else "none required")
+    if issuer.template:
+        _check_tenant(claims, issuer, trace)
+    elif trace is not None:
+        trace.passed("tenant", "not a multi-tenant issuer")
     return exp
+
+
+def _check_tenant(claims: Mapping[str, Any], issuer: IssuerConfig, trace: Trace | None) -> None:
+    tenant = issuer.tenant_of(claims.get("iss", ""))
+    tid = claims.get(TENANT_CLAIM)
+    # One key set signs every tenant's tokens: the tenant in iss must be the one the token is for.
+    if tenant is None or tid != tenant:
+        raise WrongTenant(f"'{TENANT_CLAIM}' {str(tid)[:64]!r} is not the tenant {tenant!r} of 'iss'")
+    if trace is not None:
+        trace.passed("tenant", f"{tid!r}, the tenant of 'iss'")

@@ -24,6 +24,7 @@ STEPS = (
     "audience",
     "claim types",
     "required claims",
+    "tenant",
     "scopes",
     "workload",
     "binding",

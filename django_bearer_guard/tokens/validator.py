@@ -200,10 +200,12 @@ def _bound(
         proved = "plain Bearer token" if binding is None else "proved by " + ", ".join(sorted(binding.methods))
         trace.passed("binding", proved)
     jti = claims.get("jti")
+    # The token's own iss: a template's tenant, or the exact issuer it equals.
+    iss: str = claims["iss"]
     return VerifiedToken(
         claims=claims,
         header=verified.header,
-        issuer=issuer.issuer,
+        issuer=iss,
         scopes=verified.scopes,
         workload=workload,
         token_id=jti if isinstance(jti, str) else None,

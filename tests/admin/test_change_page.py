@@ -134,6 +134,21 @@ def test_add_page_refuses_an_issuer_the_settings_name(
     assert not TrustedIssuer.objects.exists()
 
 
+def test_add_page_refuses_a_tenant_of_a_settings_template_and_a_template(
+    admin_client: Client, idp: LocalIssuer, guard: Callable[..., None]
+) -> None:
+    tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+    guard(ISSUERS=[idp.issuer_settings(issuer=idp.url + "/{tenantid}/v2.0", tenants=[tenant])])
+    errors = errors_of(admin_client.post(ADD, form_data(idp, issuer=f"{idp.url}/{tenant}/v2.0")))
+    assert errors == {"__all__": [
+        f"BEARER_GUARD['ISSUERS'] has a template for '{idp.url}/{tenant}/v2.0' too, and the settings entry wins:"
+        " this row would be ignored. Change the settings entry instead, or remove it first."
+    ]}
+    errors = errors_of(admin_client.post(ADD, form_data(idp, issuer="https://idp.example.test/{tenantid}/v2.0")))
+    assert any("multi-tenant templates are set in BEARER_GUARD" in message for message in errors["issuer"]), errors
+    assert not TrustedIssuer.objects.exists()
+
+
 def test_add_page_refuses_an_issuer_another_row_has(
     admin_client: Client, idp: LocalIssuer, make_row: Callable[..., TrustedIssuer]
 ) -> None:
