@@ -1,14 +1,15 @@
 """What a view declares: the scope sets it requires, the workloads it allows, the
-authentication level it needs.
+authentication level it needs, the rates it throttles scopes at.
 
 Read from plain attributes (``required_scopes``, ``required_scopes_by_method``,
 ``required_scopes_by_action``, ``allowed_workloads``, ``required_acr``,
-``required_acr_by_method``, ``max_auth_age``) of a view or anything shaped like one, so the
+``required_acr_by_method``, ``max_auth_age``, ``throttle_rates_by_scope``) of a view or anything shaped like one, so the
 permissions, the system checks and the schema extension read them alike.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,6 +22,7 @@ __all__ = [
     "max_auth_age",
     "required_acr_values",
     "required_scope_sets",
+    "throttle_rates_by_scope",
 ]
 
 ScopeSets = tuple[tuple[str, ...], ...]
@@ -157,6 +159,36 @@ def declares_authentication_level(view: Any) -> bool:
         or bool(getattr(view, "required_acr_by_method", None))
         or getattr(view, "max_auth_age", None) is not None
     )
+
+
+# DRF's documented periods (``SimpleRateThrottle``); DRF itself reads only the first letter.
+_PERIODS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
+_RATE = re.compile(r"(0|[1-9][0-9]{0,8})/([a-z]+)")
+
+
+def throttle_rates_by_scope(view: Any) -> dict[str, tuple[int, int]]:
+    """The view's ``throttle_rates_by_scope`` as ``{scope: (requests, seconds)}``; empty when not set.
+
+    Raises :class:`InvalidDeclaration` unless it is a dict whose keys are scopes (non-empty
+    strings without spaces) and whose values are DRF rates, ``"<number>/<period>"`` with a
+    period of ``s``, ``sec``, ``m``, ``min``, ``h``, ``hour``, ``d`` or ``day``.
+    """
+    declared = getattr(view, "throttle_rates_by_scope", None)
+    if declared is None:
+        return {}
+    if not isinstance(declared, Mapping):
+        raise InvalidDeclaration(f"throttle_rates_by_scope must be a dict, not {type(declared).__name__}")
+    parsed: dict[str, tuple[int, int]] = {}
+    for scope, rate in declared.items():
+        if not isinstance(scope, str) or not scope or any(ch.isspace() for ch in scope):
+            raise InvalidDeclaration(f"throttle_rates_by_scope names {scope!r:.80}, which is not a scope")
+        match = _RATE.fullmatch(rate) if isinstance(rate, str) else None
+        if match is None or match[2] not in _PERIODS:
+            raise InvalidDeclaration(
+                f"throttle_rates_by_scope[{scope!r:.80}] is {rate!r:.80}, not a rate such as '100/min'"
+            )
+        parsed[scope] = (int(match[1]), _PERIODS[match[2]])
+    return parsed
 
 
 class DeclaredView:

@@ -20,6 +20,7 @@ from django_bearer_guard._declarations import (
     max_auth_age,
     required_acr_values,
     required_scope_sets,
+    throttle_rates_by_scope,
 )
 from django_bearer_guard._routes import routed_views, view_methods
 from django_bearer_guard.conf import GuardSettings, get_settings
@@ -34,6 +35,7 @@ __all__ = [
     "check_file_roots",
     "check_scope_declarations",
     "check_settings",
+    "check_throttle_declarations",
     "check_views",
     "trusted_issuer_count",
 ]
@@ -276,12 +278,42 @@ def _dpop_messages(settings: GuardSettings, issuers: Iterable[Any], backend: Any
 @register(Tags.security, Tags.urls)
 def check_views(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Report DRF views that use ``HasScopes``, ``AllowedWorkloads`` or ``RequiresAuthenticationLevel``
-    without declaring what they need."""
+    without declaring what they need, or ``TokenRateThrottle`` with rates it cannot read."""
     return [
         *check_scope_declarations(app_configs, **kwargs),
         *check_authentication_levels(app_configs, **kwargs),
         *check_file_roots(app_configs, **kwargs),
+        *check_throttle_declarations(app_configs, **kwargs),
     ]
+
+
+def check_throttle_declarations(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """System check: DRF views in the URLconf that use ``TokenRateThrottle`` with a
+    ``throttle_rates_by_scope`` it cannot read (``bearer_guard.E033``)."""
+    from rest_framework.views import APIView
+
+    from django_bearer_guard.throttling import TokenRateThrottle
+
+    messages: list[CheckMessage] = []
+    for route, _, cls, initkwargs in routed_views(APIView):
+        throttles = initkwargs.get("throttle_classes", cls.throttle_classes)
+        if not any(isinstance(throttle, type) and issubclass(throttle, TokenRateThrottle) for throttle in throttles):
+            continue
+        try:
+            throttle_rates_by_scope(DeclaredView(cls, initkwargs))
+        except InvalidDeclaration as exc:
+            messages.append(
+                Error(
+                    f"{cls.__module__}.{cls.__qualname__} at '{route}' uses TokenRateThrottle with an invalid "
+                    f"declaration: {exc}. The rates meant for its scopes cannot be applied, so every request "
+                    "with a token is refused (429).",
+                    hint="Make throttle_rates_by_scope a dict of scope to rate, e.g. {'reports:read': '100/min'} "
+                    "(periods: s, sec, m, min, h, hour, d, day).",
+                    obj=cls,
+                    id="bearer_guard.E033",
+                )
+            )
+    return messages
 
 
 def check_authentication_levels(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:

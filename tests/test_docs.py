@@ -22,6 +22,8 @@ PUBLIC_NAMES = [
     "django_bearer_guard.authentication.BearerTokenAuthentication",
     "django_bearer_guard.permissions.HasScopes",
     "django_bearer_guard.permissions.AllowedWorkloads",
+    "django_bearer_guard.throttling.TokenRateThrottle",
+    "throttle_rates_by_scope",
     "django_bearer_guard.views.ProtectedFileView",
     "django_bearer_guard.models.TrustedIssuer",
     "django_bearer_guard.testing",

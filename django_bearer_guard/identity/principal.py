@@ -8,8 +8,11 @@ it, so a token never lets a user do more than the user may, nor more than the to
 
 from __future__ import annotations
 
+import hashlib
+import json
 import unicodedata
 from collections.abc import Callable, Iterable
+from functools import cached_property
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -47,14 +50,31 @@ class TokenUser:
     ``username`` is the token's subject. Permissions come only from the token's scopes through
     ``SCOPE_PERMISSIONS``; scopes are not object-specific, so object permissions
     (``has_perm(perm, obj)``) are never granted, as with Django's ``ModelBackend``.
-    Two ``TokenUser`` objects are equal when they share subject and issuer.
+    Two ``TokenUser`` objects are equal when they share subject and issuer, and then only
+    they share a :attr:`pk`.
     """
 
     is_active = True
     is_staff = False
     is_superuser = False
-    pk = None
-    id = None
+
+    @cached_property
+    def pk(self) -> str:
+        """``"token:"`` and the SHA-256 (64 hex digits) of the token's issuer and subject.
+
+        One caller, one value, never another issuer's: DRF's ``UserRateThrottle`` gives each
+        caller its own bucket. No integer or UUID primary key can equal it, and ``:`` is not
+        allowed in Django's user names, so an ORM lookup with it raises or matches nothing
+        rather than reaching a stored row.
+        """
+        # An issuer speaks only for itself: the issuer is part of the identity, unambiguously encoded.
+        identity = json.dumps(["TokenUser", self.token.issuer, self.username])
+        return "token:" + hashlib.sha256(identity.encode("ascii")).hexdigest()
+
+    @property
+    def id(self) -> str:
+        """The same as :attr:`pk`."""
+        return self.pk
 
     def __init__(self, token: VerifiedToken) -> None:
         self.token = token

@@ -77,7 +77,9 @@ def test_partner_row_sub_admin_does_not_become_the_local_superuser(
         TrustedIssuer.objects.create(**partner.issuer_settings(name="Partner"))
     body = get("/scoped/user/", partner.mint(sub="admin")).json()
     assert body["class"] == "TokenUser"
-    assert (body["pk"], body["is_superuser"], body["is_staff"], body["can_delete"]) == (None, False, False, False)
+    assert (body["is_superuser"], body["is_staff"], body["can_delete"]) == (False, False, False)
+    # Not the admin's primary key, nor any row's: a token user's pk names its issuer and subject.
+    assert body["pk"] != local_admin.pk and body["pk"].startswith("token:")
     # Our own issuer's "admin" still is the local admin.
     assert get("/scoped/user/", idp.mint(sub="admin")).json()["pk"] == local_admin.pk
 
