@@ -458,8 +458,8 @@ def parse_issuer(  # noqa: C901, PLR0912, PLR0915 - one flat list of field rules
     if template and not templates:
         # A row would let whoever edits it claim every tenant of a provider.
         found = [("issuer", "a row names one exact issuer: multi-tenant templates are set in BEARER_GUARD['ISSUERS'].")]
-    for key, msg in found:
-        bad("bearer_guard.E034", key, msg, "See the 'tenants' issuer key in the settings reference.")
+    for about, msg in found:
+        bad("bearer_guard.E034", about, msg, "See the 'tenants' issuer key in the settings reference.")
 
     return IssuerConfig(
         issuer=issuer,
