@@ -42,6 +42,7 @@ PUBLIC_NAMES = [
     "owner_issuer_field",
     "token_validated",
     "token_rejected",
+    "bearer_guard_dev_issuer",
 ]
 
 

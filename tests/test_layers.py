@@ -96,13 +96,15 @@ STAGES: tuple[str, ...] = (
     "django_bearer_guard._admin_forms",
     "django_bearer_guard._admin_pages",
     "django_bearer_guard.admin",
-    # Wiring: checks over the faces' declarations, commands, helpers for tests, the app.
+    # Wiring: checks over the faces' declarations, helpers for tests, commands (one serves a
+    # development issuer with those helpers), the app.
     "django_bearer_guard.checks",
-    "django_bearer_guard.management.*",
     "django_bearer_guard.testing.keys",
     "django_bearer_guard.testing.certificates",
     "django_bearer_guard.testing.dpop",
+    "django_bearer_guard.testing.dev_issuer",
     "django_bearer_guard.testing",
+    "django_bearer_guard.management.*",
     "django_bearer_guard.migrations.*",
     "django_bearer_guard.apps",
 )

@@ -74,7 +74,8 @@ class LocalIssuer:
     The server is real HTTP, and its behaviour can be changed while it runs: ``mode`` is
     ``"ok"``, ``"down"`` (503), ``"garbage"`` (not JSON), ``"oversized"`` (a huge body),
     ``"slow"`` (waits ``delay`` seconds first) or ``"dribble"`` (one byte per ``delay``);
-    ``cache_control`` sets the header; ``requests`` counts the requests per path.
+    ``cache_control`` sets the header; ``requests`` counts the requests per path. It listens on
+    ``port`` (default: a free one), and a port in use raises :class:`OSError`.
     """
 
     jwks_path = "/.well-known/jwks.json"
@@ -86,6 +87,7 @@ class LocalIssuer:
         audience: str = "https://api.example.test",
         issuer_path: str = "/",
         keys: list[SigningKey] | None = None,
+        port: int = 0,
     ) -> None:
         self.audience = audience
         self.algorithms = algorithms
@@ -96,7 +98,7 @@ class LocalIssuer:
         self.metadata_issuer: str | None = None
         self.requests: Counter[str] = Counter()
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"

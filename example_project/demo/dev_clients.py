@@ -18,8 +18,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from django_bearer_guard.testing.certificates import WorkloadCA, xfcc_header
+from django_bearer_guard.testing.dev_issuer import write_once
 from django_bearer_guard.testing.dpop import DPoPKey
-from example_project.demo.dev_issuer import WORKLOAD_TRUST_DOMAIN, secrets_dir, write_once
+from example_project.demo.dev_issuer import WORKLOAD_TRUST_DOMAIN, secrets_dir
 
 __all__ = ["SVC_A", "SVC_B", "dpop_jkt", "dpop_proof", "xfcc_file"]
 

@@ -1,32 +1,28 @@
 """A local development issuer: key pairs on disk, a served JWKS and discovery, ``mint()``.
 
-Example project only. The keys are made on first use in ``settings.DEMO_KEYS_DIR`` (git-ignored,
-beside the demo's admin password): an RSA 2048 key for RS256 and a P-256 key for ES256. The API
-fetches the public keys from ``/dev-issuer/.well-known/jwks.json`` over real HTTP, like it would
-from an identity provider, and trusts the issuer through ``TrustedIssuer`` rows with the fields of
-:func:`row_fields` (made by ``manage.py demo_setup``): one for plain Bearer tokens, and, with the
-same keys, one whose tokens are bound to the caller's workload certificate and one whose tokens
-are DPoP-bound. Each has its own ``iss``, so a token says which binding it needs.
+Example project only, on top of :mod:`django_bearer_guard.testing.dev_issuer`, which
+``manage.py bearer_guard_dev_issuer`` uses too. The keys are made on first use in
+``settings.DEMO_KEYS_DIR`` (git-ignored, beside the demo's admin password): an RSA 2048 key for
+RS256 and a P-256 key for ES256. The API fetches the public keys from
+``/dev-issuer/.well-known/jwks.json`` over real HTTP, like it would from an identity provider,
+and trusts the issuer through ``TrustedIssuer`` rows with the fields of :func:`row_fields` (made
+by ``manage.py demo_setup``): one for plain Bearer tokens, and, with the same keys, one whose
+tokens are bound to the caller's workload certificate and one whose tokens are DPoP-bound. Each
+has its own ``iss``, so a token says which binding it needs.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
 import time
-import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import jwt
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
 
-from django_bearer_guard.testing import SigningKey
+from django_bearer_guard.testing import SigningKey, dev_issuer
 
 __all__ = [
     "BINDINGS",
@@ -38,7 +34,6 @@ __all__ = [
     "row_fields",
     "secrets_dir",
     "urlpatterns",
-    "write_once",
 ]
 
 NAME = "Local development issuer"
@@ -54,12 +49,6 @@ _LABELS = {None: "", "workload": " (workload-bound)", "dpop": " (DPoP-bound)"}
 _FILES = {"RS256": "rs256.pem", "ES256": "es256.pem"}
 
 
-def _generate(alg: str) -> Any:
-    if alg == "RS256":
-        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return ec.generate_private_key(ec.SECP256R1())
-
-
 def secrets_dir() -> Path:
     """``settings.DEMO_KEYS_DIR``, created readable by its owner only."""
     folder = Path(settings.DEMO_KEYS_DIR)
@@ -67,44 +56,10 @@ def secrets_dir() -> Path:
     return folder
 
 
-def write_once(path: Path, make: Callable[[], bytes]) -> bytes:
-    """The content of ``path``, a file only its owner reads, written with ``make()`` if missing."""
-    if not path.exists():
-        temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(make())
-        try:
-            # Two processes starting together: the first file written wins, both use it.
-            os.link(temporary, path)
-        except FileExistsError:
-            pass
-        finally:
-            temporary.unlink()
-    return path.read_bytes()
-
-
-def _load_or_create(folder: Path, alg: str) -> Any:
-    def pem() -> bytes:
-        return _generate(alg).private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-
-    return serialization.load_pem_private_key(write_once(folder / _FILES[alg], pem), password=None)
-
-
 def load_keys() -> dict[str, SigningKey]:
     """The issuer's signing keys by algorithm, created on first use."""
     folder = secrets_dir()
-    keys = {}
-    for alg in _FILES:
-        private = _load_or_create(folder, alg)
-        public_der = private.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-        kid = f"dev-{alg.lower()}-{hashlib.sha256(public_der).hexdigest()[:12]}"
-        keys[alg] = SigningKey(kid, alg, private)
-    return keys
+    return {alg: dev_issuer.load_key(folder / name, alg) for alg, name in _FILES.items()}
 
 
 def issuer_of(binding: str | None = None) -> str:
@@ -167,46 +122,36 @@ def mint(
     ``client_id=False`` leaves out the claim RFC 9068 requires; ``acr`` and ``auth_age`` (seconds
     since the user authenticated, giving ``auth_time``) say how the user authenticated (RFC 9470).
     """
-    key = load_keys()[alg]
     now = int(time.time()) - issued_ago
     claims: dict[str, Any] = {
-        "iss": issuer_of(binding),
-        "aud": audience or settings.DEMO_AUDIENCE,
-        "sub": sub,
-        "iat": now,
-        "exp": now + lifetime,
-        "jti": uuid.uuid4().hex,
+        "client_id": sub if client_id else None,
+        "acr": acr,
+        "auth_time": None if auth_age is None else now - auth_age,
+        "cnf": None if cnf is None else dict(cnf),
     }
-    if client_id:
-        claims["client_id"] = sub
-    if acr is not None:
-        claims["acr"] = acr
-    if auth_age is not None:
-        claims["auth_time"] = now - auth_age
-    if scope:
-        claims["scope"] = scope
-    if cnf is not None:
-        claims["cnf"] = dict(cnf)
-    return jwt.encode(claims, key.private_key, algorithm=alg, headers={"kid": key.kid, "typ": "at+jwt"})
+    return dev_issuer.mint(
+        load_keys()[alg],
+        issuer=issuer_of(binding),
+        audience=audience or settings.DEMO_AUDIENCE,
+        subject=sub,
+        scopes=scope.split(),
+        lifetime=lifetime,
+        issued_at=now,
+        claims=claims,
+    )
 
 
 def jwks(request: HttpRequest) -> JsonResponse:
     """The public keys (RFC 7517 JWK Set)."""
-    response = JsonResponse({"keys": [key.public_jwk() for key in load_keys().values()]})
+    response = JsonResponse(dev_issuer.jwks_document(load_keys().values()))
     response["Cache-Control"] = "max-age=300"
     return response
 
 
 def openid_configuration(request: HttpRequest) -> JsonResponse:
     """The discovery document (OpenID Connect Discovery 1.0 / RFC 8414)."""
-    return JsonResponse(
-        {
-            "issuer": settings.DEMO_ISSUER,
-            "jwks_uri": f"{settings.DEMO_ISSUER}/.well-known/jwks.json",
-            "token_endpoint_auth_methods_supported": ["none"],
-            "id_token_signing_alg_values_supported": list(_FILES),
-        }
-    )
+    jwks_uri = f"{settings.DEMO_ISSUER}/.well-known/jwks.json"
+    return JsonResponse(dev_issuer.discovery_document(settings.DEMO_ISSUER, jwks_uri, _FILES))
 
 
 urlpatterns = [

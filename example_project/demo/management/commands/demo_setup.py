@@ -12,7 +12,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from django_bearer_guard.models import TrustedIssuer
-from example_project.demo.dev_issuer import BINDINGS, row_fields, secrets_dir, write_once
+from django_bearer_guard.testing.dev_issuer import write_once
+from example_project.demo.dev_issuer import BINDINGS, row_fields, secrets_dir
 
 PASSWORD_FILE = "admin-password"
 
