@@ -1,22 +1,21 @@
-"""The one adapter from library errors to DRF exceptions, shared by every face.
+"""The one adapter from library errors to DRF exceptions, shared by the DRF faces.
 
 A :class:`~django_bearer_guard.exceptions.BearerGuardError` becomes a
 :class:`BearerGuardAPIException` with the error's status, the RFC 6750 body and its
-``WWW-Authenticate`` challenge; refusals no token could better are :class:`AccessDenied`.
+``WWW-Authenticate`` challenge, as :mod:`django_bearer_guard._refusals` answers it for every
+face; refusals no token could better are :class:`AccessDenied`.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from rest_framework.exceptions import APIException
 
-from django_bearer_guard.challenges import bearer_challenge, dpop_challenge
-from django_bearer_guard.conf import get_settings
-from django_bearer_guard.exceptions import BearerGuardError, InsufficientScope, UseDPoPNonce
-from django_bearer_guard.identity.binding import proof_algorithms
-from django_bearer_guard.runtime import get_runtime
+from django_bearer_guard._authenticate import check_issuer_allowed as check_issuer
+from django_bearer_guard._authenticate import parse_allowed_issuers
+from django_bearer_guard._refusals import AccessRefused, answer, metadata_params, realm, token_dpop_algs
+from django_bearer_guard.exceptions import BearerGuardError
 from django_bearer_guard.tokens.verified import VerifiedToken
 
 __all__ = [
@@ -27,10 +26,9 @@ __all__ = [
     "metadata_params",
     "parse_allowed_issuers",
     "realm",
+    "refusal_exception",
     "token_exception",
 ]
-
-logger = logging.getLogger("django_bearer_guard")
 
 
 class BearerGuardAPIException(APIException):
@@ -67,41 +65,17 @@ class AccessDenied(APIException):
         super().__init__(detail={"error": "access_denied", "error_description": description})
 
 
-def realm() -> str:
-    """The configured realm; ``"api"`` when the settings cannot be read."""
-    try:
-        return get_settings().realm
-    except Exception:  # the realm must never turn a 401 into a 500
-        return "api"
-
-
-def metadata_params() -> dict[str, str]:
-    """``resource_metadata`` for a 401 challenge when ``RESOURCE_METADATA`` is set (RFC 9728 §5.1)."""
-    try:
-        metadata = get_settings().resource_metadata
-    except Exception:  # the challenge must never turn a 401 into a 500
-        return {}
-    return {} if metadata is None else {"resource_metadata": metadata.url}
-
-
 def api_exception(error: BearerGuardError, *, dpop_algs: tuple[str, ...] | None = None) -> BearerGuardAPIException:
     """The DRF exception for ``error``: its status, RFC 6750 body and Bearer challenge.
 
     With ``dpop_algs`` (a request that used the DPoP scheme), the challenge is a ``DPoP`` one
     naming those proof algorithms, and a :class:`~django_bearer_guard.exceptions.UseDPoPNonce`
-    carries its nonce in ``headers["DPoP-Nonce"]`` (RFC 9449 §7.1, §8).
+    carries its nonce in ``headers["DPoP-Nonce"]`` (RFC 9449 §7.1, §8). The answer is
+    :func:`django_bearer_guard._refusals.answer`'s, as for every face.
     """
-    # RFC 6750 §3.1: a 403 insufficient_scope names the scope the resource needs.
-    scope = " ".join(error.scopes) if isinstance(error, InsufficientScope) else None
-    extra = error.challenge_params()
-    if error.status_code == 401:
-        extra.update(metadata_params())
-    if dpop_algs is not None:
-        headers = {"DPoP-Nonce": error.nonce} if isinstance(error, UseDPoPNonce) else None
-        challenge = dpop_challenge(realm(), dpop_algs, error.error, error.description, scope, **extra)
-        return BearerGuardAPIException(error, challenge, headers)
-    challenge = bearer_challenge(realm(), error.error, error.description, scope, **extra)
-    return BearerGuardAPIException(error, challenge)
+    headers = dict(answer(error, dpop_algs=dpop_algs).headers)
+    challenge = headers.pop("WWW-Authenticate")
+    return BearerGuardAPIException(error, challenge, headers)
 
 
 def token_exception(error: BearerGuardError, token: Any) -> BearerGuardAPIException:
@@ -110,28 +84,15 @@ def token_exception(error: BearerGuardError, token: Any) -> BearerGuardAPIExcept
     A request that proved a DPoP key used the DPoP scheme, so its refusals (a missing scope, a
     refused path) carry a ``DPoP`` challenge too (RFC 9449 §7.1).
     """
-    binding = getattr(token, "binding", None)
-    if binding is None or "jkt" not in binding.methods:
-        return api_exception(error)
-    try:
-        issuer = get_runtime().issuers.get(token.issuer)
-    except Exception:  # the issuer left the trusted set since: offer every proof algorithm
-        issuer = None
-    return api_exception(error, dpop_algs=proof_algorithms(issuer))
+    return api_exception(error, dpop_algs=token_dpop_algs(token))
 
 
-def parse_allowed_issuers(allowed: Any) -> frozenset[str] | None:
-    """A view's ``allowed_issuers`` as a set (``None``: every trusted issuer).
-
-    Raises :class:`TypeError` for anything but a list (or tuple, set) of non-empty strings.
-    """
-    if allowed is None:
-        return None
-    if isinstance(allowed, str) or not isinstance(allowed, (list, tuple, set, frozenset)):
-        raise TypeError("allowed_issuers must be a list of exact 'iss' values")
-    if not all(isinstance(entry, str) and entry for entry in allowed):
-        raise TypeError("allowed_issuers must hold non-empty strings")
-    return frozenset(allowed)
+def refusal_exception(error: BearerGuardError | AccessRefused, token: Any = None) -> APIException:
+    """The DRF exception for a refusal of the core checks: :class:`AccessDenied` for an
+    :class:`~django_bearer_guard._refusals.AccessRefused`, :func:`token_exception` otherwise."""
+    if isinstance(error, AccessRefused):
+        return AccessDenied(error.description)
+    return token_exception(error, token)
 
 
 def check_issuer_allowed(view: Any, token: VerifiedToken) -> None:
@@ -142,11 +103,6 @@ def check_issuer_allowed(view: Any, token: VerifiedToken) -> None:
     (logged), so a typo never opens the view to every issuer.
     """
     try:
-        allowed = parse_allowed_issuers(getattr(view, "allowed_issuers", None))
-    except TypeError as exc:
-        logger.error("%s: %s; request refused", type(view).__qualname__, exc)
-        raise AccessDenied("This resource does not accept tokens of this issuer.") from None
-    # An issuer speaks only for itself: a partner's token must not reach another issuer's views.
-    if allowed is not None and token.issuer not in allowed:
-        logger.info("%s refuses issuer %r (allowed_issuers)", type(view).__qualname__, token.issuer)
-        raise AccessDenied("This resource does not accept tokens of this issuer.")
+        check_issuer(getattr(view, "allowed_issuers", None), token, name=type(view).__qualname__)
+    except AccessRefused as refusal:
+        raise AccessDenied(refusal.description) from None

@@ -17,6 +17,7 @@ from rest_framework.permissions import BasePermission, BasePermissionMetaclass, 
 from rest_framework.request import Request
 
 from django_bearer_guard import _clock
+from django_bearer_guard._authenticate import check_scopes
 from django_bearer_guard._declarations import (
     InvalidDeclaration,
     declared_workloads,
@@ -25,7 +26,14 @@ from django_bearer_guard._declarations import (
     required_acr_values,
     required_scope_sets,
 )
-from django_bearer_guard._drf import AccessDenied, BearerGuardAPIException, check_issuer_allowed, token_exception
+from django_bearer_guard._drf import (
+    AccessDenied,
+    BearerGuardAPIException,
+    check_issuer_allowed,
+    refusal_exception,
+    token_exception,
+)
+from django_bearer_guard._refusals import AccessRefused
 from django_bearer_guard.exceptions import (
     InsufficientScope,
     InvalidClaim,
@@ -136,17 +144,12 @@ class HasScopes(BasePermission, metaclass=_ComposesMeta):
         if isinstance(checked, bool):
             return checked
         token, method = checked
-        scope_sets = required_scope_sets(view, method)
-        if scope_sets is None:
-            # Fail closed: a forgotten declaration must not open the view to every token.
-            logger.error(
-                "%s uses HasScopes but declares no valid scopes for %s (action %s); request refused",
-                type(view).__qualname__, request.method, getattr(view, "action", None),
-            )
-            raise AccessDenied("This resource declares no scopes.")
-        if any(token.scopes.issuperset(scopes) for scopes in scope_sets):
-            return True
-        raise token_exception(InsufficientScope(f"needs all of {scope_sets[0]}", scopes=scope_sets[0]), token)
+        name = f"{type(view).__qualname__} uses HasScopes but"
+        try:
+            check_scopes(view, method, token, name=name, context=f" (action {getattr(view, 'action', None)})")
+        except (InsufficientScope, AccessRefused) as error:
+            raise refusal_exception(error, token) from None
+        return True
 
 
 class AllowedWorkloads(BasePermission, metaclass=_ComposesMeta):

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from django_bearer_guard import authentication, exceptions
+from django_bearer_guard import _authenticate, exceptions
 
 PAGE = Path(__file__).resolve().parent.parent / "docs" / "troubleshooting.rst"
 
@@ -49,6 +49,6 @@ def test_troubleshooting_logging_snippet_sends_the_refusals_logger_at_info() -> 
     exec(textwrap.dedent(python.findall(PAGE.read_text(encoding="utf-8"))[0]), namespace)
     logging_settings = namespace["LOGGING"]
     # The logger the refusals go to, at INFO (their level), through a handler the snippet defines.
-    logger = logging_settings["loggers"][authentication.logger.name]
+    logger = logging_settings["loggers"][_authenticate.logger.name]
     assert logger["level"] == "INFO"
     assert set(logger["handlers"]) <= set(logging_settings["handlers"])

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.checks import Warning as CheckWarning
 from django.test import Client, override_settings
 
-from django_bearer_guard import _drf, _resource_document
+from django_bearer_guard import _refusals, _resource_document
 from django_bearer_guard.checks import check_settings
 from django_bearer_guard.conf import GuardSettings, get_settings
 from django_bearer_guard.models import TrustedIssuer
@@ -379,12 +379,16 @@ def test_no_usable_issuer_requires_nothing(guard: Callable[..., None], idp: Loca
     assert document["dpop_bound_access_tokens_required"] is False
 
 
-def test_unreadable_settings_leave_the_challenge_bare(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unreadable_settings_leave_the_challenge_bare(
+    monkeypatch: pytest.MonkeyPatch, guard: Callable[..., None]
+) -> None:
     def broken() -> GuardSettings:
         raise RuntimeError("settings unreadable")
 
-    monkeypatch.setattr(_drf, "get_settings", broken)
-    assert _drf.metadata_params() == {}
+    guard(RESOURCE_METADATA={"resource": "https://api.example.com"})
+    assert _refusals.metadata_params() != {}
+    monkeypatch.setattr(_refusals, "get_settings", broken)
+    assert _refusals.metadata_params() == {}
 
 
 def test_percent_encoded_resource_paths_are_served(guard: Callable[..., None]) -> None:
