@@ -81,6 +81,8 @@ STAGES: tuple[str, ...] = (
     # The faces.
     "django_bearer_guard._routes",
     "django_bearer_guard._declarations",
+    "django_bearer_guard._refusals",
+    "django_bearer_guard._authenticate",
     "django_bearer_guard._drf",
     "django_bearer_guard._exception_handler",
     "django_bearer_guard.authentication",
@@ -89,10 +91,13 @@ STAGES: tuple[str, ...] = (
     "django_bearer_guard._resource_document",
     "django_bearer_guard.views",
     "django_bearer_guard.urls",
+    "django_bearer_guard.decorators",
     # The token checker: the validator with a trace, and the views' declared scopes.
     "django_bearer_guard.checker",
     "django_bearer_guard.contrib",
     "django_bearer_guard.contrib.spectacular",
+    "django_bearer_guard.contrib.prometheus",
+    "django_bearer_guard.contrib.ninja",
     "django_bearer_guard._admin_forms",
     "django_bearer_guard._admin_pages",
     "django_bearer_guard.admin",
@@ -122,6 +127,9 @@ FACES = frozenset(
         "django_bearer_guard._admin_forms",
         "django_bearer_guard._admin_pages",
         "django_bearer_guard.contrib.spectacular",
+        "django_bearer_guard.decorators",
+        "django_bearer_guard.contrib.ninja",
+        "django_bearer_guard.contrib.prometheus",
         # It inspects the faces' declarations in the URLconf.
         "django_bearer_guard.checks",
     }

@@ -4,12 +4,14 @@ Accepted tokens are kept in the runtime's verified-token cache (``TOKEN_CACHE_SI
 the SHA-256 of the whole raw token. A hit skips parsing and the signature only: the issuer must
 still be trusted with the same configuration, the signing key still in its current key set, the
 time claims hold at this moment, and the binding is checked against this request.
+:data:`cache_observer`, when set, hears of every lookup in that cache (the metrics of
+:mod:`django_bearer_guard.contrib.prometheus`).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -31,7 +33,10 @@ from django_bearer_guard.tokens.trace import Trace
 from django_bearer_guard.tokens.verified import Binding, VerifiedToken
 from django_bearer_guard.tokens.workloads import workload_from
 
-__all__ = ["Binder", "TokenValidator"]
+__all__ = ["Binder", "TokenValidator", "cache_observer"]
+
+cache_observer: Callable[[bool], None] | None = None
+"""Called at every lookup in the verified-token cache: ``True`` when it found the token, else ``False``."""
 
 
 class Binder(Protocol):
@@ -96,6 +101,9 @@ class TokenValidator:
             # The whole token, never a prefix: two tokens differing anywhere are two entries.
             digest = hashlib.sha256(raw.encode("utf-8", "surrogatepass")).digest()
             entry = cache.get(digest, _clock.now())
+            observer = cache_observer
+            if observer is not None:
+                observer(entry is not None)
             if entry is not None:
                 token = self._revalidate(runtime, entry, raw, binder)
                 if token is not None:
