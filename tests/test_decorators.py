@@ -11,34 +11,28 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.test import AsyncClient, Client, RequestFactory, override_settings
+from django.test import AsyncClient, Client, RequestFactory
 
 from django_bearer_guard.decorators import bearer_required
 from django_bearer_guard.identity.dpop import current_nonce
 from django_bearer_guard.signals import token_rejected, token_validated
 from django_bearer_guard.testing import Clock, LocalIssuer, use_clock
 from django_bearer_guard.testing.dpop import DPoPKey
+from tests.support.faces import answer, assert_async_answers, library_exception_handler
 from tests.support.live import free_port
 from tests.testapp.plain_views import LOCAL
 
 pytestmark = pytest.mark.urls("tests.testapp.plain_urls")
 
-HANDLER = "django_bearer_guard.exceptions.exception_handler"
 PLAIN = ["/plain/reports/", "/plain/async-reports/", "/plain/class-reports/"]
 PROOF_KEY = DPoPKey("ES256")
 
 
 @pytest.fixture(autouse=True)
 def handler() -> Iterator[None]:
-    """The DRF twins answer with the library's exception handler, as the docs advise."""
-    with override_settings(REST_FRAMEWORK={**settings.REST_FRAMEWORK, "EXCEPTION_HANDLER": HANDLER}):
+    with library_exception_handler():
         yield
-
-
-def answer(response: Any) -> tuple[int, Any, str | None]:
-    return response.status_code, response.json(), response.get("WWW-Authenticate")
 
 
 CASES: list[tuple[str, str, Callable[[LocalIssuer], str | None]]] = [
@@ -112,22 +106,9 @@ def test_async_view_sees_the_token_user_through_auser(idp: LocalIssuer, guard: C
     assert response.json()["user"] == "TokenUser" and response.json()["same_user"] is True
 
 
-@pytest.mark.parametrize(("path", "status"), [("/plain/async-reports/", 200), ("/plain/async-class-reports/", 200)])
-def test_async_views_answer_through_the_async_client(
-    idp: LocalIssuer, guard: Callable[..., None], path: str, status: int
-) -> None:
-    async def calls() -> list[Any]:
-        client = AsyncClient()
-        return [
-            await client.get(path, headers={"Authorization": f"Bearer {idp.mint(scope='reports:read')}"}),
-            await client.get(path, headers={"Authorization": f"Bearer {idp.mint()}"}),
-            await client.get(path),
-        ]
-
-    ok, forbidden, missing = asyncio.run(calls())
-    assert ok.status_code == status and ok.json() == {"report": "ok"}
-    assert forbidden.status_code == 403 and forbidden.json()["error"] == "insufficient_scope"
-    assert missing.status_code == 401 and missing["WWW-Authenticate"] == 'Bearer realm="api"'
+@pytest.mark.parametrize("path", ["/plain/async-reports/", "/plain/async-class-reports/"])
+def test_async_views_answer_through_the_async_client(idp: LocalIssuer, guard: Callable[..., None], path: str) -> None:
+    assert_async_answers(idp, path)
 
 
 def test_decorated_views_are_marked_async_or_sync() -> None:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from django.conf import settings
-from django.test import AsyncClient, Client, RequestFactory, override_settings
+from django.test import Client, RequestFactory
 
 pytest.importorskip("ninja")
 
@@ -17,23 +15,19 @@ from django_bearer_guard.identity.dpop import current_nonce
 from django_bearer_guard.signals import token_validated
 from django_bearer_guard.testing import Clock, LocalIssuer, use_clock
 from django_bearer_guard.testing.dpop import DPoPKey
+from tests.support.faces import answer, assert_async_answers, library_exception_handler
 from tests.testapp.plain_views import LOCAL
 
 pytestmark = pytest.mark.urls("tests.testapp.ninja_urls")
 
-HANDLER = "django_bearer_guard.exceptions.exception_handler"
 FACES = {"drf": "/drf/{}", "plain": "/plain/{}", "ninja": "/ninja/{}"}
 PROOF_KEY = DPoPKey("ES256")
 
 
 @pytest.fixture(autouse=True)
 def handler() -> Iterator[None]:
-    with override_settings(REST_FRAMEWORK={**settings.REST_FRAMEWORK, "EXCEPTION_HANDLER": HANDLER}):
+    with library_exception_handler():
         yield
-
-
-def answer(response: Any) -> tuple[int, Any, str | None]:
-    return response.status_code, response.json(), response.get("WWW-Authenticate")
 
 
 def every_face(client: Client, method: str, resource: str, **extra: Any) -> dict[str, tuple[int, Any, str | None]]:
@@ -125,20 +119,7 @@ def test_guard_sets_the_token_and_its_user(client: Client, idp: LocalIssuer, gua
 
 
 def test_async_route_validates_off_the_event_loop(idp: LocalIssuer, guard: Callable[..., None]) -> None:
-    path = "/ninja/async-reports/"
-
-    async def calls() -> list[Any]:
-        client = AsyncClient()
-        return [
-            await client.get(path, headers={"Authorization": f"Bearer {idp.mint(scope='reports:read')}"}),
-            await client.get(path, headers={"Authorization": f"Bearer {idp.mint()}"}),
-            await client.get(path),
-        ]
-
-    ok, forbidden, missing = asyncio.run(calls())
-    assert ok.status_code == 200 and ok.json() == {"report": "ok"}
-    assert forbidden.status_code == 403 and forbidden.json()["error"] == "insufficient_scope"
-    assert missing.status_code == 401 and missing["WWW-Authenticate"] == 'Bearer realm="api"'
+    assert_async_answers(idp, "/ninja/async-reports/")
 
 
 def test_router_auth_guards_its_routes(client: Client, idp: LocalIssuer, guard: Callable[..., None]) -> None:
