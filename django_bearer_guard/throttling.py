@@ -95,8 +95,13 @@ class TokenRateThrottle(SimpleRateThrottle):
     def _buckets(self, request: Request, token: VerifiedToken, view: APIView) -> list[_Bucket]:
         rates = throttle_rates_by_scope(view)
         held = sorted(rates.keys() & token.scopes)
-        if held:
-            return [(self._key(token, scope), *rates[scope]) for scope in held]
+        buckets: list[_Bucket] = []
+        for scope in held:
+            allowed, window = rates[scope]
+            # A bucket per rate too: a view's shorter window must not trim another view's count of the scope.
+            buckets.append((self._key(token, f"{scope} {allowed}/{window}"), allowed, window))
+        if buckets:
+            return buckets
         key = self.get_cache_key(request, view)
         if key is None or self.num_requests is None or self.duration is None:
             return []  # a rate of None: DRF's way of switching a throttle off

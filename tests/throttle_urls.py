@@ -40,6 +40,13 @@ class Reports(Throttled):
     throttle_rates_by_scope = {"reports:read": "2/min", "reports:bulk": "5/min", "reports:frozen": "0/day"}
 
 
+class FastReports(Throttled):
+    """The scope of ``Reports`` at another rate: its own buckets, never a shorter window on Reports' count."""
+
+    throttle_classes = [ThreePerMinuteToken]
+    throttle_rates_by_scope = {"reports:read": "10/sec"}
+
+
 class Open(Throttled):
     """Open to anyone: anonymous and session callers reach the throttle too."""
 
@@ -55,6 +62,7 @@ urlpatterns = [
     path("token/", Throttled.as_view(throttle_classes=[TokenRateThrottle])),
     path("token-3/", Throttled.as_view(throttle_classes=[ThreePerMinuteToken])),
     path("reports/", Reports.as_view()),
+    path("reports-fast/", FastReports.as_view()),
     path("reports-default/", Reports.as_view(throttle_classes=[TokenRateThrottle])),
     path("open/", Open.as_view()),
 ]

@@ -12,7 +12,7 @@ from django.core.cache.backends.base import memcache_key_warnings
 from django.core.cache.backends.locmem import LocMemCache
 from django.test import Client
 
-from django_bearer_guard.testing import LocalIssuer
+from django_bearer_guard.testing import Clock, LocalIssuer
 
 pytestmark = pytest.mark.urls("tests.throttle_urls")
 
@@ -103,3 +103,13 @@ def test_a_caller_splitting_its_scopes_over_tokens_gets_at_most_each_rate_once(i
     passed = [status for _ in range(6) for shape in shapes for status in statuses(idp, "/reports/", 1, scope=shape)]
     assert 0 < passed.count(200) <= 2 + 5 + 3
     assert all(status == 429 for shape in shapes for status in statuses(idp, "/reports/", 1, scope=shape))
+
+
+def test_a_view_with_a_shorter_window_for_the_same_scope_cannot_reset_a_longer_ones_count(
+    idp: LocalIssuer, guard: Any, clock: Clock
+) -> None:
+    assert statuses(idp, "/reports/", 3, scope="reports:read") == [200, 200, 429]
+    clock.advance(2)
+    # Two seconds on: outside /reports-fast/'s 10/sec window, well inside /reports/'s 2/min one.
+    assert statuses(idp, "/reports-fast/", 1, scope="reports:read") == [200]
+    assert statuses(idp, "/reports/", 1, scope="reports:read") == [429]
