@@ -17,15 +17,13 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from django_bearer_guard._drf import AccessDenied, BearerGuardAPIException, token_exception
+from django_bearer_guard._refusals import MISSING_TOKEN
 from django_bearer_guard.exceptions import InsufficientScope
 from django_bearer_guard.tokens.verified import VerifiedToken
 
 __all__ = ["MISSING_TOKEN", "exception_handler"]
 
 logger = logging.getLogger("django_bearer_guard")
-
-MISSING_TOKEN = "missing_token"  # noqa: S105 - an error code, not a secret
-"""The ``error`` of the body for a request without credentials; its challenge has no error code."""
 
 _MISSING_DESCRIPTION = "The request carries no access token."
 
