@@ -105,6 +105,10 @@ def _configured(iss: str) -> str:
         return get_runtime().issuers.get(iss).issuer
     except UntrustedIssuer:
         return UNTRUSTED
+    except Exception as exc:
+        # A metric must never turn an answer into a server error (the receivers run inside the request).
+        logger.warning("bearer_guard: the metrics could not look up the issuer: %r", exc)
+        return NO_ISSUER
 
 
 def _named_issuer(request: Any) -> str:

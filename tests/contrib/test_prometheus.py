@@ -88,6 +88,27 @@ def test_an_issuer_removed_before_the_signal_is_counted_as_untrusted(
     assert (untrusted(), trusted()) == (1, 0)
 
 
+def test_an_issuer_lookup_that_fails_is_labelled_none_and_never_raises(
+    idp: LocalIssuer, guard: Guard, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    raw = idp.mint()
+    token = TokenValidator().validate(raw)
+
+    class Refused:
+        META: dict[str, Any] = {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
+
+    def broken(iss: str) -> Any:
+        raise RuntimeError("registry unreadable")
+
+    monkeypatch.setattr(get_runtime().issuers, "get", broken)
+    accepted, before = counted(ACCEPTED, issuer=metrics.NO_ISSUER), refusals()
+    token_validated.send(sender=TokenValidator, token=token, request=None)
+    token_rejected.send(sender=TokenValidator, error=ExpiredToken("x"), reason="x", request=Refused())
+    assert accepted() == 1
+    assert refusals_since(before) == {(metrics.NO_ISSUER, "ExpiredToken"): 1}
+    assert caplog.text.count("could not look up the issuer") == 2
+
+
 def test_token_cache_lookups_count_hits_and_misses(idp: LocalIssuer, guard: Guard) -> None:
     hits, misses = counted(HITS), counted(MISSES)
     token = idp.mint()
