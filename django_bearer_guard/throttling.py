@@ -140,12 +140,17 @@ class TokenRateThrottle(SimpleRateThrottle):
 def _take(cache: Any, buckets: list[_Bucket], now: float) -> list[float | None]:
     """Record ``now`` in every bucket and return ``[]``, or, when some are full, record nothing
     and return how long each full one waits (``None``: never, for a rate of 0)."""
-    histories: dict[str, list[float]] = cache.get_many([key for key, _, _ in buckets])
+    histories: dict[str, Any] = cache.get_many([key for key, _, _ in buckets])
     waits: list[float | None] = []
     kept: list[tuple[str, list[float], int]] = []
     for key, allowed, window in buckets:
+        stored = histories.get(key, [])
+        # A writer to the shared cache must not make every request of a caller fail (and pause the cache):
+        # an entry that is not a list of numbers is no history, as if it had been deleted.
+        if not isinstance(stored, list) or not all(type(stamp) in (int, float) for stamp in stored):
+            stored = []
         # Newest first, as DRF keeps them: drop what left the window.
-        history = [stamp for stamp in histories.get(key, []) if stamp > now - window]
+        history = [stamp for stamp in stored if stamp > now - window]
         if len(history) >= allowed:
             waits.append(history[allowed - 1] + window - now if allowed else None)
         kept.append((key, history, window))

@@ -113,3 +113,23 @@ def test_a_view_with_a_shorter_window_for_the_same_scope_cannot_reset_a_longer_o
     # Two seconds on: outside /reports-fast/'s 10/sec window, well inside /reports/'s 2/min one.
     assert statuses(idp, "/reports-fast/", 1, scope="reports:read") == [200]
     assert statuses(idp, "/reports/", 1, scope="reports:read") == [429]
+
+
+@pytest.mark.parametrize("planted", ["garbage", [1.0, "x"], {"a": 1}, [None], 7])
+def test_a_bucket_planted_in_the_shared_cache_neither_fails_requests_nor_pauses_the_cache(
+    idp: LocalIssuer, guard: Any, planted: Any
+) -> None:
+    from django_bearer_guard import _shared
+    from django_bearer_guard.tokens.validator import TokenValidator
+    from tests.throttle_urls import ThreePerMinuteToken
+
+    token = idp.mint()
+    request = type("Request", (), {"auth": TokenValidator().validate(token)})()
+    key = ThreePerMinuteToken().get_cache_key(request, None)  # type: ignore[arg-type]
+    assert key is not None
+    caches["default"].set(key, planted)
+    client = Client()
+    answers = [client.get("/token-3/", HTTP_AUTHORIZATION=f"Bearer {token}").status_code for _ in range(4)]
+    # The planted entry counts as no history; the caller's bucket still fills and holds.
+    assert answers == [200, 200, 200, 429]
+    assert not _shared.is_paused("default")
